@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// Runs the compiled tests with Node's own runner and fails when no test ran (Node 20 passes on zero tests).
+// Usage: node scripts/run-tests.js [unit|e2e|all] — default all. Tests are dist/test/**/*.test.js.
+
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+
+const which = process.argv[2] ?? 'all';
+const root = path.resolve('dist/test');
+
+function find(dir) {
+  let out = [];
+  let entries = [];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const name of entries.sort()) {
+    const full = path.join(dir, name);
+    if (statSync(full).isDirectory()) out = out.concat(find(full));
+    else if (name.endsWith('.test.js')) out.push(full);
+  }
+  return out;
+}
+
+const all = find(root);
+const isE2e = (f) => f.startsWith(path.join(root, 'e2e') + path.sep);
+const files = which === 'unit' ? all.filter((f) => !isE2e(f)) : which === 'e2e' ? all.filter(isE2e) : all;
+if (files.length === 0) {
+  console.error(`no test files found under ${root} (${which}); did the build run?`);
+  process.exit(1);
+}
+
+const reporter = process.env.CI ? 'tap' : 'spec';
+const child = spawn(
+  process.execPath,
+  ['--test', `--test-reporter=${reporter}`, '--test-concurrency=2', ...files],
+  {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  },
+);
+let tail = '';
+child.stdout.on('data', (chunk) => {
+  process.stdout.write(chunk);
+  tail = (tail + chunk.toString()).slice(-4000);
+});
+child.on('close', (code) => {
+  const tests = /(?:#|ℹ) tests (\d+)/.exec(tail);
+  if (!tests || Number(tests[1]) === 0) {
+    console.error('the test runner reported no tests: failing');
+    process.exit(1);
+  }
+  process.exit(code ?? 1);
+});
