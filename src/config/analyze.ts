@@ -16,6 +16,7 @@ export function analyzeConfig(snapshot: ConfigSnapshot): Diagnostic[] {
   const where = (r: Resource<unknown>) => `${r.source.file}:${r.source.line}`;
 
   const seen = new Map<string, Resource<unknown>>();
+  const duplicates = new Set<Resource<unknown>>();
   for (const r of snapshot.resources) {
     const key = `${groupOf(r.apiVersion)}/${r.kind}/${r.kind === 'MeshConfig' ? '' : r.metadata.namespace}/${r.kind === 'MeshConfig' ? '' : r.metadata.name}`;
     const first = seen.get(key);
@@ -23,6 +24,7 @@ export function analyzeConfig(snapshot: ConfigSnapshot): Diagnostic[] {
       seen.set(key, r);
       continue;
     }
+    duplicates.add(r);
     const message =
       r.kind === 'MeshConfig'
         ? `a second MeshConfig: only one is allowed (the first is at ${where(first)})`
@@ -40,6 +42,7 @@ export function analyzeConfig(snapshot: ConfigSnapshot): Diagnostic[] {
   const firstSelectorLess = new Map<string, Resource<unknown>>();
   const sorted = sortPolicies(snapshot.peerAuthentications) as typeof snapshot.peerAuthentications;
   for (const pa of sorted) {
+    if (duplicates.has(pa)) continue;
     const hasLabels = Object.keys(pa.spec.selector?.matchLabels ?? {}).length > 0;
     if (hasLabels && pa.metadata.namespace === root) {
       out.push({

@@ -1,0 +1,194 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { loadConfig } from '../../src/config/load.js';
+import { formatPath } from '../../src/core/field-path.js';
+
+const load = (text: string, path = 'mesh.yaml') => loadConfig([{ path, text }]);
+const codes = (text: string) => load(text).diagnostics.map((d) => `${d.severity}:${d.code}`);
+const PA = (name: string, extra = '') =>
+  `apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata:\n  name: ${name}\n${extra}spec:\n  mtls: {mode: STRICT}\n`;
+
+describe('loadConfig', () => {
+  it('puts documents without a namespace in default and records where each came from', () => {
+    const snapshot = load(`# header\n${PA('a')}---\n${PA('b', '  namespace: shop\n')}`);
+    assert.deepEqual(snapshot.diagnostics, []);
+    assert.deepEqual(
+      snapshot.peerAuthentications.map((p) => [p.metadata.namespace, p.metadata.name, p.source]),
+      [
+        ['default', 'a', { file: 'mesh.yaml', document: 1, line: 2 }],
+        ['shop', 'b', { file: 'mesh.yaml', document: 2, line: 9 }],
+      ],
+    );
+  });
+
+  it('expands lists, keeping the item index', () => {
+    const text = `apiVersion: v1\nkind: List\nitems:\n- apiVersion: security.istio.io/v1\n  kind: PeerAuthentication\n  metadata: {name: a, namespace: x}\n- apiVersion: security.istio.io/v1\n  kind: PeerAuthentication\n  metadata: {name: b, namespace: x}\n  spec: {mtls: {mode: BAD}}\n`;
+    const snapshot = load(text);
+    assert.deepEqual(
+      snapshot.peerAuthentications.map((p) => [p.metadata.name, p.source.item]),
+      [['a', 0]],
+    );
+    const [error] = snapshot.diagnostics;
+    assert.equal(formatPath(error?.path ?? []), 'items[1].spec.mtls.mode');
+    assert.equal(error?.line, 10);
+  });
+
+  it('reads JSON files', () => {
+    const json = JSON.stringify({
+      apiVersion: 'security.istio.io/v1',
+      kind: 'PeerAuthentication',
+      metadata: { name: 'j' },
+    });
+    const snapshot = loadConfig([{ path: 'x.json', text: json }]);
+    assert.deepEqual(snapshot.diagnostics, []);
+    assert.equal(snapshot.peerAuthentications[0]?.metadata.name, 'j');
+  });
+
+  it('reports bad JSON with its line', () => {
+    const [d] = loadConfig([{ path: 'x.json', text: '{\n"a": 1,\n}' }]).diagnostics;
+    assert.equal(d?.code, 'SKIFF_CONFIG_SYNTAX');
+    assert.equal(d?.file, 'x.json');
+    assert.ok((d?.line ?? 0) >= 2);
+  });
+
+  it('reports every problem of every file at once, and keeps the valid resources', () => {
+    const snapshot = loadConfig([
+      { path: 'a.yaml', text: `${PA('ok')}---\n${PA('bad').replace('STRICT', 'NOPE')}---\nkind: [broken` },
+      { path: 'b.yaml', text: PA('Bad_Name') },
+    ]);
+    assert.deepEqual(
+      snapshot.diagnostics.map((d) => [d.file, d.document, d.code]),
+      [
+        ['a.yaml', 3, 'SKIFF_CONFIG_SYNTAX'],
+        ['a.yaml', 2, 'SKIFF_CONFIG_ENUM'],
+        ['b.yaml', 1, 'SKIFF_CONFIG_NAME'],
+      ],
+    );
+    assert.deepEqual(
+      snapshot.peerAuthentications.map((p) => p.metadata.name),
+      ['ok'],
+    );
+  });
+
+  it('other kinds: Istio networking and Service kept with a warning, unrelated kinds ignored with one', () => {
+    const text = [
+      'apiVersion: networking.istio.io/v1beta1\nkind: DestinationRule\nmetadata: {name: dr}\nspec: {host: x}',
+      'apiVersion: v1\nkind: Service\nmetadata: {name: svc}\nspec: {ports: [{port: 80}]}',
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d}\nspec: {}',
+      'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: ap}\nspec: {}',
+    ].join('\n---\n');
+    const snapshot = load(text);
+    assert.deepEqual(
+      snapshot.diagnostics.map((d) => `${d.severity}:${d.code}`),
+      [
+        'warning:SKIFF_CONFIG_DEFERRED',
+        'warning:SKIFF_CONFIG_DEFERRED',
+        'warning:SKIFF_CONFIG_IGNORED_KIND',
+        'warning:SKIFF_CONFIG_NOT_ENFORCED',
+      ],
+    );
+    assert.deepEqual(
+      snapshot.deferred.map((r) => r.kind),
+      ['DestinationRule', 'Service'],
+    );
+    assert.deepEqual(snapshot.deferred[0]?.spec, { host: 'x' });
+  });
+
+  it('an unknown kind in an Istio group is an error (a typo), not an unrelated kind', () => {
+    assert.deepEqual(
+      codes('apiVersion: security.istio.io/v1\nkind: PeerAuthenticaton\nmetadata: {name: x}\n'),
+      ['error:SKIFF_CONFIG_UNKNOWN_KIND'],
+    );
+  });
+
+  it('documents that are not resources', () => {
+    assert.deepEqual(codes('just a string'), ['error:SKIFF_CONFIG_NOT_RESOURCE']);
+    assert.deepEqual(codes('- a\n- b'), ['error:SKIFF_CONFIG_NOT_RESOURCE']);
+    assert.deepEqual(codes('kind: PeerAuthentication\nmetadata: {name: x}'), ['error:SKIFF_CONFIG_REQUIRED']);
+    assert.deepEqual(codes('apiVersion: v1\nmetadata: {name: x}'), ['error:SKIFF_CONFIG_REQUIRED']);
+  });
+
+  it('duplicate resources are errors naming the first', () => {
+    const snapshot = load(`${PA('x')}---\n${PA('x')}`);
+    assert.deepEqual(
+      snapshot.diagnostics.map((d) => d.code),
+      ['SKIFF_CONFIG_DUPLICATE'],
+    );
+    assert.match(snapshot.diagnostics[0]?.message ?? '', /also at mesh\.yaml:1/);
+  });
+
+  it('a repeated YAML key is a warning; the last value wins', () => {
+    const snapshot = load(PA('x').replace('spec:', 'spec:\n  mtls: {mode: DISABLE}'));
+    assert.deepEqual(
+      snapshot.diagnostics.map((d) => `${d.severity}:${d.code}`),
+      ['warning:SKIFF_CONFIG_DUPLICATE_KEY'],
+    );
+    assert.equal(snapshot.peerAuthentications[0]?.spec.mtls?.mode, 'STRICT');
+  });
+
+  it('never throws, whatever the bytes', () => {
+    for (const text of [
+      '\u0000',
+      '{{{{',
+      '---\n---\n',
+      'apiVersion: 1\nkind: 2',
+      'metadata: 5\napiVersion: v1\nkind: Service',
+    ]) {
+      assert.doesNotThrow(() => load(text));
+    }
+  });
+});
+
+describe('MeshConfig', () => {
+  const MC = (spec: string) =>
+    `apiVersion: skiff.dev/v1alpha1\nkind: MeshConfig\nmetadata: {name: mesh}\n${spec}`;
+
+  it("has Istio's defaults without one", () => {
+    assert.deepEqual(load('').meshConfig, {
+      trustDomain: 'cluster.local',
+      trustDomainAliases: [],
+      rootNamespace: 'istio-system',
+      enableAutoMtls: true,
+      outboundTrafficPolicy: { mode: 'ALLOW_ANY' },
+    });
+  });
+
+  it('takes the values given, defaulting the rest', () => {
+    const snapshot = load(
+      MC('spec:\n  trustDomain: example.org\n  rootNamespace: mesh-root\n  enableAutoMtls: false\n'),
+    );
+    assert.deepEqual(snapshot.diagnostics, []);
+    assert.equal(snapshot.meshConfig.trustDomain, 'example.org');
+    assert.equal(snapshot.meshConfig.rootNamespace, 'mesh-root');
+    assert.equal(snapshot.meshConfig.enableAutoMtls, false);
+  });
+
+  it('fields Skiff does not act on yet load with a warning naming them', () => {
+    const snapshot = load(MC('spec:\n  outboundTrafficPolicy: {mode: REGISTRY_ONLY}\n'));
+    assert.deepEqual(
+      snapshot.diagnostics.map((d) => [d.code, formatPath(d.path ?? [])]),
+      [['SKIFF_CONFIG_NOT_ENFORCED', 'spec.outboundTrafficPolicy']],
+    );
+  });
+
+  it('rejects bad values and a second MeshConfig', () => {
+    assert.deepEqual(
+      load(
+        MC('spec:\n  trustDomain: "Bad Domain"\n  rootNamespace: Istio_System\n  enableAutoMtls: "yes"\n'),
+      ).diagnostics.map((d) => [d.code, formatPath(d.path ?? [])]),
+      [
+        ['SKIFF_CONFIG_FORMAT', 'spec.trustDomain'],
+        ['SKIFF_CONFIG_NAME', 'spec.rootNamespace'],
+        ['SKIFF_CONFIG_TYPE', 'spec.enableAutoMtls'],
+      ],
+    );
+    assert.deepEqual(
+      codes(`${MC('spec: {}')}\n---\n${MC('spec: {}').replace('name: mesh', 'name: other')}`),
+      ['error:SKIFF_CONFIG_DUPLICATE'],
+    );
+  });
+
+  it('`enableAutoMtls: on` is a YAML 1.1 boolean', () => {
+    assert.equal(load(MC('spec:\n  enableAutoMtls: off\n')).meshConfig.enableAutoMtls, false);
+  });
+});
