@@ -59,14 +59,19 @@ export function upstreamTls(input: UpstreamTlsInput): UpstreamTlsDecision {
     return decision;
   }
 
-  // 2. No TLS in the DestinationRule: auto mTLS, from the service's inferred mode.
-  const passthrough = input.passthrough === true || cluster?.loadBalancer?.simple === 'PASSTHROUGH';
-  const serviceMode = inferServiceMode(input, passthrough);
+  // 2. No TLS in the DestinationRule: auto mTLS, from the service's inferred mode. Istio infers it from the
+  // traffic policy as written (the subset's own for a subset cluster), not the merged one.
+  const written = input.subset ? subset?.trafficPolicy : dr?.trafficPolicy;
+  const inferPassthrough = input.passthrough === true || written?.loadBalancer?.simple === 'PASSTHROUGH';
+  const serviceMode = inferServiceMode(input, inferPassthrough);
   if (!input.autoMtls || serviceMode === 'UNKNOWN' || serviceMode === 'DISABLE') {
     return { clientTls: 'plaintext', autoDetected: false };
   }
-  // An ORIGINAL_DST cluster has no per-endpoint choice: the auto-detected context applies to every endpoint.
-  if (passthrough) return { clientTls: 'ISTIO_MUTUAL', autoDetected: true };
+  // An ORIGINAL_DST cluster (the merged policy says PASSTHROUGH) has no per-endpoint choice: the auto-detected
+  // context applies to every endpoint.
+  if (input.passthrough === true || cluster?.loadBalancer?.simple === 'PASSTHROUGH') {
+    return { clientTls: 'ISTIO_MUTUAL', autoDetected: true };
+  }
 
   // 3. Per endpoint (EDS): the tlsMode=istio metadata survives only where mTLS is enabled for the endpoint.
   const drMode = tlsModeForDestinationRule(dr, input.subset, input.port);

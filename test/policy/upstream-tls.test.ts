@@ -379,6 +379,43 @@ describe('upstreamTls: auto mTLS per endpoint and the corners Istio users hit', 
     ],
     ['headless service whose endpoints have sidecars: mTLS', { passthrough: true }, AUTO_MTLS],
     [
+      'PASSTHROUGH only in a port-level entry: the service is not inferred passthrough, but the cluster is: mTLS to all',
+      {
+        endpointHasSidecar: false,
+        destinationRule: { trafficPolicy: { portLevelSettings: [{ port: { number: 8080 }, loadBalancer: { simple: 'PASSTHROUGH' } }] } },
+      },
+      AUTO_MTLS,
+    ],
+    [
+      'PASSTHROUGH inherited by a subset: inferred from the subset as written, cluster merged: mTLS to all',
+      {
+        endpointHasSidecar: false,
+        subset: 'v1',
+        destinationRule: { trafficPolicy: { loadBalancer: { simple: 'PASSTHROUGH' } }, subsets: [{ name: 'v1', labels: { version: 'v1' } }] },
+      },
+      AUTO_MTLS,
+    ],
+    [
+      'top-level PASSTHROUGH, port-level entry without a load balancer: a plaintext endpoint makes the service DISABLE',
+      {
+        endpointHasSidecar: false,
+        destinationRule: {
+          trafficPolicy: { loadBalancer: { simple: 'PASSTHROUGH' }, portLevelSettings: [{ port: { number: 8080 }, connectionPool: {} }] },
+        },
+      },
+      PLAIN,
+    ],
+    [
+      'top-level PASSTHROUGH, port-level entry without a load balancer: sidecar endpoints are chosen per endpoint',
+      {
+        serverMode: 'DISABLE',
+        destinationRule: {
+          trafficPolicy: { loadBalancer: { simple: 'PASSTHROUGH' }, portLevelSettings: [{ port: { number: 8080 }, connectionPool: {} }] },
+        },
+      },
+      AUTO_PLAIN,
+    ],
+    [
       'headless service in a DISABLE namespace',
       { passthrough: true, serviceNamespaceMode: 'DISABLE' },
       PLAIN,
