@@ -23,8 +23,6 @@ export interface ConfigSnapshot {
   meshConfig: MeshConfigSpec;
   peerAuthentications: Resource<PeerAuthenticationSpec>[];
   workloads: Resource<WorkloadSpec>[];
-  /** Kinds kept unvalidated until their issue lands (networking.istio.io, Service). */
-  deferred: Resource<unknown>[];
   /** Everything read, in file order, including MeshConfig and accepted-but-not-enforced kinds. */
   resources: Resource<unknown>[];
   diagnostics: Diagnostic[];
@@ -83,10 +81,6 @@ export function loadConfig(files: readonly ConfigFile[]): ConfigSnapshot {
       (r) => r.kind === 'PeerAuthentication',
     ) as Resource<PeerAuthenticationSpec>[],
     workloads: resources.filter((r) => r.kind === 'Workload') as Resource<WorkloadSpec>[],
-    deferred: resources.filter((r) => {
-      const entry = findKind(groupOf(r.apiVersion), r.kind);
-      return entry?.support.level === 'deferred';
-    }),
     resources,
     diagnostics,
   };
@@ -195,20 +189,27 @@ function readResource(
     } else {
       spec = support.spec.parse(value.spec, ['spec'], c);
     }
-    if (kind === 'PeerAuthentication' && metadata?.annotations?.['istio.io/dry-run'] !== undefined) {
+    // Istio's validateMetadata, run before every kind's validation: only AuthorizationPolicy may be dry-run.
+    if (group.endsWith('istio.io') && metadata?.annotations?.['istio.io/dry-run'] !== undefined) {
       c.error(
         ['metadata', 'annotations', 'istio.io/dry-run'],
-        'ISTIO_PA_DRY_RUN',
-        'unsupported annotation istio.io/dry-run: only AuthorizationPolicy supports dry-run; please remove the annotation',
+        'ISTIO_DRY_RUN_UNSUPPORTED',
+        `${metadata.namespace ?? 'default'}/${metadata.name} has unsupported annotation istio.io/dry-run, please remove the annotation (only AuthorizationPolicy supports dry-run)`,
       );
     }
+    if (support.check && metadata !== undefined && spec !== undefined && !c.failed) {
+      support.check(spec, { ...metadata, namespace: metadata.namespace ?? 'default' }, c);
+    }
   } else {
-    const why = support.level === 'deferred' ? support.note : `accepted, not enforced: ${support.note}`;
-    c.warn([], support.level === 'deferred' ? 'SKIFF_CONFIG_DEFERRED' : 'SKIFF_CONFIG_NOT_ENFORCED', why);
+    c.warn([], 'SKIFF_CONFIG_NOT_ENFORCED', `accepted, not enforced: ${support.note}`);
   }
 
-  const namespace = metadata?.namespace ?? 'default';
-  const resourceLabel = metadata ? `${kind} ${namespace}/${metadata.name}` : label;
+  // Cluster-scoped kinds (MeshConfig) have no namespace.
+  const clusterScoped = support.level === 'validated' && !support.namespaced;
+  const namespace = clusterScoped ? '' : (metadata?.namespace ?? 'default');
+  const resourceLabel = metadata
+    ? resourceName({ kind, metadata: { name: metadata.name, namespace } })
+    : label;
   for (const issue of c.issues) report(issue.severity, issue.path, issue.code, issue.message, resourceLabel);
   if (c.failed || metadata === undefined) return;
   const source: SourceRef = { ...at(base), ...(item !== undefined ? { item } : {}) };

@@ -109,6 +109,71 @@ export function integer(min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INT
   };
 }
 
+/** A JSON number (protobuf double/float); integers are numbers too. */
+export function number(min = Number.NEGATIVE_INFINITY, max = Number.POSITIVE_INFINITY): Schema<number> {
+  const bounded = Number.isFinite(min) || Number.isFinite(max);
+  const expected = bounded ? `a number in ${min}-${max}` : 'a number';
+  return {
+    expected,
+    parse(value, path, c) {
+      if (typeof value !== 'number' || !Number.isFinite(value)) return mismatch(c, path, expected, value);
+      if (value < min || value > max) {
+        c.error(path, 'SKIFF_CONFIG_RANGE', `value ${value} is out of range: expected ${expected}`);
+        return undefined;
+      }
+      return value;
+    },
+  };
+}
+
+/** protobuf uint32. */
+export const uint32 = (): Schema<number> => integer(0, 4294967295);
+
+/**
+ * protobuf int64/uint64 in JSON: a number or a decimal string (proto3 JSON writes 64-bit integers as strings).
+ */
+export function int64(min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): Schema<number> {
+  const inner = integer(min, max);
+  return {
+    expected: inner.expected,
+    parse(value, path, c) {
+      const n = typeof value === 'string' && /^-?[0-9]+$/.test(value) ? Number(value) : value;
+      return inner.parse(n, path, c);
+    },
+  };
+}
+
+/**
+ * Reports an error when more than one of `fields` is set (protobuf `oneof`); with `required`, also when none is.
+ * Returns false when it reported.
+ */
+export function checkOneOf(
+  value: Record<string, unknown>,
+  fields: readonly string[],
+  path: FieldPath,
+  c: Checker,
+  options: { required?: boolean; what?: string } = {},
+): boolean {
+  const set = fields.filter((f) => value[f] !== undefined && value[f] !== null);
+  if (set.length > 1) {
+    c.error(
+      path,
+      'SKIFF_CONFIG_ONE_OF',
+      `only one of ${fields.join(', ')} may be set${options.what ? ` in ${options.what}` : ''}, got ${set.join(' and ')}`,
+    );
+    return false;
+  }
+  if (options.required && set.length === 0) {
+    c.error(
+      path,
+      'SKIFF_CONFIG_ONE_OF',
+      `one of ${fields.join(', ')} is required${options.what ? ` in ${options.what}` : ''}`,
+    );
+    return false;
+  }
+  return true;
+}
+
 export function oneOf<const V extends string>(values: readonly V[]): Schema<V> {
   const expected = `one of ${values.join(', ')}`;
   return {

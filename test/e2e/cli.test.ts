@@ -2,7 +2,7 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -96,5 +96,57 @@ describe('skiff/policy as a package', () => {
     const r = run(['--input-type=module', '-e', script], project);
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(JSON.parse(r.out), { mode: 'STRICT', perPort: {} });
+  });
+});
+
+describe('skiff x authn on networking resources (real process)', () => {
+  it('real Istio YAML loads: exit 0', () => {
+    const r = run([
+      SKIFF,
+      'x',
+      'authn',
+      '--config',
+      fixture('config', 'istio-real'),
+      '-n',
+      'default',
+      '-l',
+      'app=x',
+      '-o',
+      'json',
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(JSON.parse(r.out).mode, /^(STRICT|PERMISSIVE|DISABLE)$/);
+  });
+
+  it('an invalid DestinationRule: exit 2, naming file, document, resource, field path, value and rule', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'skiff-invalid-dr-'));
+    try {
+      const text = `apiVersion: networking.istio.io/v1
+kind: Service
+metadata: {name: x}
+---
+apiVersion: networking.istio.io/v1beta1
+kind: DestinationRule
+metadata: {name: reviews, namespace: shop}
+spec:
+  host: reviews
+  trafficPolicy:
+    tls:
+      mode: MUTUAL
+      sni: reviews.shop
+`;
+      writeFileSync(path.join(dir, 'rules.yaml'), text);
+      const r = run([SKIFF, 'x', 'authn', '--config', dir, '-l', 'app=x']);
+      assert.equal(r.code, 2);
+      assert.equal(r.out, '');
+      assert.match(r.err, /rules\.yaml:2 \(document 1\).*unknown kind "Service" in networking\.istio\.io/);
+      assert.match(
+        r.err,
+        /rules\.yaml:11 \(document 2\) DestinationRule shop\/reviews: spec\.trafficPolicy\.tls: client certificate required for mutual tls/,
+      );
+      assert.doesNotMatch(r.err, /\n\s+at /);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -382,7 +382,11 @@ describe('upstreamTls: auto mTLS per endpoint and the corners Istio users hit', 
       'PASSTHROUGH only in a port-level entry: the service is not inferred passthrough, but the cluster is: mTLS to all',
       {
         endpointHasSidecar: false,
-        destinationRule: { trafficPolicy: { portLevelSettings: [{ port: { number: 8080 }, loadBalancer: { simple: 'PASSTHROUGH' } }] } },
+        destinationRule: {
+          trafficPolicy: {
+            portLevelSettings: [{ port: { number: 8080 }, loadBalancer: { simple: 'PASSTHROUGH' } }],
+          },
+        },
       },
       AUTO_MTLS,
     ],
@@ -391,7 +395,10 @@ describe('upstreamTls: auto mTLS per endpoint and the corners Istio users hit', 
       {
         endpointHasSidecar: false,
         subset: 'v1',
-        destinationRule: { trafficPolicy: { loadBalancer: { simple: 'PASSTHROUGH' } }, subsets: [{ name: 'v1', labels: { version: 'v1' } }] },
+        destinationRule: {
+          trafficPolicy: { loadBalancer: { simple: 'PASSTHROUGH' } },
+          subsets: [{ name: 'v1', labels: { version: 'v1' } }],
+        },
       },
       AUTO_MTLS,
     ],
@@ -400,7 +407,10 @@ describe('upstreamTls: auto mTLS per endpoint and the corners Istio users hit', 
       {
         endpointHasSidecar: false,
         destinationRule: {
-          trafficPolicy: { loadBalancer: { simple: 'PASSTHROUGH' }, portLevelSettings: [{ port: { number: 8080 }, connectionPool: {} }] },
+          trafficPolicy: {
+            loadBalancer: { simple: 'PASSTHROUGH' },
+            portLevelSettings: [{ port: { number: 8080 }, connectionPool: {} }],
+          },
         },
       },
       PLAIN,
@@ -410,7 +420,10 @@ describe('upstreamTls: auto mTLS per endpoint and the corners Istio users hit', 
       {
         serverMode: 'DISABLE',
         destinationRule: {
-          trafficPolicy: { loadBalancer: { simple: 'PASSTHROUGH' }, portLevelSettings: [{ port: { number: 8080 }, connectionPool: {} }] },
+          trafficPolicy: {
+            loadBalancer: { simple: 'PASSTHROUGH' },
+            portLevelSettings: [{ port: { number: 8080 }, connectionPool: {} }],
+          },
         },
       },
       AUTO_PLAIN,

@@ -24,13 +24,13 @@ const shape = object({
   portLevelMtls: optional(record(mutualTls)),
 });
 
-export const peerAuthenticationSpec = refine(shape, checkPeerAuthentication);
+export const peerAuthenticationSpec = refine(shape, checkPeerAuthenticationSpec);
 
 // Both shapes must agree; this line fails to compile if they drift apart.
 const _sameShape: PeerAuthenticationSpec = {} as Infer<typeof shape>;
 void _sameShape;
 
-function checkPeerAuthentication(spec: PeerAuthenticationSpec, path: FieldPath, c: Checker): boolean {
+function checkPeerAuthenticationSpec(spec: PeerAuthenticationSpec, path: FieldPath, c: Checker): boolean {
   let ok = true;
   const ports = spec.portLevelMtls;
   const hasLabels = Object.keys(spec.selector?.matchLabels ?? {}).length > 0;

@@ -16,21 +16,11 @@ import {
   type Schema,
   string,
 } from '../schema.js';
+import { ISTIO_PROTOCOLS, type IstioProtocol, parseIstioProtocol } from './protocol.js';
 
-/** Istio's protocol names (pkg/config/protocol), as a port may declare them. */
-export const PROTOCOLS = [
-  'HTTP',
-  'HTTP2',
-  'HTTPS',
-  'GRPC',
-  'GRPC-WEB',
-  'TCP',
-  'TLS',
-  'MONGO',
-  'MYSQL',
-  'REDIS',
-] as const;
-export type Protocol = (typeof PROTOCOLS)[number];
+/** Istio's protocol names a workload port may declare (UDP is not carried by the mesh). */
+export const PROTOCOLS = ISTIO_PROTOCOLS.filter((p) => p !== 'UDP');
+export type Protocol = Exclude<IstioProtocol, 'UDP'>;
 
 export interface WorkloadPort {
   name?: string;
@@ -52,10 +42,10 @@ export interface WorkloadSpec {
 const protocol: Schema<Protocol> = {
   expected: `one of ${PROTOCOLS.join(', ')} (any case)`,
   parse(value, path, c) {
-    const upper = typeof value === 'string' ? value.toUpperCase() : undefined;
-    const found = PROTOCOLS.find((p) => p === upper);
-    if (found) return found;
-    const hint = upper === 'UDP' || upper === 'SCTP' ? ' (the mesh carries TCP only)' : '';
+    const found = typeof value === 'string' ? parseIstioProtocol(value) : undefined;
+    if (found && found !== 'UDP') return found;
+    const hint =
+      found === 'UDP' || String(value).toUpperCase() === 'SCTP' ? ' (the mesh carries TCP only)' : '';
     c.error(
       path,
       'SKIFF_CONFIG_ENUM',
@@ -116,9 +106,9 @@ export const workloadSpec: Schema<WorkloadSpec> = {
 /** Istio's port-name convention: `<protocol>[-<suffix>]` (e.g. `http`, `grpc-api`); otherwise undefined. */
 export function protocolFromName(name: string | undefined): Protocol | undefined {
   if (!name) return undefined;
-  const prefix = name.split('-')[0]?.toUpperCase();
-  if (name.toUpperCase().startsWith('GRPC-WEB')) return 'GRPC-WEB';
-  return PROTOCOLS.find((p) => p === prefix);
+  const prefix = name.toLowerCase().startsWith('grpc-web') ? 'grpc-web' : (name.split('-')[0] ?? '');
+  const found = parseIstioProtocol(prefix);
+  return found === 'UDP' ? undefined : found;
 }
 
 function checkPorts(ports: WorkloadPort[], path: FieldPath, c: Checker): boolean {

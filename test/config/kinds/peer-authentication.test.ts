@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { loadConfig } from '../../../src/config/load.js';
 import { formatPath } from '../../../src/core/field-path.js';
 import { fixture } from '../../helpers.js';
+import { ruleCases } from './rule-fixtures.js';
 
 function load(text: string, path = 'test.yaml') {
   return loadConfig([{ path, text }]);
@@ -178,9 +179,9 @@ const RULES: [string, [string, string, string][], number][] = [
     'dry-run-annotation',
     [
       [
-        'ISTIO_PA_DRY_RUN',
+        'ISTIO_DRY_RUN_UNSUPPORTED',
         'metadata.annotations["istio.io/dry-run"]',
-        'unsupported annotation istio.io/dry-run: only AuthorizationPolicy supports dry-run; please remove the annotation',
+        'shop/example has unsupported annotation istio.io/dry-run, please remove the annotation (only AuthorizationPolicy supports dry-run)',
       ],
     ],
     8,
@@ -232,20 +233,7 @@ const RULES: [string, [string, string, string][], number][] = [
 ];
 
 describe('PeerAuthentication: one invalid fixture per rule', () => {
-  for (const [name, want, line] of RULES) {
-    it(name, () => {
-      const { diagnostics, peerAuthentications } = loadFixture(name);
-      const errors = diagnostics.filter((d) => d.severity === 'error');
-      assert.deepEqual(
-        errors.map((d) => [d.code, formatPath(d.path ?? []), d.message]),
-        want,
-      );
-      assert.equal(errors[0]?.file, `${name}.yaml`);
-      assert.equal(errors[0]?.document, 1);
-      assert.equal(errors[0]?.line, line);
-      assert.equal(peerAuthentications.length, 0, 'an invalid resource is not loaded');
-    });
-  }
+  ruleCases('peer-authentication', RULES, { kind: 'PeerAuthentication' });
 
   it('more than 4096 selector labels', () => {
     const labels = Array.from({ length: 4097 }, (_, i) => `      l${i}: v`).join('\n');

@@ -116,7 +116,7 @@ describe('Workload', () => {
   it('protocolFromName follows Istio’s naming convention', () => {
     assert.equal(protocolFromName('http'), 'HTTP');
     assert.equal(protocolFromName('http2-x'), 'HTTP2');
-    assert.equal(protocolFromName('grpc-web'), 'GRPC-WEB');
+    assert.equal(protocolFromName('grpc-web'), 'GRPC-Web');
     assert.equal(protocolFromName('tcp-db'), 'TCP');
     assert.equal(protocolFromName('httpx'), undefined);
     assert.equal(protocolFromName(undefined), undefined);
