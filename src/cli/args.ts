@@ -1,6 +1,7 @@
 // Parsers for CLI argument values; each throws UsageError naming the option, the value and what is allowed.
 
 import { isDns1123Label, labelKeyProblem, labelValueProblem } from '../config/names.js';
+import { parseDuration } from '../core/duration.js';
 import { UsageError } from './io.js';
 
 export function parseLabels(option: string, text: string): Record<string, string> {
@@ -48,4 +49,27 @@ export function parseChoice<const C extends string>(option: string, text: string
       `${option}: invalid value ${JSON.stringify(text)}: expected one of ${choices.join(', ')}`,
     );
   return found;
+}
+
+/** A Go-style duration (90m, 24h, 1h30m) as whole seconds, at least one second. */
+export function parseDurationArg(option: string, text: string): number {
+  const seconds = parseDuration(text);
+  if (seconds === undefined || seconds < 1 || !Number.isInteger(seconds)) {
+    throw new UsageError(
+      `${option}: invalid duration ${JSON.stringify(text)}: expected a whole number of seconds or more in Go syntax, e.g. 90m, 24h, 1h30m`,
+    );
+  }
+  return seconds;
+}
+
+/** host:port, with the host an IP or localhost ([::1]:port for IPv6); port 0 lets the system pick. */
+export function parseListen(option: string, text: string): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:]+)\]|([^:[\]]+)):([0-9]{1,5})$/.exec(text);
+  const port = m ? Number(m[3]) : Number.NaN;
+  if (!m || port > 65535) {
+    throw new UsageError(
+      `${option}: invalid address ${JSON.stringify(text)}: expected host:port, e.g. 127.0.0.1:15012`,
+    );
+  }
+  return { host: m[1] ?? m[2] ?? '', port };
 }

@@ -22,3 +22,15 @@ it('parsePort, parseNamespace, parseChoice', () => {
   assert.throws(() => parseNamespace('-n', 'a.b'), /DNS-1123 label/);
   assert.equal(parseChoice('-o', 'json', ['table', 'json']), 'json');
 });
+
+it('parseDurationArg and parseListen', async () => {
+  const { parseDurationArg, parseListen } = await import('../../src/cli/args.js');
+  assert.equal(parseDurationArg('--ttl', '90m'), 5400);
+  assert.equal(parseDurationArg('--ttl', '24h'), 86400);
+  assert.throws(() => parseDurationArg('--ttl', '10'), /--ttl: invalid duration "10"/);
+  assert.throws(() => parseDurationArg('--ttl', '0.5s'), UsageError);
+  assert.deepEqual(parseListen('--listen', '127.0.0.1:15012'), { host: '127.0.0.1', port: 15012 });
+  assert.deepEqual(parseListen('--listen', '[::1]:0'), { host: '::1', port: 0 });
+  assert.throws(() => parseListen('--listen', '127.0.0.1'), /expected host:port/);
+  assert.throws(() => parseListen('--listen', '127.0.0.1:99999'), UsageError);
+});

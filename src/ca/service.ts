@@ -1,0 +1,189 @@
+// The signing service: Istio's IstioCertificateService over gRPC with TLS (a server certificate from the same
+// CA). Only authenticated callers, only for their own identity; every refusal is counted by reason.
+
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import * as grpc from '@grpc/grpc-js';
+import { Counter, Registry } from 'prom-client';
+import { type Logger, silentLogger } from '../core/log.js';
+import { spiffeId, type WorkloadIdentity } from './identity.js';
+import type { RefusalReason } from './issuance.js';
+import { type CertificateRequest, type CertificateResponse, certificateService } from './proto.js';
+import type { LoadedCa } from './store.js';
+import { verifyToken } from './token.js';
+
+/** Checks the caller of a request; local mode uses bootstrap tokens, Kubernetes will add TokenReview. */
+export type Authenticator = (
+  metadata: grpc.Metadata,
+) => { ok: true; identity: WorkloadIdentity } | { ok: false; reason: RefusalReason; message: string };
+
+/** Bearer bootstrap tokens signed with the CA's token key, for its own trust domain. */
+export function tokenAuthenticator(ca: LoadedCa, clock: () => Date = () => new Date()): Authenticator {
+  return (metadata) => {
+    const header = metadata.get('authorization')[0];
+    if (header === undefined || String(header).trim() === '') {
+      return {
+        ok: false,
+        reason: 'missing_token',
+        message: 'no token: send "authorization: Bearer <token>"',
+      };
+    }
+    const token = String(header)
+      .replace(/^Bearer\s+/i, '')
+      .trim();
+    const check = verifyToken(ca.tokenKey, token, clock());
+    if (!check.ok) return check;
+    if (check.claims.trustDomain !== ca.record.trustDomain) {
+      return {
+        ok: false,
+        reason: 'unknown_token',
+        message: `the token is for trust domain ${check.claims.trustDomain}, not ${ca.record.trustDomain}`,
+      };
+    }
+    const { trustDomain, namespace, serviceAccount } = check.claims;
+    return { ok: true, identity: { trustDomain, namespace, serviceAccount } };
+  };
+}
+
+const STATUS_FOR: Record<RefusalReason, grpc.status> = {
+  missing_token: grpc.status.UNAUTHENTICATED,
+  unknown_token: grpc.status.UNAUTHENTICATED,
+  expired_token: grpc.status.UNAUTHENTICATED,
+  malformed_csr: grpc.status.INVALID_ARGUMENT,
+  bad_csr_signature: grpc.status.INVALID_ARGUMENT,
+  ca_requested: grpc.status.INVALID_ARGUMENT,
+  unsupported_key: grpc.status.INVALID_ARGUMENT,
+  identity_mismatch: grpc.status.PERMISSION_DENIED,
+};
+
+export interface CaServiceOptions {
+  ca: LoadedCa;
+  host: string;
+  port: number;
+  /** The TLS identity of the service itself. */
+  tls: { keyPem: string; certChainPem: string };
+  authenticate?: Authenticator;
+  logger?: Logger;
+  registry?: Registry;
+  clock?: () => Date;
+}
+
+export class CaService {
+  readonly registry: Registry;
+  private readonly refused: Counter<'reason'>;
+  private readonly issued: Counter;
+  private server: grpc.Server | undefined;
+  private boundPort = 0;
+
+  constructor(private readonly o: CaServiceOptions) {
+    this.registry = o.registry ?? new Registry();
+    this.refused = new Counter({
+      name: 'skiff_ca_csr_refused_total',
+      help: 'Certificate signing requests refused, by reason',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    this.issued = new Counter({
+      name: 'skiff_ca_csr_issued_total',
+      help: 'Certificates issued',
+      registers: [this.registry],
+    });
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  async start(): Promise<void> {
+    const log = this.o.logger ?? silentLogger;
+    const authenticate = this.o.authenticate ?? tokenAuthenticator(this.o.ca, this.o.clock);
+    const server = new grpc.Server();
+    server.addService(certificateService().service, {
+      CreateCertificate: (
+        call: grpc.ServerUnaryCall<CertificateRequest, CertificateResponse>,
+        done: grpc.sendUnaryData<CertificateResponse>,
+      ) => {
+        const refuse = (reason: RefusalReason, message: string) => {
+          this.refused.inc({ reason });
+          log.warn('CSR refused', { reason, detail: message, peer: call.getPeer() });
+          done({ code: STATUS_FOR[reason], details: `${reason}: ${message}` });
+        };
+        const who = authenticate(call.metadata);
+        if (!who.ok) return refuse(who.reason, who.message);
+        const { csr, validity_duration } = call.request;
+        if (typeof csr !== 'string' || csr.trim() === '')
+          return refuse('malformed_csr', 'the request carries no CSR');
+        this.o.ca.authority
+          .signCsr(csr, who.identity, Number(validity_duration) || 0, this.o.clock?.())
+          .then((result) => {
+            if (!result.ok) return refuse(result.reason, result.message);
+            this.issued.inc();
+            log.info('certificate issued', {
+              identity: spiffeId(who.identity),
+              notAfter: result.leaf.notAfter.toISOString(),
+              ...(result.warning ? { warning: result.warning } : {}),
+            });
+            done(null, { cert_chain: result.certChain });
+          })
+          .catch((e: Error) => {
+            log.error('signing failed', { error: e.message });
+            done({ code: grpc.status.INTERNAL, details: `signing failed: ${e.message}` });
+          });
+      },
+    });
+    const credentials = grpc.ServerCredentials.createSsl(null, [
+      { private_key: Buffer.from(this.o.tls.keyPem), cert_chain: Buffer.from(this.o.tls.certChainPem) },
+    ]);
+    this.boundPort = await new Promise<number>((resolve, reject) => {
+      server.bindAsync(
+        `${this.o.host.includes(':') ? `[${this.o.host}]` : this.o.host}:${this.o.port}`,
+        credentials,
+        (err, port) => (err ? reject(err) : resolve(port)),
+      );
+    });
+    this.server = server;
+    log.info('CA service listening', {
+      address: `${this.o.host}:${this.boundPort}`,
+      trustDomain: this.o.ca.record.trustDomain,
+    });
+  }
+
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        server.forceShutdown();
+        resolve();
+      }, 2000);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+/** Serves a Prometheus registry at /metrics. */
+export async function serveMetrics(registry: Registry, host: string, port: number): Promise<http.Server> {
+  const server = http.createServer((req, res) => {
+    if (req.url !== '/metrics' && req.url !== '/stats/prometheus') {
+      res.writeHead(404).end('not found: try /metrics\n');
+      return;
+    }
+    registry.metrics().then(
+      (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
+      (e: Error) => res.writeHead(500).end(e.message),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  return server;
+}
+
+export function boundPort(server: http.Server): number {
+  return (server.address() as AddressInfo).port;
+}
