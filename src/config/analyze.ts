@@ -5,44 +5,62 @@ import { sortPolicies } from '../policy/peer-authentication.js';
 import type { ConfigSnapshot } from './load.js';
 import { groupOf, type Resource, resourceName } from './resource.js';
 
-export function analyzeConfig(snapshot: ConfigSnapshot): Diagnostic[] {
-  const out: Diagnostic[] = [];
-  const at = (r: Resource<unknown>): Pick<Diagnostic, 'file' | 'document' | 'line' | 'resource'> => ({
-    file: r.source.file,
-    document: r.source.document,
-    line: r.source.line,
-    resource: resourceName(r),
-  });
-  const where = (r: Resource<unknown>) => `${r.source.file}:${r.source.line}`;
+const at = (r: Resource<unknown>): Pick<Diagnostic, 'file' | 'document' | 'line' | 'resource'> => ({
+  file: r.source.file,
+  document: r.source.document,
+  line: r.source.line,
+  resource: resourceName(r),
+});
+const where = (r: Resource<unknown>) => `${r.source.file}:${r.source.line}`;
 
-  const seen = new Map<string, Resource<unknown>>();
-  const duplicates = new Set<Resource<unknown>>();
-  for (const r of snapshot.resources) {
-    const key = `${groupOf(r.apiVersion)}/${r.kind}/${r.kind === 'MeshConfig' ? '' : r.metadata.namespace}/${r.kind === 'MeshConfig' ? '' : r.metadata.name}`;
-    const first = seen.get(key);
-    if (!first) {
-      seen.set(key, r);
+/**
+ * One resource per kind, namespace and name, as in a cluster: a later document with the same identity replaces
+ * the earlier one, as `kubectl apply` of the files in order would (a warning says which). A second MeshConfig
+ * under another name is an error: the mesh has one.
+ */
+export function dedupeResources(resources: readonly Resource<unknown>[]): {
+  resources: Resource<unknown>[];
+  diagnostics: Diagnostic[];
+} {
+  const diagnostics: Diagnostic[] = [];
+  const byKey = new Map<string, Resource<unknown>>();
+  let meshConfig: Resource<unknown> | undefined;
+  for (const r of resources) {
+    if (r.kind === 'MeshConfig' && meshConfig && meshConfig.metadata.name !== r.metadata.name) {
+      diagnostics.push({
+        severity: 'error',
+        code: 'SKIFF_CONFIG_DUPLICATE',
+        ...at(r),
+        path: ['metadata', 'name'],
+        message: `a second MeshConfig: only one is allowed (the first, ${meshConfig.metadata.name}, is at ${where(meshConfig)})`,
+      });
       continue;
     }
-    duplicates.add(r);
-    const message =
-      r.kind === 'MeshConfig'
-        ? `a second MeshConfig: only one is allowed (the first is at ${where(first)})`
-        : `duplicate ${r.kind} ${r.metadata.namespace}/${r.metadata.name} (also at ${where(first)})`;
-    out.push({
-      severity: 'error',
-      code: 'SKIFF_CONFIG_DUPLICATE',
-      ...at(r),
-      path: ['metadata', 'name'],
-      message,
-    });
+    if (r.kind === 'MeshConfig') meshConfig = r;
+    const key = `${groupOf(r.apiVersion)}/${r.kind}/${r.metadata.namespace}/${r.metadata.name}`;
+    const earlier = byKey.get(key);
+    if (earlier) {
+      diagnostics.push({
+        severity: 'warning',
+        code: 'SKIFF_CONFIG_DUPLICATE',
+        ...at(r),
+        path: ['metadata', 'name'],
+        message: `replaces the ${r.kind} of the same name at ${where(earlier)}, as kubectl apply would: only this one is used`,
+      });
+      byKey.delete(key);
+    }
+    byKey.set(key, r);
   }
+  const kept = new Set(byKey.values());
+  return { resources: resources.filter((r) => kept.has(r)), diagnostics };
+}
 
+export function analyzeConfig(snapshot: ConfigSnapshot): Diagnostic[] {
+  const out: Diagnostic[] = [];
   const root = snapshot.meshConfig.rootNamespace;
   const firstSelectorLess = new Map<string, Resource<unknown>>();
   const sorted = sortPolicies(snapshot.peerAuthentications) as typeof snapshot.peerAuthentications;
   for (const pa of sorted) {
-    if (duplicates.has(pa)) continue;
     const hasLabels = Object.keys(pa.spec.selector?.matchLabels ?? {}).length > 0;
     if (hasLabels && pa.metadata.namespace === root) {
       out.push({

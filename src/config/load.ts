@@ -3,7 +3,7 @@
 
 import { type Diagnostic, showValue } from '../core/diagnostics.js';
 import type { FieldPath } from '../core/field-path.js';
-import { analyzeConfig } from './analyze.js';
+import { analyzeConfig, dedupeResources } from './analyze.js';
 import { findKind, KINDS, OWNED_GROUPS } from './kinds/index.js';
 import { DEFAULT_MESH_CONFIG, type MeshConfigSpec, withMeshDefaults } from './kinds/mesh-config.js';
 import type { PeerAuthenticationSpec } from './kinds/peer-authentication.js';
@@ -33,7 +33,7 @@ const ENVELOPE = ['apiVersion', 'kind', 'metadata', 'spec', 'status'];
 /** Loads every document of every file. Never throws on bad input: problems are in `diagnostics`. */
 export function loadConfig(files: readonly ConfigFile[]): ConfigSnapshot {
   const diagnostics: Diagnostic[] = [];
-  const resources: Resource<unknown>[] = [];
+  let resources: Resource<unknown>[] = [];
   for (const file of files) {
     const isJson = file.path.toLowerCase().endsWith('.json');
     const stream = isJson ? parseJsonFile(file.text) : parseYamlStream(file.text);
@@ -74,6 +74,9 @@ export function loadConfig(files: readonly ConfigFile[]): ConfigSnapshot {
     }
   }
 
+  const deduped = dedupeResources(resources);
+  diagnostics.push(...deduped.diagnostics);
+  resources = deduped.resources;
   const meshConfigs = resources.filter((r) => r.kind === 'MeshConfig');
   const snapshot: ConfigSnapshot = {
     meshConfig: withMeshDefaults(meshConfigs[0]?.spec as Partial<MeshConfigSpec> | undefined),

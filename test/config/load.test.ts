@@ -95,13 +95,35 @@ describe('loadConfig', () => {
     assert.deepEqual(codes('apiVersion: v1\nmetadata: {name: x}'), ['error:SKIFF_CONFIG_REQUIRED']);
   });
 
-  it('duplicate resources are errors naming the first', () => {
-    const snapshot = load(`${PA('x')}---\n${PA('x')}`);
+  it('a resource repeated under one name: the later one replaces the earlier (kubectl apply), with a warning', () => {
+    const snapshot = load(`${PA('x')}---\n${PA('x').replace('STRICT', 'DISABLE')}`);
     assert.deepEqual(
-      snapshot.diagnostics.map((d) => d.code),
-      ['SKIFF_CONFIG_DUPLICATE'],
+      snapshot.diagnostics.map((d) => `${d.severity}:${d.code}`),
+      ['warning:SKIFF_CONFIG_DUPLICATE'],
     );
-    assert.match(snapshot.diagnostics[0]?.message ?? '', /also at mesh\.yaml:1/);
+    assert.match(
+      snapshot.diagnostics[0]?.message ?? '',
+      /replaces the PeerAuthentication of the same name at mesh\.yaml:1/,
+    );
+    assert.deepEqual(
+      snapshot.peerAuthentications.map((p) => [p.metadata.name, p.spec.mtls?.mode, p.source.document]),
+      [['x', 'DISABLE', 2]],
+    );
+  });
+
+  it('Istio testdata style: three documents of one name load, the last one wins', () => {
+    const dr = (lb: string) =>
+      `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: bookinfo-ratings}\nspec:\n  host: ratings.prod.svc.cluster.local\n  trafficPolicy: {loadBalancer: {simple: ${lb}}}\n`;
+    const snapshot = load([dr('LEAST_REQUEST'), dr('ROUND_ROBIN'), dr('RANDOM')].join('---\n'));
+    assert.equal(snapshot.diagnostics.filter((d) => d.severity === 'error').length, 0);
+    assert.deepEqual(
+      snapshot.resources.map(
+        (r) =>
+          (r.spec as { trafficPolicy: { loadBalancer: { simple: string } } }).trafficPolicy.loadBalancer
+            .simple,
+      ),
+      ['RANDOM'],
+    );
   });
 
   it('a repeated YAML key is a warning; the last value wins', () => {

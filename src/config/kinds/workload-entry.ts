@@ -39,6 +39,8 @@ export interface WorkloadEntrySpec {
 export const UNIX_PREFIX = 'unix://';
 
 const MAX_PORTS = 128;
+/** The CRD: `size(key) < 63`. */
+const MAX_PORT_NAME = 63;
 const MAX_LABELS = 256;
 
 const shape = object(
@@ -96,7 +98,8 @@ function checkEntryShape(we: WorkloadEntrySpec, path: FieldPath, c: Checker): bo
     const problem = unixAddressProblem(address.slice(UNIX_PREFIX.length));
     if (problem)
       fail([...path, 'address'], 'ISTIO_WE_UNIX_ADDRESS', `${problem} (in ${JSON.stringify(address)})`);
-    if (ports.length > 0) {
+    // The CRD refuses any `ports` here, even an empty map (`!has(self.ports)`); the webhook only a non-empty one.
+    if (we.ports !== undefined) {
       fail([...path, 'ports'], 'ISTIO_WE_UNIX_PORTS', `unix endpoint ${address} must not include ports`);
     }
   }
@@ -108,7 +111,14 @@ function checkEntryShape(we: WorkloadEntrySpec, path: FieldPath, c: Checker): bo
     );
   }
   for (const [name, port] of ports) {
-    if (!isIstioDns1123Label(name)) {
+    if (name.length >= MAX_PORT_NAME) {
+      // The CRD's rule is `size(key) < 63`: one character shorter than a DNS-1123 label may be.
+      fail(
+        [...path, 'ports', name],
+        'ISTIO_WE_PORT_NAME',
+        `port name must be valid: ${name} has ${name.length} characters, at most ${MAX_PORT_NAME - 1} are allowed`,
+      );
+    } else if (!isIstioDns1123Label(name)) {
       fail(
         [...path, 'ports', name],
         'ISTIO_WE_PORT_NAME',

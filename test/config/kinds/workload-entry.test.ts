@@ -72,6 +72,17 @@ const RULES: [string, [string, string, string][], number][] = [
     9,
   ],
   [
+    'port-name-long',
+    [
+      [
+        'ISTIO_WE_PORT_NAME',
+        'spec.ports.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa',
+        'port name must be valid: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa has 63 characters, at most 62 are allowed',
+      ],
+    ],
+    10,
+  ],
+  [
     'port-range',
     [['ISTIO_WE_PORT_RANGE', 'spec.ports.http', 'port number 99999 must be in the range 1..65535']],
     9,
@@ -95,6 +106,11 @@ const RULES: [string, [string, string, string][], number][] = [
   [
     'unix-ports',
     [['ISTIO_WE_UNIX_PORTS', 'spec.ports', 'unix endpoint unix://@api must not include ports']],
+    9,
+  ],
+  [
+    'unix-ports-empty',
+    [['ISTIO_WE_UNIX_PORTS', 'spec.ports', 'unix endpoint unix:///var/run/app.sock must not include ports']],
     9,
   ],
   [
