@@ -2,6 +2,7 @@
 
 import { Command, CommanderError } from 'commander';
 import { registerCa } from './commands/ca.js';
+import { registerProxy } from './commands/proxy.js';
 import { registerAuthn } from './commands/x-authn.js';
 import { type CliIo, EXIT_FAILURE, EXIT_INVALID, processIo, UsageError } from './io.js';
 
@@ -15,9 +16,10 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
     .version(VERSION, '-v, --version')
     .showHelpAfterError('(run with --help for usage)');
   const ca = registerCa(program, io, setExit);
+  const proxy = registerProxy(program, io, setExit);
   const experimental = program.command('x').description('experimental commands, as istioctl x');
   registerAuthn(experimental, io, setExit);
-  for (const command of [program, ca, ...ca.commands, experimental, ...experimental.commands]) {
+  for (const command of [program, ca, ...ca.commands, proxy, experimental, ...experimental.commands]) {
     command.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
   }
   return program;

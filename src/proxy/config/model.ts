@@ -1,0 +1,154 @@
+// The proxy's configuration after decoding and compiling: what the data path runs. Built once per config
+// (bootstrap now, xDS later); nothing here is re-parsed per connection.
+
+import type { FieldPath } from '../../core/field-path.js';
+import type { ChainMatch } from '../../policy/filter-chain-match.js';
+import type { JsonObject } from '../../xds/decode.js';
+
+export interface SocketAddress {
+  host: string;
+  port: number;
+}
+
+export interface NodeInfo {
+  id: string;
+  cluster: string;
+  metadata: JsonObject;
+  namespace: string | undefined;
+  serviceAccount: string | undefined;
+  workloadName: string | undefined;
+  labels: Record<string, string>;
+}
+
+/** Where bytes come from: a file (relative to the working folder), inline text or bytes, the environment. */
+export type DataSource = (
+  | { kind: 'file'; filename: string }
+  | { kind: 'inline'; data: Buffer }
+  | { kind: 'env'; name: string }
+) & { path?: FieldPath };
+
+export interface TlsCertificateConfig {
+  certificateChain: DataSource;
+  privateKey: DataSource;
+}
+
+export type SanType = 'URI' | 'DNS' | 'EMAIL' | 'IP_ADDRESS' | 'ANY';
+
+export interface StringMatch {
+  kind: 'exact' | 'prefix' | 'suffix' | 'contains' | 'regex';
+  value: string;
+  ignoreCase: boolean;
+  regex?: RegExp;
+}
+
+export interface SanMatcher {
+  type: SanType;
+  match: StringMatch;
+}
+
+export interface ValidationContextConfig {
+  trustedCa?: DataSource;
+  sanMatchers: SanMatcher[];
+}
+
+export type TlsVersion = 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3';
+
+export interface TlsParams {
+  minVersion: TlsVersion;
+  maxVersion: TlsVersion;
+  /** OpenSSL cipher list (TLS 1.2 and below). */
+  ciphers: string;
+  /** OpenSSL group list. */
+  curves: string;
+}
+
+export interface DownstreamTlsConfig {
+  requireClientCertificate: boolean;
+  alpn: string[];
+  params: TlsParams;
+  /** Secret names of the certificates (inline ones become secrets named `inline:<path>`). */
+  certificateSecrets: string[];
+  /**
+   * Secret names of the validation contexts, merged in order as Envoy's combined context does: later trusted
+   * CAs replace earlier ones, SAN matchers add up. Empty: no client certificate is asked for unless required.
+   */
+  validationSecrets: string[];
+}
+
+export type TransportConfig = { kind: 'raw' } | { kind: 'tls'; tls: DownstreamTlsConfig };
+
+export interface TcpProxyConfig {
+  kind: 'tcp_proxy';
+  statPrefix: string;
+  cluster: string;
+  idleTimeoutMs: number;
+}
+
+export type NetworkFilterConfig = TcpProxyConfig;
+
+export interface FilterChainConfig {
+  name: string;
+  match: ChainMatch;
+  transport: TransportConfig;
+  filters: NetworkFilterConfig[];
+  handshakeTimeoutMs: number;
+  /** Index in the listener's filter_chains (-1: the default chain), for messages and the config dump. */
+  index: number;
+}
+
+export type PortPredicate =
+  | { kind: 'any' }
+  | { kind: 'or'; rules: PortPredicate[] }
+  | { kind: 'and'; rules: PortPredicate[] }
+  | { kind: 'not'; rule: PortPredicate }
+  | { kind: 'port-range'; start: number; end: number };
+
+export interface ListenerFilterConfig {
+  kind: 'tls_inspector' | 'http_inspector';
+  name: string;
+  disabled: PortPredicate | undefined;
+}
+
+export interface ListenerConfig {
+  name: string;
+  address: SocketAddress;
+  /** `listener.<statPrefix>.` — the address as Envoy writes it (`127.0.0.1_15006`) or the stat_prefix. */
+  statPrefix: string;
+  listenerFilters: ListenerFilterConfig[];
+  listenerFiltersTimeoutMs: number;
+  continueOnListenerFiltersTimeout: boolean;
+  filterChains: FilterChainConfig[];
+  defaultFilterChain: FilterChainConfig | undefined;
+}
+
+export interface EndpointConfig {
+  address: SocketAddress;
+  healthy: boolean;
+  metadata: JsonObject;
+}
+
+export interface ClusterConfig {
+  name: string;
+  type: 'STATIC';
+  connectTimeoutMs: number;
+  lbPolicy: 'ROUND_ROBIN' | 'LEAST_REQUEST';
+  endpoints: EndpointConfig[];
+}
+
+export interface SecretConfig {
+  name: string;
+  /** Made from inline material in a transport socket (not listed as a static secret). */
+  inline?: boolean;
+  tlsCertificate?: TlsCertificateConfig;
+  validationContext?: ValidationContextConfig;
+}
+
+export interface ProxyConfig {
+  node: NodeInfo;
+  admin: SocketAddress | undefined;
+  listeners: ListenerConfig[];
+  clusters: ClusterConfig[];
+  secrets: SecretConfig[];
+  /** The decoded configuration as canonical JSON, for /config_dump. */
+  bootstrap: JsonObject;
+}

@@ -1,0 +1,203 @@
+// The subset of Envoy's v3 API the Skiff proxy implements, field by field. A message type listed here may carry
+// only these fields (at a non-default value); a type not listed may not appear with content at all. The text is
+// what the field does in Skiff; docs/proxy-config.md says the same (a test keeps the two together).
+// Values the proxy accepts only in part (cluster types, lb policies, socket protocol) are checked when the
+// decoded configuration is compiled (bootstrap.ts).
+
+import type { SupportTable } from '../../xds/decode.js';
+
+export const PROXY_SUPPORT: SupportTable = {
+  'envoy.config.bootstrap.v3.Bootstrap': {
+    node: 'Who this proxy is; metadata feeds identity and telemetry labels.',
+    admin: 'The admin server (statistics, config dump, readiness, drain).',
+    static_resources: 'Listeners, clusters and secrets given in the file.',
+  },
+  'envoy.config.bootstrap.v3.Bootstrap.StaticResources': {
+    listeners: 'Listeners to open.',
+    clusters: 'Upstream clusters.',
+    secrets: 'Secrets that transport sockets name through SDS configs (`default`, `ROOTCA`).',
+  },
+  'envoy.config.bootstrap.v3.Admin': {
+    address: 'Where the admin server listens (TCP socket address).',
+  },
+  'envoy.config.core.v3.Node': {
+    id: 'Node id (Istio: `sidecar~IP~POD.NS~NS.svc.cluster.local`).',
+    cluster: 'Service cluster name (Istio: `APP.NS`).',
+    metadata: 'Free JSON; NAMESPACE, SERVICE_ACCOUNT, WORKLOAD_NAME, LABELS are read.',
+    locality: 'Recorded and shown in the config dump.',
+  },
+  'envoy.config.core.v3.Locality': {
+    region: 'Recorded.',
+    zone: 'Recorded.',
+    sub_zone: 'Recorded.',
+  },
+  'envoy.config.core.v3.Address': {
+    socket_address: 'A TCP address.',
+  },
+  'envoy.config.core.v3.SocketAddress': {
+    address: 'IP address (a listener binds it; an endpoint connects to it).',
+    port_value: 'Port.',
+    protocol: 'TCP only.',
+  },
+  'envoy.config.core.v3.Metadata': {
+    filter_metadata: 'Free JSON per filter name; shown in the config dump.',
+  },
+  'envoy.config.listener.v3.Listener': {
+    name: 'Listener name (config dump, logs).',
+    address: 'Where the listener binds.',
+    stat_prefix: 'Replaces the address in `listener.<address>.*` statistics.',
+    filter_chains: 'Chains chosen per connection by `filter_chain_match`.',
+    default_filter_chain: 'The chain used when no filter chain matches.',
+    listener_filters: '`tls_inspector`, `http_inspector`.',
+    listener_filters_timeout: 'Time the listener filters may wait for bytes (default 15s; 0s: no limit).',
+    continue_on_listener_filters_timeout: 'On that timeout, go on as `raw_buffer` instead of closing.',
+    traffic_direction: 'Recorded (Istio marks inbound and outbound listeners).',
+    metadata: 'Recorded.',
+  },
+  'envoy.config.listener.v3.ListenerFilter': {
+    name: 'Filter name.',
+    typed_config: 'The filter configuration (`TlsInspector`, `HttpInspector`).',
+    filter_disabled: 'A predicate on the connection (destination port) that skips the filter.',
+  },
+  'envoy.config.listener.v3.ListenerFilterChainMatchPredicate': {
+    or_match: 'Any of the rules.',
+    and_match: 'All of the rules.',
+    not_match: 'Not the rule.',
+    any_match: 'Always.',
+    destination_port_range: 'The connection’s destination port in [start, end).',
+  },
+  'envoy.config.listener.v3.ListenerFilterChainMatchPredicate.MatchSet': {
+    rules: 'The rules.',
+  },
+  'envoy.type.v3.Int32Range': {
+    start: 'Inclusive start.',
+    end: 'Exclusive end.',
+  },
+  'envoy.config.listener.v3.FilterChain': {
+    name: 'Chain name (statistics, config dump, logs).',
+    filter_chain_match: 'When this chain is chosen.',
+    filters: 'Network filters: `tcp_proxy`.',
+    transport_socket: '`envoy.transport_sockets.tls` (DownstreamTlsContext) or `raw_buffer`.',
+    transport_socket_connect_timeout: 'Time allowed for the downstream TLS handshake.',
+    metadata: 'Recorded.',
+  },
+  'envoy.config.listener.v3.FilterChainMatch': {
+    destination_port: 'The port the connection was made to.',
+    prefix_ranges: 'The address the connection was made to.',
+    server_names: 'SNI, exact or `*.suffix`.',
+    transport_protocol: '`tls` or `raw_buffer` (as `tls_inspector` found it).',
+    application_protocols: 'ALPN offered by the client (or found by `http_inspector`).',
+    direct_source_prefix_ranges: 'The peer address of the socket.',
+    source_type: 'ANY, SAME_IP_OR_LOOPBACK or EXTERNAL.',
+    source_prefix_ranges: 'The client address.',
+    source_ports: 'The client port.',
+  },
+  'envoy.config.core.v3.CidrRange': {
+    address_prefix: 'IPv4 or IPv6 address.',
+    prefix_len: 'Prefix length.',
+  },
+  'envoy.config.listener.v3.Filter': {
+    name: 'Filter name.',
+    typed_config: 'The filter configuration (`TcpProxy`).',
+  },
+  'envoy.config.core.v3.TransportSocket': {
+    name: '`envoy.transport_sockets.tls` or `envoy.transport_sockets.raw_buffer`.',
+    typed_config: '`DownstreamTlsContext`, `RawBuffer`.',
+  },
+  'envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector': {},
+  'envoy.extensions.filters.listener.http_inspector.v3.HttpInspector': {},
+  'envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer': {},
+  'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy': {
+    stat_prefix: 'Statistics under `tcp.<stat_prefix>.`.',
+    cluster: 'The upstream cluster.',
+    idle_timeout: 'Close both sides after this long without bytes either way (default 1h; 0s: never).',
+  },
+  'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext': {
+    common_tls_context: 'Certificates, validation, ALPN, versions and ciphers.',
+    require_client_certificate: 'Refuse a client without a certificate.',
+  },
+  'envoy.extensions.transport_sockets.tls.v3.CommonTlsContext': {
+    tls_params: 'Versions, ciphers, curves.',
+    tls_certificates: 'The certificate and key, inline or from files.',
+    tls_certificate_sds_secret_configs: 'The certificate by secret name (static secrets).',
+    validation_context: 'How peer certificates are validated.',
+    validation_context_sds_secret_config: 'The validation context by secret name.',
+    combined_validation_context: 'A validation context plus one by secret name, merged.',
+    alpn_protocols: 'ALPN offered (server: preference order).',
+  },
+  'envoy.extensions.transport_sockets.tls.v3.CommonTlsContext.CombinedCertificateValidationContext': {
+    default_validation_context: 'Fields merged over the secret’s.',
+    validation_context_sds_secret_config: 'The secret holding trusted CAs.',
+  },
+  'envoy.extensions.transport_sockets.tls.v3.TlsParameters': {
+    tls_minimum_protocol_version: 'TLSv1_2 or TLSv1_3 (TLS_AUTO: 1.2).',
+    tls_maximum_protocol_version: 'TLSv1_2 or TLSv1_3 (TLS_AUTO: 1.3).',
+    cipher_suites: 'TLS 1.2 cipher suites, OpenSSL names.',
+    ecdh_curves: 'Key exchange groups (X25519, P-256, P-384, P-521).',
+  },
+  'envoy.extensions.transport_sockets.tls.v3.TlsCertificate': {
+    certificate_chain: 'PEM chain, leaf first.',
+    private_key: 'PEM private key.',
+  },
+  'envoy.extensions.transport_sockets.tls.v3.SdsSecretConfig': {
+    name: 'A secret from `static_resources.secrets`.',
+  },
+  'envoy.extensions.transport_sockets.tls.v3.CertificateValidationContext': {
+    trusted_ca: 'PEM roots (the trust bundle); without it no chain is verified.',
+    match_typed_subject_alt_names: 'The peer certificate must have a SAN of this type matching.',
+    match_subject_alt_names: 'The peer certificate must have a SAN (any type) matching.',
+  },
+  'envoy.extensions.transport_sockets.tls.v3.SubjectAltNameMatcher': {
+    san_type: 'URI, DNS, EMAIL or IP_ADDRESS.',
+    matcher: 'How the value matches.',
+  },
+  'envoy.type.matcher.v3.StringMatcher': {
+    exact: 'Equal.',
+    prefix: 'Starts with.',
+    suffix: 'Ends with.',
+    contains: 'Contains.',
+    safe_regex: 'RE2 regular expression, whole value (JavaScript RegExp over the RE2 subset).',
+    ignore_case: 'Compare without case (not for safe_regex).',
+  },
+  'envoy.type.matcher.v3.RegexMatcher': {
+    regex: 'The expression.',
+    google_re2: 'Accepted (the RE2 engine is the only one).',
+  },
+  'envoy.type.matcher.v3.RegexMatcher.GoogleRE2': {},
+  'envoy.config.core.v3.DataSource': {
+    filename: 'A file, relative to the working folder.',
+    inline_string: 'The text itself.',
+    inline_bytes: 'Base64 bytes.',
+    environment_variable: 'An environment variable of the proxy.',
+  },
+  'envoy.extensions.transport_sockets.tls.v3.Secret': {
+    name: 'The name SDS configs use.',
+    tls_certificate: 'A certificate and key.',
+    validation_context: 'Trusted CAs and SAN rules.',
+  },
+  'envoy.config.cluster.v3.Cluster': {
+    name: 'Cluster name (`inbound|9080||`, `outbound|9080||host`).',
+    type: 'STATIC.',
+    connect_timeout: 'Time allowed to connect to an endpoint (default 5s).',
+    load_assignment: 'The endpoints.',
+    lb_policy: 'ROUND_ROBIN or LEAST_REQUEST.',
+    metadata: 'Recorded.',
+  },
+  'envoy.config.endpoint.v3.ClusterLoadAssignment': {
+    cluster_name: 'The cluster these endpoints are for.',
+    endpoints: 'Endpoints by locality.',
+  },
+  'envoy.config.endpoint.v3.LocalityLbEndpoints': {
+    locality: 'Recorded.',
+    lb_endpoints: 'The endpoints.',
+  },
+  'envoy.config.endpoint.v3.LbEndpoint': {
+    endpoint: 'Address of the endpoint.',
+    health_status: 'UNHEALTHY, DRAINING and TIMEOUT endpoints get no new connections.',
+    metadata: 'Recorded (transport socket matches read it).',
+  },
+  'envoy.config.endpoint.v3.Endpoint': {
+    address: 'Where to connect.',
+    hostname: 'Recorded.',
+  },
+};

@@ -1,0 +1,363 @@
+// A listener as Envoy runs one: accept, run the listener filters (tls_inspector, http_inspector) over peeked
+// bytes, choose the filter chain (policy/filter-chain-match.ts), set up its transport socket (TLS terminated
+// with Envoy's checks, or raw), and hand the connection to the chain's network filter. Everything that can be
+// decided from the config is decided once, here in the constructor, not per connection.
+
+import net from 'node:net';
+import { parseIp } from '../../core/ip.js';
+import type { Logger } from '../../core/log.js';
+import { type ConnectionFacts, FilterChainSelector } from '../../policy/filter-chain-match.js';
+import type { FilterChainConfig, ListenerConfig, PortPredicate } from '../config/model.js';
+import {
+  type ClientHelloResult,
+  DEFAULT_MAX_CLIENT_HELLO_SIZE,
+  parseClientHello,
+} from '../detect/client-hello.js';
+import { type HttpInspectResult, inspectHttp, MAX_HTTP_INSPECT_SIZE } from '../detect/http-inspector.js';
+import { TcpProxy } from '../filters/tcp-proxy.js';
+import type { Counter, Gauge, StatsStore } from '../stats/index.js';
+import { DownstreamTls, type PeerInfo, sslStats } from '../transport/downstream-tls.js';
+import type { SecretStore } from '../transport/secrets.js';
+import type { ClusterManager } from '../upstream/cluster.js';
+import { peek } from './peek.js';
+
+/** Skiff's answer to "who still sends plaintext?" (documented in docs/proxy-config.md). */
+export const PLAINTEXT_METRIC = 'skiff_permissive_plaintext_connections_total';
+export const PLAINTEXT_HELP =
+  'Plaintext connections accepted on a port that also terminates mutual TLS with a required client certificate (PERMISSIVE): the clients STRICT would refuse.';
+
+/** One accepted downstream connection, as the listener knows it. */
+export interface ConnectionInfo {
+  listener: string;
+  filterChain: string;
+  sourceAddress: string;
+  sourcePort: number;
+  destinationPort: number;
+  transport: 'tls' | 'raw_buffer';
+  /** Set when the listener terminated TLS. */
+  peer: PeerInfo | undefined;
+  openedAt: number;
+}
+
+interface ChainRuntime {
+  config: FilterChainConfig;
+  tls: DownstreamTls | undefined;
+  filter: TcpProxy;
+  /** Raw chain on a port that also has a terminating mTLS chain. */
+  permissivePlaintext: boolean;
+}
+
+interface ListenerStats {
+  cxTotal: Counter;
+  cxActive: Gauge;
+  cxDestroy: Counter;
+  noFilterChainMatch: Counter;
+  preCxTimeout: Counter;
+  preCxActive: Gauge;
+  filterRemoteClose: Counter;
+}
+
+interface InspectorStats {
+  tlsFound: Counter;
+  tlsNotFound: Counter;
+  alpnFound: Counter;
+  alpnNotFound: Counter;
+  sniFound: Counter;
+  sniNotFound: Counter;
+  helloTooLarge: Counter;
+  http10: Counter;
+  http11: Counter;
+  http2: Counter;
+  httpNotFound: Counter;
+  httpReadError: Counter;
+}
+
+export interface ListenerDeps {
+  stats: StatsStore;
+  clusters: ClusterManager;
+  secrets: SecretStore;
+  log: Logger;
+}
+
+function predicateMatches(p: PortPredicate, port: number): boolean {
+  switch (p.kind) {
+    case 'any':
+      return true;
+    case 'or':
+      return p.rules.some((r) => predicateMatches(r, port));
+    case 'and':
+      return p.rules.every((r) => predicateMatches(r, port));
+    case 'not':
+      return !predicateMatches(p.rule, port);
+    case 'port-range':
+      return port >= p.start && port < p.end;
+  }
+}
+
+export class Listener {
+  readonly connections = new Map<net.Socket, ConnectionInfo>();
+  private readonly server: net.Server;
+  private readonly selector: FilterChainSelector<FilterChainConfig>;
+  private readonly chains = new Map<FilterChainConfig, ChainRuntime>();
+  private readonly stats: ListenerStats;
+  private readonly inspector: InspectorStats;
+  private readonly plaintext;
+  /** Which listener filters run for a destination port (filter_disabled), computed once per port. */
+  private readonly filtersByPort = new Map<number, { tls: boolean; http: boolean }>();
+  private readonly log: Logger;
+
+  constructor(
+    readonly config: ListenerConfig,
+    deps: ListenerDeps,
+  ) {
+    this.log = deps.log.child(`listener.${config.name}`);
+    const store = deps.stats;
+    const p = `listener.${config.statPrefix}.`;
+    this.stats = {
+      cxTotal: store.counter(`${p}downstream_cx_total`),
+      cxActive: store.gauge(`${p}downstream_cx_active`),
+      cxDestroy: store.counter(`${p}downstream_cx_destroy`),
+      noFilterChainMatch: store.counter(`${p}no_filter_chain_match`),
+      preCxTimeout: store.counter(`${p}downstream_pre_cx_timeout`),
+      preCxActive: store.gauge(`${p}downstream_pre_cx_active`),
+      filterRemoteClose: store.counter(`${p}downstream_listener_filter_remote_close`),
+    };
+    this.inspector = {
+      tlsFound: store.counter('tls_inspector.tls_found'),
+      tlsNotFound: store.counter('tls_inspector.tls_not_found'),
+      alpnFound: store.counter('tls_inspector.alpn_found'),
+      alpnNotFound: store.counter('tls_inspector.alpn_not_found'),
+      sniFound: store.counter('tls_inspector.sni_found'),
+      sniNotFound: store.counter('tls_inspector.sni_not_found'),
+      helloTooLarge: store.counter('tls_inspector.client_hello_too_large'),
+      http10: store.counter('http_inspector.http10_found'),
+      http11: store.counter('http_inspector.http11_found'),
+      http2: store.counter('http_inspector.http2_found'),
+      httpNotFound: store.counter('http_inspector.http_not_found'),
+      httpReadError: store.counter('http_inspector.read_error'),
+    };
+    this.plaintext = store.counterFamily(PLAINTEXT_METRIC, PLAINTEXT_HELP, [
+      'listener',
+      'filter_chain',
+      'source_address',
+    ]);
+    const ssl = sslStats(store, `${p}ssl.`);
+    const all = [...config.filterChains, ...(config.defaultFilterChain ? [config.defaultFilterChain] : [])];
+    const mtlsPorts = new Set(
+      all
+        .filter((c) => c.transport.kind === 'tls' && c.transport.tls.requireClientCertificate)
+        .map((c) => c.match.destinationPort ?? 0),
+    );
+    for (const chain of all) {
+      const tlsConfig = chain.transport.kind === 'tls' ? chain.transport.tls : undefined;
+      const filter = chain.filters[0];
+      if (!filter) continue;
+      this.chains.set(chain, {
+        config: chain,
+        tls: tlsConfig ? new DownstreamTls(tlsConfig, deps.secrets, ssl, this.log) : undefined,
+        filter: new TcpProxy(filter, deps.clusters, store, this.log),
+        permissivePlaintext:
+          chain.transport.kind === 'raw' &&
+          chain.match.transportProtocol !== 'tls' &&
+          mtlsPorts.has(chain.match.destinationPort ?? 0),
+      });
+    }
+    this.selector = new FilterChainSelector(config.filterChains, config.defaultFilterChain);
+    this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) =>
+      this.onConnection(socket),
+    );
+  }
+
+  /** The bound port (the configured one, or the one the OS chose for port 0). */
+  get port(): number {
+    const a = this.server.address();
+    return typeof a === 'object' && a ? a.port : this.config.address.port;
+  }
+
+  get ready(): boolean {
+    return [...this.chains.values()].every((c) => !c.tls || c.tls.ready);
+  }
+
+  listen(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen({ host: this.config.address.host, port: this.config.address.port }, () => {
+        this.server.off('error', reject);
+        this.server.on('error', (e) => this.log.error('listener error', { error: e.message }));
+        resolve();
+      });
+    });
+  }
+
+  /** Stops accepting at once; open connections go on (net.Server.close's callback would wait for them). */
+  stopAccepting(): void {
+    if (this.server.listening) this.server.close();
+    for (const c of this.chains.values()) c.tls?.close();
+  }
+
+  /** Closes every open connection now. */
+  destroyAll(): void {
+    for (const socket of this.connections.keys()) socket.destroy();
+  }
+
+  private filtersFor(port: number): { tls: boolean; http: boolean } {
+    let f = this.filtersByPort.get(port);
+    if (!f) {
+      f = { tls: false, http: false };
+      for (const lf of this.config.listenerFilters) {
+        if (lf.disabled && predicateMatches(lf.disabled, port)) continue;
+        if (lf.kind === 'tls_inspector') f.tls = true;
+        else f.http = true;
+      }
+      if (this.filtersByPort.size < 1024) this.filtersByPort.set(port, f);
+    }
+    return f;
+  }
+
+  private onConnection(socket: net.Socket): void {
+    const s = this.stats;
+    s.cxTotal.inc();
+    s.cxActive.inc();
+    socket.on('error', () => {});
+    const info: ConnectionInfo = {
+      listener: this.config.name,
+      filterChain: '',
+      sourceAddress: socket.remoteAddress ?? '',
+      sourcePort: socket.remotePort ?? 0,
+      destinationPort: socket.localPort ?? 0,
+      transport: 'raw_buffer',
+      peer: undefined,
+      openedAt: Date.now(),
+    };
+    this.connections.set(socket, info);
+    socket.once('close', () => {
+      s.cxActive.dec();
+      s.cxDestroy.inc();
+      this.connections.delete(socket);
+    });
+    const filters = this.filtersFor(info.destinationPort);
+    if (!filters.tls && !filters.http) {
+      this.dispatch(socket, info, undefined, undefined);
+      return;
+    }
+    let hello: ClientHelloResult | undefined;
+    let http: HttpInspectResult | undefined;
+    const decide = (bytes: Buffer): boolean => {
+      if (filters.tls && (hello === undefined || hello.kind === 'need-more')) {
+        hello = parseClientHello(bytes, DEFAULT_MAX_CLIENT_HELLO_SIZE);
+        if (hello.kind === 'need-more') return false;
+        if (hello.kind === 'too-large') return true;
+      }
+      if (filters.http && hello?.kind !== 'tls' && (http === undefined || http.kind === 'need-more')) {
+        http = inspectHttp(bytes);
+        // Envoy's http_inspector gives up (read_error, close) when the first line is not over in 64 KiB.
+        if (http.kind === 'need-more') return bytes.length >= MAX_HTTP_INSPECT_SIZE;
+      }
+      return true;
+    };
+    s.preCxActive.inc();
+    void peek(socket, decide, this.config.listenerFiltersTimeoutMs).then(({ end }) => {
+      s.preCxActive.dec();
+      if (end === 'closed' || end === 'error') {
+        s.filterRemoteClose.inc();
+        socket.destroy();
+        return;
+      }
+      if (end === 'timeout') {
+        s.preCxTimeout.inc();
+        if (!this.config.continueOnListenerFiltersTimeout) {
+          socket.destroy();
+          return;
+        }
+      }
+      if (hello?.kind === 'too-large') {
+        this.inspector.helloTooLarge.inc();
+        socket.destroy();
+        return;
+      }
+      if (end === 'decided' && http?.kind === 'need-more') {
+        this.inspector.httpReadError.inc();
+        socket.destroy();
+        return;
+      }
+      this.countInspection(hello, http);
+      this.dispatch(
+        socket,
+        info,
+        hello?.kind === 'tls' ? hello : undefined,
+        http?.kind === 'http' ? http.protocol : undefined,
+      );
+    });
+  }
+
+  private countInspection(hello: ClientHelloResult | undefined, http: HttpInspectResult | undefined): void {
+    const i = this.inspector;
+    if (hello?.kind === 'tls') {
+      i.tlsFound.inc();
+      (hello.alpn.length > 0 ? i.alpnFound : i.alpnNotFound).inc();
+      (hello.serverName ? i.sniFound : i.sniNotFound).inc();
+    } else if (hello?.kind === 'not-tls') i.tlsNotFound.inc();
+    if (http?.kind === 'http') {
+      (http.protocol === 'h2c' ? i.http2 : http.protocol === 'http/1.0' ? i.http10 : i.http11).inc();
+    } else if (http?.kind === 'not-http') i.httpNotFound.inc();
+  }
+
+  private dispatch(
+    socket: net.Socket,
+    info: ConnectionInfo,
+    hello: Extract<ClientHelloResult, { kind: 'tls' }> | undefined,
+    httpProtocol: string | undefined,
+  ): void {
+    const local = parseIp(socket.localAddress ?? '') ?? new Uint8Array(4);
+    const remote = parseIp(info.sourceAddress) ?? new Uint8Array(4);
+    const facts: ConnectionFacts = {
+      destinationPort: info.destinationPort,
+      destinationIp: local,
+      serverName: hello?.serverName,
+      transportProtocol: hello ? 'tls' : 'raw_buffer',
+      applicationProtocols: hello ? hello.alpn : httpProtocol ? [httpProtocol] : [],
+      sourceIp: remote,
+      directSourceIp: remote,
+      sourcePort: info.sourcePort,
+    };
+    const chain = this.selector.select(facts);
+    const runtime = chain ? this.chains.get(chain) : undefined;
+    if (!runtime) {
+      this.stats.noFilterChainMatch.inc();
+      this.log.debug('no filter chain match', {
+        source: `${info.sourceAddress}:${info.sourcePort}`,
+        destinationPort: info.destinationPort,
+        transport: facts.transportProtocol,
+        alpn: facts.applicationProtocols,
+      });
+      socket.destroy();
+      return;
+    }
+    info.filterChain = runtime.config.name;
+    if (runtime.permissivePlaintext) {
+      this.plaintext.get([this.config.name, runtime.config.name, info.sourceAddress]).inc();
+    }
+    if (!runtime.tls) {
+      runtime.filter.handle(socket);
+      return;
+    }
+    info.transport = 'tls';
+    runtime.tls.accept(socket, hello?.alpn ?? [], runtime.config.handshakeTimeoutMs, (outcome) => {
+      if (!outcome.ok) {
+        this.log.debug('TLS handshake refused', {
+          source: `${info.sourceAddress}:${info.sourcePort}`,
+          chain: runtime.config.name,
+          reason: outcome.detail,
+        });
+        return;
+      }
+      info.peer = outcome.peer;
+      this.log.debug('mTLS connection', {
+        source: info.sourceAddress,
+        peer: outcome.peer.spiffeId,
+        chain: runtime.config.name,
+      });
+      runtime.filter.handle(outcome.socket);
+    });
+  }
+}

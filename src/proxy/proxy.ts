@@ -1,0 +1,135 @@
+// The Skiff proxy: wires a compiled configuration to running parts — secrets, clusters, listeners, the admin
+// server — and owns the lifecycle: PRE_INITIALIZING until listeners are bound and their TLS material is there,
+// LIVE, then DRAINING (stop accepting, let open connections finish up to the drain time, close the rest).
+
+import type { Logger } from '../core/log.js';
+import { AdminServer, type ServerState } from './admin/admin.js';
+import type { ProxyConfig } from './config/model.js';
+import { Listener } from './listener/listener.js';
+import { StatsStore } from './stats/index.js';
+import { SecretStore } from './transport/secrets.js';
+import { ClusterManager } from './upstream/cluster.js';
+
+export const PROXY_VERSION = 'skiff/0.1.0';
+
+export interface ProxyOptions {
+  log: Logger;
+  /** How long open connections may take to finish once draining starts. */
+  drainTimeMs: number;
+}
+
+export class SidecarProxy {
+  readonly stats = new StatsStore();
+  readonly secrets = new SecretStore();
+  readonly clusters: ClusterManager;
+  readonly listeners: Listener[];
+  private admin: AdminServer | undefined;
+  private adminPort: number | undefined;
+  private stateValue: ServerState = 'PRE_INITIALIZING';
+  private draining: Promise<void> | undefined;
+  private readonly startedAt = Date.now();
+  private markDrained: () => void = () => {};
+  /** Settles once a drain has finished (after /quitquitquit, a signal, or `drain()`). */
+  readonly drained = new Promise<void>((resolve) => {
+    this.markDrained = resolve;
+  });
+
+  constructor(
+    readonly config: ProxyConfig,
+    private readonly options: ProxyOptions,
+  ) {
+    this.clusters = new ClusterManager(config.clusters, this.stats);
+    this.listeners = config.listeners.map(
+      (l) =>
+        new Listener(l, {
+          stats: this.stats,
+          clusters: this.clusters,
+          secrets: this.secrets,
+          log: options.log,
+        }),
+    );
+  }
+
+  get state(): ServerState {
+    if (this.stateValue === 'LIVE' && !this.listeners.every((l) => l.ready)) return 'PRE_INITIALIZING';
+    return this.stateValue;
+  }
+
+  /** The admin server's port, once started. */
+  get adminAddress(): { host: string; port: number } | undefined {
+    return this.config.admin && this.adminPort !== undefined
+      ? { host: this.config.admin.host, port: this.adminPort }
+      : undefined;
+  }
+
+  /** Reads static secrets, starts the admin server, binds every listener. */
+  async start(): Promise<void> {
+    await this.secrets.loadStatic(this.config);
+    if (this.config.admin) {
+      this.admin = new AdminServer({
+        config: this.config,
+        stats: this.stats,
+        listeners: () => this.listeners,
+        clusters: this.clusters,
+        state: () => this.state,
+        startedAt: this.startedAt,
+        version: PROXY_VERSION,
+        quit: () => void this.drain(),
+        log: this.options.log.child('admin'),
+      });
+      this.adminPort = await this.admin.listen(this.config.admin.host, this.config.admin.port);
+    }
+    try {
+      for (const l of this.listeners) await l.listen();
+    } catch (e) {
+      await this.close();
+      throw e;
+    }
+    this.stateValue = 'LIVE';
+    this.options.log.info('proxy live', {
+      listeners: this.listeners.map((l) => `${l.config.name}=${l.config.address.host}:${l.port}`),
+      ...(this.adminAddress ? { admin: `${this.adminAddress.host}:${this.adminAddress.port}` } : {}),
+    });
+  }
+
+  /** Stops accepting; waits for open connections up to the drain time; closes what is left. Idempotent. */
+  drain(): Promise<void> {
+    if (!this.draining) this.draining = this.runDrain();
+    return this.draining;
+  }
+
+  private async runDrain(): Promise<void> {
+    this.stateValue = 'DRAINING';
+    this.options.log.info('draining', { drainTimeMs: this.options.drainTimeMs });
+    for (const l of this.listeners) l.stopAccepting();
+    const deadline = Date.now() + this.options.drainTimeMs;
+    while (Date.now() < deadline && this.listeners.some((l) => l.connections.size > 0)) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const left = this.listeners.flatMap((l) => [...l.connections.values()]);
+    if (left.length > 0) {
+      this.options.log.info('drain time over; closing connections', {
+        open: left.length,
+        connections: left
+          .slice(0, 20)
+          .map(
+            (c) =>
+              `${c.sourceAddress}:${c.sourcePort}->${c.listener}/${c.filterChain || '(listener filters)'}`,
+          ),
+      });
+    }
+    for (const l of this.listeners) l.destroyAll();
+    await this.admin?.close();
+    this.markDrained();
+  }
+
+  /** Closes everything now (tests, failed start). */
+  async close(): Promise<void> {
+    this.stateValue = 'DRAINING';
+    for (const l of this.listeners) {
+      l.stopAccepting();
+      l.destroyAll();
+    }
+    await this.admin?.close();
+  }
+}

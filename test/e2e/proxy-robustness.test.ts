@@ -1,0 +1,299 @@
+// The proxy under bad and slow clients, as a real process: garbage, a slow ClientHello, half-open and
+// oversized hellos must neither crash it nor stall other clients; half-close and idle timeouts behave as
+// Envoy's tcp_proxy; the reference bootstrap runs as is; a misspelled field refuses to start with its path;
+// POST /quitquitquit drains.
+
+import assert from 'node:assert/strict';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { repoRoot } from '../helpers.js';
+import { inboundListener, meshSecrets, staticCluster } from './helpers/inbound.js';
+import {
+  type App,
+  adminGet,
+  freePort,
+  makePki,
+  nodeTls,
+  type RunningProxy,
+  rawTcp,
+  run,
+  SKIFF,
+  sClient,
+  startApp,
+  startProxy,
+  statsOf,
+} from './helpers/mesh.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'skiff-proxy-robust-'));
+let app: App;
+let proxy: RunningProxy;
+let permissive: number;
+let idle: number;
+
+function connect(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true }, () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+function closed(s: net.Socket, ms = 5000): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (s.destroyed) {
+      resolve(true);
+      return;
+    }
+    const t = setTimeout(() => resolve(false), ms);
+    s.on('error', () => {});
+    const done = () => {
+      clearTimeout(t);
+      resolve(true);
+    };
+    // The proxy closing its side shows as 'end' on a half-open client socket, as 'close' otherwise.
+    s.once('end', done);
+    s.once('close', done);
+    s.resume();
+  });
+}
+
+/**
+ * The start of a valid ClientHello (TLS 1.2 version, one cipher suite, a padding extension filling the message
+ * to 16 KiB) sent in 1-byte records: over 64 KiB of wire bytes arrive before the hello could end, which is
+ * Envoy's client_hello_too_large.
+ */
+function oversizedHello(): Buffer {
+  const bodyLength = 16384;
+  const padding = bodyLength - 43 - 4;
+  const body = Buffer.concat([
+    Buffer.from([3, 3]),
+    Buffer.alloc(32, 7),
+    Buffer.from([0, 0, 2, 0x13, 0x01, 1, 0]),
+    Buffer.from([(padding + 4) >> 8, (padding + 4) & 0xff, 0x00, 0x15, padding >> 8, padding & 0xff]),
+    Buffer.alloc(padding),
+  ]);
+  const handshake = Buffer.concat([Buffer.from([1, 0, bodyLength >> 8, bodyLength & 0xff]), body]);
+  const records: Buffer[] = [];
+  for (const byte of handshake.subarray(0, 14000)) records.push(Buffer.from([22, 3, 1, 0, 1, byte]));
+  return Buffer.concat(records);
+}
+
+before(async () => {
+  makePki(dir);
+  app = await startApp(dir);
+  permissive = await freePort();
+  idle = await freePort();
+  const idleListener = { ...inboundListener('PERMISSIVE', 'tcp', idle, 'inbound|9080||'), name: 'idle' };
+  for (const chain of idleListener.filter_chains) {
+    const tcpProxy = chain.filters[0]?.typed_config as Record<string, unknown>;
+    tcpProxy.idle_timeout = '0.3s';
+    tcpProxy.stat_prefix = 'idle';
+  }
+  const bootstrap = {
+    admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
+    static_resources: {
+      secrets: meshSecrets(`${dir}/server`),
+      listeners: [inboundListener('PERMISSIVE', 'tcp', permissive, 'inbound|9080||', '0.5s'), idleListener],
+      clusters: [staticCluster('inbound|9080||', app.port)],
+    },
+  };
+  writeFileSync(`${dir}/bootstrap.yaml`, JSON.stringify(bootstrap));
+  proxy = await startProxy(`${dir}/bootstrap.yaml`, dir, ['--drain-time', '3s']);
+});
+
+after(async () => {
+  await proxy?.stop();
+  await app?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('bad clients neither crash the proxy nor stall others', { timeout: 30_000 }, () => {
+  it('garbage, silence, half-open and oversized hellos, while a good client is served', async () => {
+    const before = await statsOf(proxy.admin);
+    const bad: net.Socket[] = [];
+    // 30 silent clients and 30 that send half a ClientHello and stop: they wait for the listener filter timeout.
+    for (let i = 0; i < 30; i++) bad.push(await connect(permissive));
+    for (let i = 0; i < 30; i++) {
+      const s = await connect(permissive);
+      s.write(Buffer.from([22, 3, 1, 0, 200, 1, 0, 0]));
+      bad.push(s);
+    }
+    // Half-open: part of a hello, then FIN.
+    const halfOpen = await connect(permissive);
+    halfOpen.end(Buffer.from([22, 3, 1, 0, 200, 1]));
+    // Garbage bytes, random.
+    for (let i = 0; i < 20; i++) {
+      const s = await connect(permissive);
+      s.write(Buffer.from(Array.from({ length: 64 }, () => Math.floor(Math.random() * 256))));
+      bad.push(s);
+    }
+    // Oversized ClientHello.
+    const big = await connect(permissive);
+    big.write(oversizedHello());
+
+    // A good client is served at once, over mTLS and plaintext, while all that is pending.
+    const started = Date.now();
+    const mtls = await nodeTls(permissive, `${dir}/client`, ['istio-peer-exchange', 'istio']);
+    assert.equal(mtls.reply, 'echo:hello\n', mtls.error);
+    assert.equal((await rawTcp(permissive)).reply, 'echo:hello\n');
+    assert.ok(Date.now() - started < 400, `good clients took ${Date.now() - started} ms`);
+
+    assert.ok(await closed(big), 'the oversized hello is closed');
+    assert.ok(await closed(halfOpen), 'the half-open hello is closed');
+    // After the 0.5 s listener-filter timeout, silent clients go on as raw_buffer (continue_on_timeout):
+    // the app answers them when they speak.
+    const silent = bad[0] as net.Socket;
+    await new Promise((r) => setTimeout(r, 700));
+    const reply = new Promise<string>((resolve) => silent.once('data', (d) => resolve(d.toString())));
+    silent.write('late\n');
+    assert.equal(await reply, 'echo:late\n');
+    for (const s of bad) s.destroy();
+
+    const after = await statsOf(proxy.admin);
+    const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+    assert.equal(delta('tls_inspector.client_hello_too_large'), 1);
+    assert.ok(delta(`listener.127.0.0.1_${permissive}.downstream_pre_cx_timeout`) >= 60);
+    assert.ok(delta(`listener.127.0.0.1_${permissive}.downstream_listener_filter_remote_close`) >= 1);
+    assert.equal((await adminGet(proxy.admin, '/ready')).body, 'LIVE\n');
+  });
+
+  it('passes a half-close through: the client half-closes, the app still answers, then both close', async () => {
+    const s = await connect(permissive);
+    let got = '';
+    s.on('data', (d) => {
+      got += d.toString();
+    });
+    s.end('bye\n');
+    assert.ok(await closed(s));
+    assert.equal(got, 'echo:bye\n');
+  });
+
+  it('closes a quiet connection after tcp_proxy idle_timeout and counts it', async () => {
+    const before = await statsOf(proxy.admin);
+    const s = await connect(idle);
+    s.write('x\n');
+    const t0 = Date.now();
+    assert.ok(await closed(s, 3000));
+    assert.ok(Date.now() - t0 >= 250, 'not before the idle timeout');
+    const after = await statsOf(proxy.admin);
+    const key = 'tcp.idle.idle_timeout';
+    assert.equal((after.get(key) ?? 0) - (before.get(key) ?? 0), 1);
+  });
+
+  it('records the peer SPIFFE ID on the connection', async () => {
+    const tls = await import('node:tls');
+    const s = tls.connect({
+      host: '127.0.0.1',
+      port: permissive,
+      ALPNProtocols: ['istio-peer-exchange', 'istio'],
+      rejectUnauthorized: false,
+      cert: readFileSync(`${dir}/client/cert-chain.pem`),
+      key: readFileSync(`${dir}/client/key.pem`),
+    });
+    await new Promise((r) => s.once('secureConnect', r));
+    s.write('hi\n');
+    await new Promise((r) => s.once('data', r));
+    const { body } = await adminGet(proxy.admin, '/skiff/connections');
+    const open = JSON.parse(body) as {
+      peer_principal: string | null;
+      transport: string;
+      filter_chain: string;
+    }[];
+    assert.ok(
+      open.some(
+        (c) =>
+          c.peer_principal === 'spiffe://cluster.local/ns/bookinfo/sa/productpage' && c.transport === 'tls',
+      ),
+      body,
+    );
+    s.destroy();
+  });
+});
+
+describe('the reference bootstrap and bad configuration', { timeout: 30_000 }, () => {
+  it('runs shared/examples/inbound-permissive.yaml as is', async () => {
+    const work = mkdtempSync(path.join(tmpdir(), 'skiff-ref-'));
+    try {
+      cpSync(`${dir}/server`, `${work}/certs`, { recursive: true });
+      cpSync(
+        path.join(repoRoot, '../shared/examples/inbound-permissive.yaml'),
+        `${work}/inbound-permissive.yaml`,
+      );
+      const check = run(
+        process.execPath,
+        [SKIFF, 'proxy', '--config', 'inbound-permissive.yaml', '--check'],
+        { cwd: work },
+      );
+      assert.equal(check.code, 0, check.err);
+      const ref = await startProxy('inbound-permissive.yaml', work).catch((e: Error) => e);
+      if (ref instanceof Error) {
+        // Its fixed ports (15000, 15006) may be taken on a busy machine; say so rather than pass silently.
+        assert.match(ref.message, /EADDRINUSE/, ref.message);
+        return;
+      }
+      try {
+        assert.equal(ref.admin, '127.0.0.1:15000');
+        const dump = JSON.parse((await adminGet(ref.admin, '/config_dump')).body) as {
+          configs: { '@type': string }[];
+        };
+        assert.deepEqual(
+          dump.configs.map((c) => c['@type'].split('.').at(-1)),
+          ['BootstrapConfigDump', 'ClustersConfigDump', 'ListenersConfigDump', 'SecretsConfigDump'],
+        );
+        // Mesh mTLS is terminated; the app on 9080 is not running, so the connection then closes.
+        const r = await sClient(15006, { certDir: `${dir}/client`, alpn: 'istio' });
+        assert.ok(r.handshake, r.raw);
+        const stats = await statsOf(ref.admin);
+        assert.equal(stats.get('listener.127.0.0.1_15006.ssl.handshake'), 1);
+        assert.equal(stats.get('cluster.inbound|9080||.upstream_cx_connect_fail'), 1);
+      } finally {
+        assert.equal(await ref.stop(), 0);
+      }
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a misspelled field with file, line and path, exit 2', () => {
+    const text = readFileSync(
+      path.join(repoRoot, '../shared/examples/inbound-permissive.yaml'),
+      'utf8',
+    ).replace('require_client_certificate: true', 'require_client_certficate: true');
+    writeFileSync(`${dir}/bad.yaml`, text);
+    const r = run(process.execPath, [SKIFF, 'proxy', '--config', `${dir}/bad.yaml`]);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.err,
+      /bad\.yaml:\d+: static_resources\.listeners\[0\]\.filter_chains\[0\]\.transport_socket\.typed_config\.require_client_certficate: unknown field "require_client_certficate" in envoy\.extensions\.transport_sockets\.tls\.v3\.DownstreamTlsContext \(did you mean "require_client_certificate"\?\)/,
+    );
+    assert.doesNotMatch(r.err, /at .*\.js:\d+/, 'no stack trace');
+  });
+});
+
+describe('draining', { timeout: 20_000 }, () => {
+  it('POST /quitquitquit stops accepting, lets an open connection finish, and exits 0', async () => {
+    const open = await connect(permissive);
+    open.write('first\n');
+    await new Promise((r) => open.once('data', r));
+    assert.equal((await adminGet(proxy.admin, '/quitquitquit')).status, 405, 'GET is refused');
+    assert.equal((await adminGet(proxy.admin, '/quitquitquit', 'POST')).body, 'OK\n');
+    await new Promise((r) => setTimeout(r, 100));
+    const refused = await connect(permissive).then(
+      (s) => {
+        s.destroy();
+        return false;
+      },
+      () => true,
+    );
+    assert.ok(refused, 'new connections are refused while draining');
+    const reply = new Promise<string>((resolve) => open.once('data', (d) => resolve(d.toString())));
+    open.write('second\n');
+    assert.equal(await reply, 'echo:second\n', 'the open connection still works');
+    const exited = new Promise<number | null>((resolve) => proxy.child.once('exit', resolve));
+    open.end();
+    const code = await exited;
+    assert.equal(code, 0);
+  });
+});

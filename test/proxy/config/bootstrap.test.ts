@@ -1,0 +1,227 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { formatDiagnostic } from '../../../src/core/diagnostics.js';
+import { parseBootstrap } from '../../../src/proxy/config/load.js';
+import { PROXY_SUPPORT } from '../../../src/proxy/config/support.js';
+import { repoRoot } from '../../helpers.js';
+
+const REFERENCE = `${repoRoot}../shared/examples/inbound-permissive.yaml`;
+
+function errorsOf(yaml: string): string[] {
+  return parseBootstrap(yaml, 'b.yaml')
+    .diagnostics.filter((d) => d.severity === 'error')
+    .map(formatDiagnostic);
+}
+
+const base = (listener: string, extra = '') => `
+static_resources:
+  clusters:
+  - name: app
+    connect_timeout: 1s
+    load_assignment:
+      cluster_name: app
+      endpoints:
+      - lb_endpoints:
+        - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: 9080}}}
+  listeners:
+  - name: l
+    address: {socket_address: {address: 127.0.0.1, port_value: 15006}}
+${listener}
+${extra}`;
+
+const tcp = `
+      filters:
+      - name: envoy.filters.network.tcp_proxy
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+          stat_prefix: app
+          cluster: app`;
+
+describe('the reference bootstrap (shared/examples/inbound-permissive.yaml)', () => {
+  it('loads as is, with the node, secrets, chains and cluster compiled', () => {
+    const loaded = parseBootstrap(readFileSync(REFERENCE, 'utf8'), 'inbound-permissive.yaml');
+    assert.deepEqual(loaded.diagnostics, []);
+    const c = loaded.config;
+    assert.ok(c);
+    assert.equal(c.node.namespace, 'bookinfo');
+    assert.equal(c.node.serviceAccount, 'bookinfo-ratings');
+    assert.deepEqual(c.node.labels, { app: 'ratings', version: 'v1' });
+    assert.deepEqual(c.admin, { host: '127.0.0.1', port: 15000 });
+    const l = c.listeners[0];
+    assert.ok(l);
+    assert.equal(l.statPrefix, '127.0.0.1_15006');
+    assert.equal(l.listenerFiltersTimeoutMs, 5000);
+    assert.equal(l.continueOnListenerFiltersTimeout, true);
+    assert.deepEqual(
+      l.filterChains.map((f) => [f.name, f.match.transportProtocol, f.transport.kind]),
+      [
+        ['0.0.0.0_9080_mtls', 'tls', 'tls'],
+        ['0.0.0.0_9080_passthrough_tls', 'tls', 'raw'],
+        ['0.0.0.0_9080_plaintext', 'raw_buffer', 'raw'],
+      ],
+    );
+    const mtls = l.filterChains[0]?.transport;
+    assert.ok(mtls?.kind === 'tls');
+    assert.equal(mtls.tls.requireClientCertificate, true);
+    assert.deepEqual(mtls.tls.alpn, ['istio-peer-exchange', 'h2', 'http/1.1']);
+    assert.deepEqual(mtls.tls.certificateSecrets, ['default']);
+    assert.equal(mtls.tls.validationSecrets.length, 2);
+    assert.equal(mtls.tls.validationSecrets[1], 'ROOTCA');
+    assert.equal(mtls.tls.params.minVersion, 'TLSv1.2');
+    const inline = c.secrets.find((s) => s.name === mtls.tls.validationSecrets[0]);
+    assert.equal(inline?.inline, true);
+    assert.deepEqual(
+      inline?.validationContext?.sanMatchers.map((m) => [m.type, m.match.kind, m.match.value]),
+      [['URI', 'prefix', 'spiffe://cluster.local/']],
+    );
+    assert.equal(c.clusters[0]?.name, 'inbound|9080||');
+    assert.equal(c.clusters[0]?.connectTimeoutMs, 1000);
+  });
+});
+
+describe('compiling a bootstrap: what decoding cannot see', () => {
+  it('accepts a small valid listener', () => {
+    assert.deepEqual(errorsOf(base(`    filter_chains:\n    - ${tcp.trim()}`)), []);
+  });
+
+  const cases: [string, string, RegExp][] = [
+    [
+      'misspelled field inside typed_config, with its line',
+      base(`    filter_chains:\n    - ${tcp.trim().replace('cluster: app', 'clustr: app')}`),
+      /b\.yaml:\d+: static_resources\.listeners\[0\]\.filter_chains\[0\]\.filters\[0\]\.typed_config\.clustr: unknown field "clustr"/,
+    ],
+    [
+      'a field the proxy does not implement',
+      base(`    per_connection_buffer_limit_bytes: 1024\n    filter_chains:\n    - ${tcp.trim()}`),
+      /listeners\[0\]\.per_connection_buffer_limit_bytes: field "per_connection_buffer_limit_bytes" of envoy\.config\.listener\.v3\.Listener is not implemented/,
+    ],
+    [
+      'a listener filter the proxy does not implement',
+      base(
+        `    listener_filters:\n    - name: envoy.filters.listener.proxy_protocol\n      typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.listener.proxy_protocol.v3.ProxyProtocol}\n    filter_chains:\n    - ${tcp.trim()}`,
+      ),
+      /listener_filters\[0\]\.typed_config\["@type"\]: unknown type/,
+    ],
+    [
+      'duplicate filter chain matches',
+      base(`    filter_chains:\n    - ${tcp.trim()}\n    - ${tcp.trim()}`),
+      /filter_chains\[1\]\.filter_chain_match: multiple filter chains with the same matching rules are defined/,
+    ],
+    [
+      'a listener without chains',
+      base('    filter_chains: []'),
+      /listeners\[0\]\.filter_chains: a listener needs at least one filter chain/,
+    ],
+    [
+      'an SDS secret that is not defined',
+      base(
+        `    filter_chains:\n    - transport_socket:\n        name: envoy.transport_sockets.tls\n        typed_config:\n          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext\n          common_tls_context:\n            tls_certificate_sds_secret_configs: [{name: default}]\n      ${tcp.trim()}`,
+      ),
+      /tls_certificate_sds_secret_configs\[0\]\.name: secret "default" is not in static_resources\.secrets/,
+    ],
+    [
+      'an SDS config pointing at a server',
+      base(
+        `    filter_chains:\n    - transport_socket:\n        name: envoy.transport_sockets.tls\n        typed_config:\n          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext\n          common_tls_context:\n            tls_certificate_sds_secret_configs: [{name: default, sds_config: {ads: {}}}]\n      ${tcp.trim()}`,
+      ),
+      /sds_config: field "sds_config" of envoy\.extensions\.transport_sockets\.tls\.v3\.SdsSecretConfig is not implemented/,
+    ],
+    [
+      'a server TLS context without a certificate',
+      base(
+        `    filter_chains:\n    - transport_socket:\n        name: envoy.transport_sockets.tls\n        typed_config:\n          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext\n          require_client_certificate: true\n      ${tcp.trim()}`,
+      ),
+      /common_tls_context: a server TLS context needs a certificate/,
+    ],
+    [
+      'an unknown cipher',
+      base(
+        `    filter_chains:\n    - transport_socket:\n        name: envoy.transport_sockets.tls\n        typed_config:\n          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext\n          common_tls_context:\n            tls_params: {cipher_suites: [ECDHE-ECDSA-AES128-GCM-SHA256, NOT-A-CIPHER]}\n            tls_certificates: [{certificate_chain: {filename: c.pem}, private_key: {filename: k.pem}}]\n      ${tcp.trim()}`,
+      ),
+      /cipher_suites\[1\]: unknown cipher suite "NOT-A-CIPHER"/,
+    ],
+    [
+      'min TLS version above max',
+      base(
+        `    filter_chains:\n    - transport_socket:\n        name: envoy.transport_sockets.tls\n        typed_config:\n          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext\n          common_tls_context:\n            tls_params: {tls_minimum_protocol_version: TLSv1_3, tls_maximum_protocol_version: TLSv1_2}\n            tls_certificates: [{certificate_chain: {filename: c.pem}, private_key: {filename: k.pem}}]\n      ${tcp.trim()}`,
+      ),
+      /tls_params: tls_minimum_protocol_version TLSv1\.3 is above tls_maximum_protocol_version TLSv1\.2/,
+    ],
+    [
+      'a cluster type not implemented',
+      base(`    filter_chains:\n    - ${tcp.trim()}`).replace(
+        'connect_timeout: 1s',
+        'connect_timeout: 1s\n    type: STRICT_DNS',
+      ),
+      /clusters\[0\]\.type: cluster type STRICT_DNS is not implemented; expected STATIC/,
+    ],
+    [
+      'an address that is not an IP',
+      base(`    filter_chains:\n    - ${tcp.trim()}`).replace(
+        'address: 127.0.0.1, port_value: 9080',
+        'address: app.local, port_value: 9080',
+      ),
+      /socket_address\.address: "app\.local" is not an IP address/,
+    ],
+    [
+      'duplicate listener names',
+      base(`    filter_chains:\n    - ${tcp.trim()}`) +
+        `\n  - name: l\n    address: {socket_address: {address: 127.0.0.1, port_value: 15007}}\n    filter_chains:\n    - ${tcp.trim()}`,
+      /listeners\[1\]\.name: listener name "l" is already used at \[0\]/,
+    ],
+    [
+      'an invalid RE2 SAN matcher',
+      base(
+        `    filter_chains:\n    - transport_socket:\n        name: envoy.transport_sockets.tls\n        typed_config:\n          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext\n          common_tls_context:\n            tls_certificates: [{certificate_chain: {filename: c.pem}, private_key: {filename: k.pem}}]\n            validation_context:\n              match_typed_subject_alt_names: [{san_type: URI, matcher: {safe_regex: {regex: "(?=x)"}}}]\n      ${tcp.trim()}`,
+      ),
+      /safe_regex\.regex: invalid RE2 expression/,
+    ],
+    [
+      'node metadata LABELS not a map',
+      `node: {metadata: {LABELS: [a]}}\n${base(`    filter_chains:\n    - ${tcp.trim()}`)}`,
+      /node\.metadata\.LABELS: expected a map/,
+    ],
+    [
+      'two YAML documents',
+      `${base(`    filter_chains:\n    - ${tcp.trim()}`)}\n---\n{}`,
+      /expected one YAML document \(a Bootstrap\), found 2/,
+    ],
+  ];
+  for (const [name, yaml, expected] of cases) {
+    it(`refuses ${name}`, () => {
+      const errors = errorsOf(yaml);
+      assert.ok(
+        errors.some((e) => expected.test(e)),
+        `expected ${expected}, got:\n${errors.join('\n')}`,
+      );
+    });
+  }
+
+  it('JSON works the same way', () => {
+    const loaded = parseBootstrap(
+      JSON.stringify({ static_resources: { listeners: [{ name: 'l', bogus: 1 }] } }),
+      'b.json',
+    );
+    assert.match(
+      loaded.diagnostics.map(formatDiagnostic).join('\n'),
+      /b\.json: static_resources\.listeners\[0\]\.bogus: unknown field/,
+    );
+    assert.match(parseBootstrap('{', 'b.json').diagnostics.map(formatDiagnostic).join(), /b\.json: .*JSON/);
+  });
+});
+
+describe('docs/proxy-config.md', () => {
+  it('documents every implemented type and field', () => {
+    const doc = readFileSync(`${repoRoot}docs/proxy-config.md`, 'utf8');
+    for (const [type, fields] of Object.entries(PROXY_SUPPORT)) {
+      const at = doc.indexOf(`### \`${type}\``);
+      assert.ok(at >= 0, `docs/proxy-config.md has no section for ${type}`);
+      const next = doc.indexOf('\n### ', at + 1);
+      const section = doc.slice(at, next < 0 ? undefined : next);
+      for (const field of Object.keys(fields)) {
+        assert.ok(section.includes(`\`${field}\``), `docs/proxy-config.md: ${type} does not list ${field}`);
+      }
+    }
+  });
+});
