@@ -4,6 +4,8 @@
 
 import type { Logger } from '../core/log.js';
 import { AdminServer, type ServerState } from './admin/admin.js';
+import type { CertificateAgent } from './agent/agent.js';
+import { startAgentSds } from './agent/sds.js';
 import type { ProxyConfig } from './config/model.js';
 import { Listener } from './listener/listener.js';
 import { StatsStore } from './stats/index.js';
@@ -16,6 +18,8 @@ export interface ProxyOptions {
   log: Logger;
   /** How long open connections may take to finish once draining starts. */
   drainTimeMs: number;
+  /** Obtains and rotates the workload certificate, published as the secrets `default` and `ROOTCA`. */
+  agent?: CertificateAgent;
 }
 
 export class SidecarProxy {
@@ -38,7 +42,12 @@ export class SidecarProxy {
     readonly config: ProxyConfig,
     private readonly options: ProxyOptions,
   ) {
-    this.clusters = new ClusterManager(config.clusters, this.stats);
+    this.clusters = new ClusterManager(
+      config.clusters,
+      this.stats,
+      this.secrets,
+      options.log.child('cluster'),
+    );
     this.listeners = config.listeners.map(
       (l) =>
         new Listener(l, {
@@ -51,7 +60,9 @@ export class SidecarProxy {
   }
 
   get state(): ServerState {
-    if (this.stateValue === 'LIVE' && !this.listeners.every((l) => l.ready)) return 'PRE_INITIALIZING';
+    if (this.stateValue === 'LIVE' && !(this.listeners.every((l) => l.ready) && this.clusters.ready)) {
+      return 'PRE_INITIALIZING';
+    }
     return this.stateValue;
   }
 
@@ -65,6 +76,9 @@ export class SidecarProxy {
   /** Reads static secrets, starts the admin server, binds every listener. */
   async start(): Promise<void> {
     await this.secrets.loadStatic(this.config);
+    // Like Envoy's listener warming: bind once the SDS secrets are there (or the initial fetch timed out).
+    if (this.options.agent)
+      await startAgentSds(this.options.agent, this.secrets, this.options.log.child('agent'));
     if (this.config.admin) {
       this.admin = new AdminServer({
         config: this.config,
@@ -119,6 +133,7 @@ export class SidecarProxy {
       });
     }
     for (const l of this.listeners) l.destroyAll();
+    this.stopSupport();
     await this.admin?.close();
     this.markDrained();
   }
@@ -130,6 +145,13 @@ export class SidecarProxy {
       l.stopAccepting();
       l.destroyAll();
     }
+    this.stopSupport();
     await this.admin?.close();
+  }
+
+  /** Stops the agent and the clusters' secret subscriptions. */
+  private stopSupport(): void {
+    this.options.agent?.stop();
+    this.clusters.close();
   }
 }

@@ -2,13 +2,16 @@
 // Invalid configuration exits 2 with every problem named (file, line, field path); SIGTERM, SIGINT and the
 // admin server's POST /quitquitquit drain the proxy and exit 0.
 
+import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { formatDiagnostic, hasErrors } from '../../core/diagnostics.js';
 import { createLogger, type LogLevel } from '../../core/log.js';
+import { CertificateAgent } from '../../proxy/agent/agent.js';
+import { AGENT_SECRETS } from '../../proxy/agent/sds.js';
 import { loadBootstrapFile } from '../../proxy/config/load.js';
 import { SidecarProxy } from '../../proxy/proxy.js';
-import { parseChoice, parseDurationArg } from '../args.js';
-import { type CliIo, EXIT_FAILURE, EXIT_INVALID, EXIT_OK } from '../io.js';
+import { parseChoice, parseDurationArg, parseListen } from '../args.js';
+import { type CliIo, EXIT_FAILURE, EXIT_INVALID, EXIT_OK, UsageError } from '../io.js';
 
 interface ProxyOptions {
   config: string;
@@ -16,6 +19,10 @@ interface ProxyOptions {
   logFormat: string;
   logLevel: string;
   check?: boolean;
+  caAddress?: string;
+  tokenFile?: string;
+  rootCert?: string;
+  certTtl: string;
 }
 
 export function registerProxy(parent: Command, io: CliIo, setExit: (code: number) => void): Command {
@@ -25,6 +32,16 @@ export function registerProxy(parent: Command, io: CliIo, setExit: (code: number
     .requiredOption('-c, --config <file>', 'Envoy v3 bootstrap: node, admin, static_resources')
     .option('--drain-time <duration>', 'how long open connections may finish when stopping (Go syntax)', '5s')
     .option('--check', 'validate the configuration and exit (0: valid, 2: invalid)')
+    .option(
+      '--ca-address <host:port>',
+      "the signing service (Istio's IstioCertificateService): the agent gets the workload certificate there",
+    )
+    .option(
+      '--token-file <file>',
+      'bootstrap token proving the workload identity (`skiff ca token`), read at every request',
+    )
+    .option('--root-cert <file>', "the mesh root(s), to trust the signing service's TLS certificate")
+    .option('--cert-ttl <duration>', 'requested workload certificate lifetime (Go syntax)', '24h')
     .option('--log-format <format>', 'json or text', 'json')
     .option('--log-level <level>', 'debug, info, warn or error', 'info')
     .action(async (options: ProxyOptions) => {
@@ -37,7 +54,35 @@ export async function runProxy(options: ProxyOptions, io: CliIo): Promise<number
   const format = parseChoice('--log-format', options.logFormat, ['json', 'text'] as const);
   const level = parseChoice('--log-level', options.logLevel, ['debug', 'info', 'warn', 'error'] as const);
   const log = createLogger({ sink: io.err, format, level: level as LogLevel, scope: 'proxy' });
-  const loaded = await loadBootstrapFile(options.config);
+  const agentFlags = [options.caAddress, options.tokenFile, options.rootCert].filter(
+    (v) => v !== undefined,
+  ).length;
+  if (agentFlags !== 0 && agentFlags !== 3) {
+    throw new UsageError('the certificate agent needs --ca-address, --token-file and --root-cert together');
+  }
+  const ttlSeconds = parseDurationArg('--cert-ttl', options.certTtl);
+  let agent: CertificateAgent | undefined;
+  if (options.caAddress && options.tokenFile && options.rootCert) {
+    parseListen('--ca-address', options.caAddress);
+    const tokenFile = options.tokenFile;
+    let rootCertPem: string;
+    try {
+      rootCertPem = await readFile(options.rootCert, 'utf8');
+      await readFile(tokenFile, 'utf8');
+    } catch (e) {
+      throw new UsageError(
+        `cannot read ${(e as NodeJS.ErrnoException).path ?? ''}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      );
+    }
+    agent = new CertificateAgent({
+      caAddress: options.caAddress,
+      rootCertPem,
+      token: () => readFile(tokenFile, 'utf8'),
+      ttlSeconds,
+      logger: log.child('agent'),
+    });
+  }
+  const loaded = await loadBootstrapFile(options.config, agent ? { providedSecrets: AGENT_SECRETS } : {});
   for (const d of loaded.diagnostics) io.err(`${formatDiagnostic(d)}\n`);
   if (!loaded.config || hasErrors(loaded.diagnostics)) {
     const n = loaded.diagnostics.filter((d) => d.severity === 'error').length;
@@ -48,7 +93,11 @@ export async function runProxy(options: ProxyOptions, io: CliIo): Promise<number
     io.out(`${options.config}: valid\n`);
     return EXIT_OK;
   }
-  const proxy = new SidecarProxy(loaded.config, { log, drainTimeMs: drainSeconds * 1000 });
+  const proxy = new SidecarProxy(loaded.config, {
+    log,
+    drainTimeMs: drainSeconds * 1000,
+    ...(agent ? { agent } : {}),
+  });
   try {
     await proxy.start();
   } catch (e) {

@@ -13,6 +13,7 @@ import { ANY_MATCH, type ChainMatch, type SourceType } from '../../policy/filter
 import { durationMs, type Json, type JsonObject } from '../../xds/decode.js';
 import type {
   ClusterConfig,
+  CommonTlsConfig,
   DataSource,
   DownstreamTlsConfig,
   EndpointConfig,
@@ -32,6 +33,8 @@ import type {
   TlsParams,
   TlsVersion,
   TransportConfig,
+  TransportSocketMatch,
+  UpstreamTransport,
   ValidationContextConfig,
 } from './model.js';
 
@@ -40,6 +43,7 @@ const TYPE = {
   httpInspector: 'envoy.extensions.filters.listener.http_inspector.v3.HttpInspector',
   tcpProxy: 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
   downstreamTls: 'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
+  upstreamTls: 'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
   rawBuffer: 'envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer',
 };
 
@@ -468,35 +472,52 @@ class Compiler {
     };
   }
 
-  private transport(ts: JsonObject | undefined, path: FieldPath): TransportConfig {
-    if (!ts) return { kind: 'raw' };
+  /**
+   * A transport socket: undefined for raw_buffer (or none), else the TLS context's typed_config — which must be
+   * `tlsType`, the context this side takes (DownstreamTlsContext on listeners, UpstreamTlsContext on clusters).
+   */
+  private tlsTypedConfig(
+    ts: JsonObject | undefined,
+    path: FieldPath,
+    tlsType: string,
+    side: 'listener' | 'cluster',
+  ): JsonObject | undefined {
+    if (!ts) return undefined;
     const name = str(ts.name);
     if (ts.typed_config === undefined) {
-      if (name === 'envoy.transport_sockets.raw_buffer' || name === 'raw_buffer') return { kind: 'raw' };
-      this.error(
-        [...path, 'typed_config'],
-        'proxy.transport',
-        `transport socket ${showValue(name)} needs a typed_config`,
-      );
-      return { kind: 'raw' };
+      if (name !== 'envoy.transport_sockets.raw_buffer' && name !== 'raw_buffer') {
+        this.error(
+          [...path, 'typed_config'],
+          'proxy.transport',
+          `transport socket ${showValue(name)} needs a typed_config`,
+        );
+      }
+      return undefined;
     }
     const typed = obj(ts.typed_config);
     const t = typeOf(typed);
-    if (t === TYPE.rawBuffer) return { kind: 'raw' };
-    if (t !== TYPE.downstreamTls) {
+    if (t === TYPE.rawBuffer) return undefined;
+    if (t !== tlsType) {
+      const expected = tlsType.slice(tlsType.lastIndexOf('.') + 1);
       this.error(
         [...path, 'typed_config'],
         'proxy.unsupported',
-        `transport socket ${t} is not implemented on a listener; expected DownstreamTlsContext or RawBuffer`,
+        `transport socket ${t} is not implemented on a ${side}; expected ${expected} or RawBuffer`,
       );
-      return { kind: 'raw' };
+      return undefined;
     }
-    return { kind: 'tls', tls: this.downstreamTls(typed, [...path, 'typed_config']) };
+    return typed;
   }
 
-  private downstreamTls(d: JsonObject, path: FieldPath): DownstreamTlsConfig {
-    const common = obj(d.common_tls_context);
-    const at = [...path, 'common_tls_context'];
+  private transport(ts: JsonObject | undefined, path: FieldPath): TransportConfig {
+    const typed = this.tlsTypedConfig(ts, path, TYPE.downstreamTls, 'listener');
+    return typed
+      ? { kind: 'tls', tls: this.downstreamTls(typed, [...path, 'typed_config']) }
+      : { kind: 'raw' };
+  }
+
+  /** CommonTlsContext, shared by both sides; `side` picks Envoy's defaults (a client's maximum is TLS 1.2). */
+  private commonTls(common: JsonObject, at: FieldPath, side: 'server' | 'client'): CommonTlsConfig {
     const certificateSecrets = [
       ...list(common.tls_certificates).map((c, i) => {
         const where = [...at, 'tls_certificates', i];
@@ -506,13 +527,6 @@ class Compiler {
         this.secretName(obj(s), [...at, 'tls_certificate_sds_secret_configs', i]),
       ),
     ];
-    if (certificateSecrets.length === 0) {
-      this.error(
-        at,
-        'proxy.tls',
-        'a server TLS context needs a certificate: tls_certificates or tls_certificate_sds_secret_configs',
-      );
-    }
     const validationSecrets: string[] = [];
     if (common.validation_context !== undefined) {
       const where = [...at, 'validation_context'];
@@ -555,12 +569,32 @@ class Compiler {
       }
     }
     return {
-      requireClientCertificate: d.require_client_certificate === true,
       alpn: list(common.alpn_protocols).map(str),
-      params: this.tlsParams(obj(common.tls_params), [...at, 'tls_params']),
+      params: this.tlsParams(obj(common.tls_params), [...at, 'tls_params'], side),
       certificateSecrets,
       validationSecrets,
     };
+  }
+
+  private downstreamTls(d: JsonObject, path: FieldPath): DownstreamTlsConfig {
+    const at = [...path, 'common_tls_context'];
+    const common = this.commonTls(obj(d.common_tls_context), at, 'server');
+    if (common.certificateSecrets.length === 0) {
+      this.error(
+        at,
+        'proxy.tls',
+        'a server TLS context needs a certificate: tls_certificates or tls_certificate_sds_secret_configs',
+      );
+    }
+    return { ...common, requireClientCertificate: d.require_client_certificate === true };
+  }
+
+  private upstreamTransport(ts: JsonObject | undefined, path: FieldPath): UpstreamTransport {
+    const typed = this.tlsTypedConfig(ts, path, TYPE.upstreamTls, 'cluster');
+    if (!typed) return { kind: 'raw' };
+    const at = [...path, 'typed_config'];
+    const common = this.commonTls(obj(typed.common_tls_context), [...at, 'common_tls_context'], 'client');
+    return { kind: 'tls', tls: { ...common, sni: str(typed.sni) } };
   }
 
   /** Inline material becomes a secret named after where it was written, so one code path serves both. */
@@ -583,9 +617,11 @@ class Compiler {
     return name;
   }
 
-  private tlsParams(p: JsonObject, path: FieldPath): TlsParams {
+  private tlsParams(p: JsonObject, path: FieldPath, side: 'server' | 'client'): TlsParams {
     const min = VERSIONS[str(p.tls_minimum_protocol_version) || 'TLS_AUTO'] ?? 'TLSv1.2';
-    const max = VERSIONS[str(p.tls_maximum_protocol_version) || 'TLS_AUTO'] ?? 'TLSv1.3';
+    const max =
+      VERSIONS[str(p.tls_maximum_protocol_version) || 'TLS_AUTO'] ??
+      (side === 'server' ? 'TLSv1.3' : 'TLSv1.2');
     if (VERSION_ORDER.indexOf(min) > VERSION_ORDER.indexOf(max)) {
       this.error(
         path,
@@ -666,12 +702,21 @@ class Compiler {
       }
       return { type: type as SanType, match: this.stringMatch(obj(matcher.matcher), [...at, 'matcher']) };
     });
-    list(v.match_subject_alt_names).forEach((m, i) => {
-      sanMatchers.push({
-        type: 'ANY',
-        match: this.stringMatch(obj(m), [...path, 'match_subject_alt_names', i]),
+    if (sanMatchers.length > 0 && list(v.match_subject_alt_names).length > 0) {
+      // Envoy reads the deprecated untyped list only when the typed one is empty.
+      this.warn(
+        [...path, 'match_subject_alt_names'],
+        'proxy.tls',
+        'ignored: match_typed_subject_alt_names is set, and Envoy then ignores match_subject_alt_names',
+      );
+    } else {
+      list(v.match_subject_alt_names).forEach((m, i) => {
+        sanMatchers.push({
+          type: 'ANY',
+          match: this.stringMatch(obj(m), [...path, 'match_subject_alt_names', i]),
+        });
       });
-    });
+    }
     return {
       ...(v.trusted_ca === undefined
         ? {}
@@ -741,11 +786,11 @@ class Compiler {
     const name = str(c.name);
     if (name === '') this.error([...path, 'name'], 'proxy.cluster', 'a cluster needs a name');
     const type = str(c.type) || 'STATIC';
-    if (type !== 'STATIC') {
+    if (type !== 'STATIC' && type !== 'EDS') {
       this.error(
         [...path, 'type'],
         'proxy.unsupported',
-        `cluster type ${type} is not implemented; expected STATIC`,
+        `cluster type ${type} is not implemented; expected STATIC or EDS`,
       );
     }
     const lbPolicy = str(c.lb_policy) || 'ROUND_ROBIN';
@@ -758,7 +803,13 @@ class Compiler {
     }
     const la = obj(c.load_assignment);
     if (c.load_assignment === undefined) {
-      this.error([...path, 'load_assignment'], 'proxy.cluster', 'a STATIC cluster needs load_assignment');
+      this.error(
+        [...path, 'load_assignment'],
+        'proxy.cluster',
+        type === 'EDS'
+          ? 'an EDS cluster in a static bootstrap takes its ClusterLoadAssignment from load_assignment (xDS is not implemented yet)'
+          : 'a STATIC cluster needs load_assignment',
+      );
     } else if (la.cluster_name !== undefined && str(la.cluster_name) !== name) {
       this.warn(
         [...path, 'load_assignment', 'cluster_name'],
@@ -772,20 +823,39 @@ class Compiler {
         const lb = obj(e);
         const at = [...path, 'load_assignment', 'endpoints', g, 'lb_endpoints', i];
         const status = str(lb.health_status) || 'UNKNOWN';
+        const metadata = obj(lb.metadata);
         endpoints.push({
           address: this.address(obj(obj(lb.endpoint).address), [...at, 'endpoint', 'address']),
           healthy: !['UNHEALTHY', 'DRAINING', 'TIMEOUT'].includes(status),
-          metadata: obj(lb.metadata),
+          metadata,
+          transportMatch: obj(obj(metadata.filter_metadata)['envoy.transport_socket_match']),
         });
       });
     });
+    const transportSocketMatches: TransportSocketMatch[] = list(c.transport_socket_matches).map((m, i) => {
+      const match = obj(m);
+      const at = [...path, 'transport_socket_matches', i];
+      return {
+        name: str(match.name),
+        match: obj(match.match),
+        transport: this.upstreamTransport(
+          match.transport_socket === undefined ? undefined : obj(match.transport_socket),
+          [...at, 'transport_socket'],
+        ),
+      };
+    });
     return {
       name,
-      type: 'STATIC',
+      type: type === 'EDS' ? 'EDS' : 'STATIC',
       connectTimeoutMs:
         c.connect_timeout === undefined ? DEFAULTS.connectTimeoutMs : durationMs(str(c.connect_timeout)),
       lbPolicy: lbPolicy === 'LEAST_REQUEST' ? 'LEAST_REQUEST' : 'ROUND_ROBIN',
       endpoints,
+      transport: this.upstreamTransport(
+        c.transport_socket === undefined ? undefined : obj(c.transport_socket),
+        [...path, 'transport_socket'],
+      ),
+      transportSocketMatches,
     };
   }
 }

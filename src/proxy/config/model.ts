@@ -62,8 +62,8 @@ export interface TlsParams {
   curves: string;
 }
 
-export interface DownstreamTlsConfig {
-  requireClientCertificate: boolean;
+/** What client and server TLS contexts share (CommonTlsContext), secrets by name. */
+export interface CommonTlsConfig {
   alpn: string[];
   params: TlsParams;
   /** Secret names of the certificates (inline ones become secrets named `inline:<path>`). */
@@ -73,6 +73,26 @@ export interface DownstreamTlsConfig {
    * CAs replace earlier ones, SAN matchers add up. Empty: no client certificate is asked for unless required.
    */
   validationSecrets: string[];
+}
+
+export interface DownstreamTlsConfig extends CommonTlsConfig {
+  requireClientCertificate: boolean;
+}
+
+/** UpstreamTlsContext: the client side of TLS to an endpoint. */
+export interface UpstreamTlsConfig extends CommonTlsConfig {
+  /** SNI sent to the server ('' for none). */
+  sni: string;
+}
+
+/** A cluster's transport to an endpoint: plaintext or TLS. */
+export type UpstreamTransport = { kind: 'raw' } | { kind: 'tls'; tls: UpstreamTlsConfig };
+
+/** Cluster.TransportSocketMatch: endpoints whose `envoy.transport_socket_match` metadata holds every pair. */
+export interface TransportSocketMatch {
+  name: string;
+  match: JsonObject;
+  transport: UpstreamTransport;
 }
 
 export type TransportConfig = { kind: 'raw' } | { kind: 'tls'; tls: DownstreamTlsConfig };
@@ -125,14 +145,20 @@ export interface EndpointConfig {
   address: SocketAddress;
   healthy: boolean;
   metadata: JsonObject;
+  /** `metadata.filter_metadata["envoy.transport_socket_match"]`, what transport socket matches read. */
+  transportMatch: JsonObject;
 }
 
 export interface ClusterConfig {
   name: string;
-  type: 'STATIC';
+  /** STATIC, or EDS (endpoints from ClusterLoadAssignment resources: inline `load_assignment` in static mode). */
+  type: 'STATIC' | 'EDS';
   connectTimeoutMs: number;
   lbPolicy: 'ROUND_ROBIN' | 'LEAST_REQUEST';
   endpoints: EndpointConfig[];
+  /** The cluster's transport socket: used for endpoints no transport socket match selects. */
+  transport: UpstreamTransport;
+  transportSocketMatches: TransportSocketMatch[];
 }
 
 export interface SecretConfig {

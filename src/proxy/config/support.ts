@@ -102,7 +102,7 @@ export const PROXY_SUPPORT: SupportTable = {
   },
   'envoy.config.core.v3.TransportSocket': {
     name: '`envoy.transport_sockets.tls` or `envoy.transport_sockets.raw_buffer`.',
-    typed_config: '`DownstreamTlsContext`, `RawBuffer`.',
+    typed_config: '`DownstreamTlsContext` (listeners), `UpstreamTlsContext` (clusters), `RawBuffer`.',
   },
   'envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector': {},
   'envoy.extensions.filters.listener.http_inspector.v3.HttpInspector': {},
@@ -130,8 +130,8 @@ export const PROXY_SUPPORT: SupportTable = {
     validation_context_sds_secret_config: 'The secret holding trusted CAs.',
   },
   'envoy.extensions.transport_sockets.tls.v3.TlsParameters': {
-    tls_minimum_protocol_version: 'TLSv1_2 or TLSv1_3 (TLS_AUTO: 1.2).',
-    tls_maximum_protocol_version: 'TLSv1_2 or TLSv1_3 (TLS_AUTO: 1.3).',
+    tls_minimum_protocol_version: 'TLSv1_0 … TLSv1_3 (TLS_AUTO: 1.2).',
+    tls_maximum_protocol_version: 'TLSv1_0 … TLSv1_3 (TLS_AUTO: 1.3 for servers, 1.2 for clients, as Envoy).',
     cipher_suites: 'TLS 1.2 cipher suites, OpenSSL names.',
     ecdh_curves: 'Key exchange groups (X25519, P-256, P-384, P-521).',
   },
@@ -177,11 +177,35 @@ export const PROXY_SUPPORT: SupportTable = {
   },
   'envoy.config.cluster.v3.Cluster': {
     name: 'Cluster name (`inbound|9080||`, `outbound|9080||host`).',
-    type: 'STATIC.',
+    type: 'STATIC or EDS (in a static bootstrap an EDS cluster takes its ClusterLoadAssignment from `load_assignment`).',
+    eds_cluster_config: 'Recorded (the EDS service name for the control plane).',
+    transport_socket:
+      'Transport to endpoints no transport socket match selects: `raw_buffer` or `UpstreamTlsContext`.',
+    transport_socket_matches: 'Per-endpoint transport by endpoint metadata (auto mTLS).',
     connect_timeout: 'Time allowed to connect to an endpoint (default 5s).',
     load_assignment: 'The endpoints.',
     lb_policy: 'ROUND_ROBIN or LEAST_REQUEST.',
     metadata: 'Recorded.',
+  },
+  'envoy.config.cluster.v3.Cluster.EdsClusterConfig': {
+    eds_config: 'Where EDS comes from (`ads: {}`); recorded.',
+    service_name: 'The EDS resource name; recorded.',
+  },
+  'envoy.config.core.v3.ConfigSource': {
+    ads: 'Aggregated discovery (recorded until xDS lands).',
+    resource_api_version: 'V3.',
+  },
+  'envoy.config.core.v3.AggregatedConfigSource': {},
+  'envoy.config.cluster.v3.Cluster.TransportSocketMatch': {
+    name: 'Match name (statistics, config dump).',
+    match:
+      'Key/values that must all equal the endpoint’s `envoy.transport_socket_match` metadata; `{}` matches all.',
+    transport_socket: 'The transport for matching endpoints.',
+  },
+  'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext': {
+    common_tls_context:
+      'Client certificate, server validation (trusted CA, SAN matchers), ALPN, versions, ciphers.',
+    sni: 'Server name sent (Istio: `outbound_.PORT_._.HOST`).',
   },
   'envoy.config.endpoint.v3.ClusterLoadAssignment': {
     cluster_name: 'The cluster these endpoints are for.',

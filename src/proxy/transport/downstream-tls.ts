@@ -7,6 +7,18 @@
 // CA (`fail_verify_error`), SAN matchers (`fail_verify_san`). A missing certificate where one is required fails
 // inside OpenSSL (`fail_verify_no_cert`), as in Envoy.
 //
+// Which certificate is asked for, as Envoy's DefaultCertValidator sets the verify mode: no validation context →
+// none is requested (SSL_VERIFY_NONE: a TLS client only sends one when asked, so `no_certificate` counts the
+// connection); a trusted CA → requested, verified when sent; SAN matchers → required (SSL_VERIFY_PEER |
+// SSL_VERIFY_FAIL_IF_NO_PEER_CERT), and refused without a trusted CA ("SAN-based verification of peer
+// certificates without trusted CA is insecure and not allowed"); `require_client_certificate` → required.
+// Envoy ignores `require_client_certificate` without a trusted CA; we still require a certificate then (the
+// stricter reading), but never record an identity from a certificate no CA vouched for.
+//
+// Counters as Envoy's SslSocket::drainErrorQueue: a handshake refused for a missing or unverified certificate
+// counts `fail_verify_*` only; `connection_error` counts the other TLS failures (not a peer that resets or
+// closes, which the listener counts).
+//
 // ALPN: Envoy picks the first of its own protocols the client offers, and when none is offered it carries on
 // without ALPN. Node would abort such a handshake (no_application_protocol), so the choice is made here from
 // the ClientHello tls_inspector read, and the socket is offered only that protocol (or none).
@@ -14,10 +26,11 @@
 import type { Socket } from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from '../../core/log.js';
-import type { DownstreamTlsConfig, SanMatcher } from '../config/model.js';
+import type { DownstreamTlsConfig } from '../config/model.js';
 import type { Counter, StatsStore } from '../stats/index.js';
 import { parseSubjectAltNames, type SubjectAltName, sansMatch, spiffeIdOf } from './san.js';
 import type { SecretStore } from './secrets.js';
+import { TlsContextHolder } from './tls-material.js';
 
 export interface SslStats {
   handshake: Counter;
@@ -27,7 +40,8 @@ export interface SslStats {
   failVerifySan: Counter;
   noCertificate: Counter;
   handshakeTimeout: Counter;
-  /** `ssl.versions.TLSv1.3`, `ssl.ciphers.<name>`, `ssl.curves.<name>`: created on first use. */
+  /** `ssl.versions.TLSv1.3`, `ssl.ciphers.<name>` (OpenSSL name, as Envoy's SSL_get_cipher_name),
+   * `ssl.curves.<name>`: created on first use. */
   named(kind: 'versions' | 'ciphers' | 'curves', name: string): Counter;
 }
 
@@ -56,13 +70,15 @@ export function sslStats(store: StatsStore, prefix: string): SslStats {
 
 /** What the handshake established about the peer; recorded on the connection. */
 export interface PeerInfo {
-  /** The client's `spiffe://` URI SAN, when it sent a certificate with one. */
+  /** The client's `spiffe://` URI SAN, when it sent a certificate with one that chains to the trusted CA. */
   spiffeId: string | undefined;
   sans: SubjectAltName[];
   /** The client certificate (DER), when one was sent. */
   certificate: Buffer | undefined;
   alpn: string | undefined;
   version: string | undefined;
+  /** The IETF name (`TLS_AES_128_GCM_SHA256`, `TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384`), as Envoy's
+   * `%DOWNSTREAM_TLS_CIPHER%`. */
   cipher: string | undefined;
 }
 
@@ -87,76 +103,36 @@ function verifyError(socket: tls.TLSSocket): string | undefined {
   return e ? (e.code ?? e.message) : undefined;
 }
 
-interface Built {
-  context: tls.SecureContext;
-  sanMatchers: SanMatcher[];
-  verifyChain: boolean;
+/** Errors of the socket itself, not of TLS: Envoy's drainErrorQueue does not count them as connection_error. */
+const SOCKET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT']);
+function isSocketError(e: NodeJS.ErrnoException): boolean {
+  return e.code !== undefined && SOCKET_ERRORS.has(e.code);
 }
 
 export class DownstreamTls {
-  private built: Built | undefined;
-  private readonly onSecretChange: (name: string) => void;
+  private readonly holder: TlsContextHolder;
 
   constructor(
     private readonly config: DownstreamTlsConfig,
-    private readonly secrets: SecretStore,
+    secrets: SecretStore,
     private readonly stats: SslStats,
-    private readonly log: Logger,
+    log: Logger,
   ) {
-    this.rebuild();
-    this.onSecretChange = (name) => {
-      if (this.uses(name)) this.rebuild();
-    };
-    secrets.on('change', this.onSecretChange);
+    this.holder = new TlsContextHolder(config, secrets, log);
   }
 
   /** Stops following secret changes (the listener is gone). */
   close(): void {
-    this.secrets.off('change', this.onSecretChange);
+    this.holder.close();
   }
 
   get ready(): boolean {
-    return this.built !== undefined;
+    return this.holder.current !== undefined;
   }
 
-  private uses(name: string): boolean {
-    return this.config.certificateSecrets.includes(name) || this.config.validationSecrets.includes(name);
-  }
-
-  /** Builds the SecureContext from the current secrets; until all exist it is not ready; on failure the last
-   * good one stays. */
+  /** Rebuilds the context from the current secrets (the holder also does it on every secret change). */
   rebuild(): void {
-    const certs: Buffer[] = [];
-    const keys: Buffer[] = [];
-    for (const name of this.config.certificateSecrets) {
-      const material = this.secrets.certificate(name);
-      if (!material) return;
-      certs.push(material.chain);
-      keys.push(material.key);
-    }
-    let trustedCa: Buffer | undefined;
-    const sanMatchers: SanMatcher[] = [];
-    for (const name of this.config.validationSecrets) {
-      const v = this.secrets.validation(name);
-      if (!v) return;
-      trustedCa = v.trustedCa ?? trustedCa;
-      sanMatchers.push(...v.sanMatchers);
-    }
-    try {
-      const context = tls.createSecureContext({
-        cert: certs,
-        key: keys,
-        ...(trustedCa ? { ca: trustedCa } : {}),
-        minVersion: this.config.params.minVersion,
-        maxVersion: this.config.params.maxVersion,
-        ciphers: this.config.params.ciphers,
-        ecdhCurve: this.config.params.curves,
-        honorCipherOrder: true,
-      });
-      this.built = { context, sanMatchers, verifyChain: trustedCa !== undefined };
-    } catch (e) {
-      this.log.error('TLS context rejected; keeping the previous one', { error: (e as Error).message });
-    }
+    this.holder.rebuild();
   }
 
   /** Server preference: the first of our protocols the client offers; none → no ALPN (Envoy's NOACK). */
@@ -172,7 +148,7 @@ export class DownstreamTls {
     timeoutMs: number,
     done: (outcome: TlsOutcome) => void,
   ): void {
-    const built = this.built;
+    const built = this.holder.current;
     const stats = this.stats;
     if (!built) {
       stats.connectionError.inc();
@@ -185,21 +161,47 @@ export class DownstreamTls {
       return;
     }
     const selected = this.selectAlpn(offeredAlpn);
-    const require = this.config.requireClientCertificate;
+    const require = this.config.requireClientCertificate || built.sanMatchers.length > 0;
     const socket = new tls.TLSSocket(raw, {
       isServer: true,
       secureContext: built.context,
-      requestCert: require || built.verifyChain || built.sanMatchers.length > 0,
+      requestCert: require || built.verifyChain,
       rejectUnauthorized: require,
       ...(selected ? { ALPNProtocols: [selected] } : {}),
     });
+    // The TLSSocket now owns `raw`'s handle. Destroying `raw` while the TLSSocket is open (a drain closing
+    // every accepted socket) frees the TLS state under a read still in flight: Node 20 crashes (SIGSEGV in
+    // TLSWrap::OnStreamRead → SSL_read). So whoever destroys `raw` destroys the TLSSocket first.
+    const destroyRaw = raw.destroy.bind(raw);
+    raw.destroy = (error?: Error) => {
+      if (!socket.destroyed) socket.destroy(error);
+      return destroyRaw(error);
+    };
     let settled = false;
     let timer: NodeJS.Timeout | undefined;
+    const onError = (e: NodeJS.ErrnoException) => {
+      if (settled) return;
+      const text = `${e.code ?? ''} ${e.message}`;
+      if (/PEER_DID_NOT_RETURN_A_CERTIFICATE|CERTIFICATE_REQUIRED/i.test(text)) {
+        stats.failVerifyNoCert.inc();
+        fail('no-cert', 'the client sent no certificate');
+      } else if (isSocketError(e)) {
+        fail('closed', `the connection failed during the handshake: ${e.code}`);
+      } else {
+        stats.connectionError.inc();
+        fail('handshake', e.code ?? e.message);
+      }
+    };
+    const onClose = () => fail('closed', 'the client closed the connection during the handshake');
     const fail = (reason: Exclude<TlsOutcome, { ok: true }>['reason'], detail: string) => {
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
+      socket.off('close', onClose);
+      // Errors after this point (a write racing the close) have no one to tell.
+      socket.on('error', () => {});
       socket.destroy();
+      raw.destroy();
       done({ ok: false, reason, detail });
     };
     if (timeoutMs > 0) {
@@ -208,35 +210,28 @@ export class DownstreamTls {
         fail('timeout', `no TLS handshake within ${timeoutMs} ms`);
       }, timeoutMs);
     }
-    socket.once('error', (e: NodeJS.ErrnoException) => {
-      if (settled) return;
-      stats.connectionError.inc();
-      const text = `${e.code ?? ''} ${e.message}`;
-      if (/PEER_DID_NOT_RETURN_A_CERTIFICATE|CERTIFICATE_REQUIRED/i.test(text)) {
-        stats.failVerifyNoCert.inc();
-        fail('no-cert', 'the client sent no certificate');
-      } else fail('handshake', e.code ?? e.message);
-    });
-    socket.once('close', () => fail('closed', 'the client closed the connection during the handshake'));
+    socket.on('error', onError);
+    socket.once('close', onClose);
     socket.once('secure', () => {
       if (settled) return;
       const cert = socket.getPeerX509Certificate();
       const sans = cert ? parseSubjectAltNames(cert.subjectAltName) : [];
       if (!cert) {
         if (require) {
-          stats.connectionError.inc();
           stats.failVerifyNoCert.inc();
           fail('no-cert', 'the client sent no certificate');
           return;
         }
         stats.noCertificate.inc();
-      } else if (built.verifyChain && verifyError(socket)) {
-        stats.connectionError.inc();
-        stats.failVerifyError.inc();
-        fail('verify', `client certificate not trusted: ${verifyError(socket)}`);
-        return;
-      } else if (!sansMatch(built.sanMatchers, sans)) {
-        stats.connectionError.inc();
+      } else if (built.verifyChain) {
+        const problem = verifyError(socket);
+        if (problem) {
+          stats.failVerifyError.inc();
+          fail('verify', `client certificate not trusted: ${problem}`);
+          return;
+        }
+      }
+      if (cert && !sansMatch(built.sanMatchers, sans)) {
         stats.failVerifySan.inc();
         fail(
           'san',
@@ -246,22 +241,24 @@ export class DownstreamTls {
       }
       settled = true;
       if (timer) clearTimeout(timer);
+      socket.off('error', onError);
+      socket.off('close', onClose);
       stats.handshake.inc();
       const version = socket.getProtocol() ?? undefined;
-      const cipher = socket.getCipher()?.standardName;
+      const suite = socket.getCipher();
       if (version) stats.named('versions', version).inc();
-      if (cipher) stats.named('ciphers', cipher).inc();
+      if (suite?.name) stats.named('ciphers', suite.name).inc();
       const alpn = socket.alpnProtocol;
       done({
         ok: true,
         socket,
         peer: {
-          spiffeId: spiffeIdOf(sans),
+          spiffeId: cert && built.verifyChain ? spiffeIdOf(sans) : undefined,
           sans,
           certificate: cert?.raw,
           alpn: typeof alpn === 'string' ? alpn : undefined,
           version,
-          cipher,
+          cipher: suite?.standardName,
         },
       });
     });

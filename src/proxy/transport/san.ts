@@ -18,7 +18,10 @@ const TYPES: Record<string, SubjectAltName['type']> = {
 
 /**
  * Parses `DNS:a.example, URI:spiffe://td/ns/x/sa/y, IP Address:127.0.0.1`. Node writes a value that contains
- * a comma or quote as a JSON string; those are unquoted. Unknown kinds (othername, DirName) are skipped.
+ * a comma, quote, backslash or control character as a JSON string (`URI:"a\u002cb"`); those are unquoted.
+ * Unknown kinds (othername, DirName, Registered ID) are skipped. IP addresses are written as Envoy writes them
+ * (`Utility::generalNameAsString`: inet_ntop), so an IPv6 SAN reads `2001:db8::1`, not Node's
+ * `2001:DB8:0:0:0:0:0:1`.
  */
 export function parseSubjectAltNames(text: string | undefined): SubjectAltName[] {
   const out: SubjectAltName[] = [];
@@ -46,56 +49,99 @@ export function parseSubjectAltNames(text: string | undefined): SubjectAltName[]
       j = end;
     }
     const type = TYPES[kind];
-    if (type) out.push({ type, value });
+    if (type) out.push({ type, value: type === 'IP_ADDRESS' ? canonicalIp(value) : value });
     i = text.startsWith(', ', j) ? j + 2 : j + 1;
   }
   return out;
 }
 
+/** An IPv6 address as glibc's inet_ntop writes it (RFC 5952 compression, lower case, IPv4-mapped dotted). */
+function canonicalIp(value: string): string {
+  if (!value.includes(':')) return value;
+  let host: string;
+  try {
+    host = new URL(`http://[${value}]/`).hostname.slice(1, -1);
+  } catch {
+    return value;
+  }
+  // inet_ntop writes ::ffff:a.b.c.d and ::a.b.c.d (but not ::1 or ::) with a dotted IPv4 tail.
+  const m = /^::(ffff:)?([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(host);
+  if (m?.[2] && m[3]) {
+    const hi = Number.parseInt(m[2], 16);
+    const lo = Number.parseInt(m[3], 16);
+    return `::${m[1] ?? ''}${hi >> 8}.${hi & 0xff}.${lo >> 8}.${lo & 0xff}`;
+  }
+  return host;
+}
+
+/** Envoy's StringMatcher: `ignore_case` compares both sides lower-cased; `safe_regex` matches the whole value. */
 export function stringMatches(m: StringMatch, value: string): boolean {
   const v = m.ignoreCase ? value.toLowerCase() : value;
+  const want = m.ignoreCase ? m.value.toLowerCase() : m.value;
   switch (m.kind) {
     case 'exact':
-      return v === m.value;
+      return v === want;
     case 'prefix':
-      return v.startsWith(m.value);
+      return v.startsWith(want);
     case 'suffix':
-      return v.endsWith(m.value);
+      return v.endsWith(want);
     case 'contains':
-      return v.includes(m.value);
+      return v.includes(want);
     case 'regex':
-      return m.regex?.test(value) ?? false;
+      if (!m.regex) return false;
+      m.regex.lastIndex = 0;
+      return m.regex.test(value);
   }
 }
 
-/** Whether the SANs satisfy the matchers (true when there are none). DNS wildcards in the certificate are not
- * expanded for `exact` matchers of the typed form except as Envoy does for DNS: `*.example.com` matches one label. */
+/**
+ * Whether the SANs satisfy the matchers (true when there are none). As Envoy's `StringSanMatcher::match`: a
+ * typed matcher looks only at SANs of its type, an untyped one (`ANY`, from `match_subject_alt_names`) at SANs
+ * of every type; a DNS SAN against an `exact` matcher uses `Utility::dnsNameMatch` (no case, wildcards in the
+ * certificate cover one label) and nothing else, every other pair the StringMatcher.
+ */
 export function sansMatch(matchers: readonly SanMatcher[], sans: readonly SubjectAltName[]): boolean {
   if (matchers.length === 0) return true;
   for (const matcher of matchers) {
     for (const san of sans) {
       if (matcher.type !== 'ANY' && matcher.type !== san.type) continue;
-      if (stringMatches(matcher.match, san.value)) return true;
-      if (
-        san.type === 'DNS' &&
-        matcher.match.kind === 'exact' &&
-        dnsWildcardMatches(san.value, matcher.match.value)
-      ) {
-        return true;
-      }
+      const matched =
+        san.type === 'DNS' && matcher.match.kind === 'exact'
+          ? dnsNameMatch(matcher.match.value, san.value)
+          : stringMatches(matcher.match, san.value);
+      if (matched) return true;
     }
   }
   return false;
 }
 
-/** Envoy's dnsNameMatch: a certificate name `*.example.com` covers exactly one label. */
-function dnsWildcardMatches(certName: string, wanted: string): boolean {
-  if (!certName.startsWith('*.')) return false;
-  const suffix = certName.slice(1).toLowerCase();
-  const w = wanted.toLowerCase();
-  if (!w.endsWith(suffix)) return false;
-  const label = w.slice(0, w.length - suffix.length);
-  return label.length > 0 && !label.includes('.');
+/**
+ * Envoy's `Utility::dnsNameMatch(dns_name, pattern)` (source/common/tls/utility.cc): `pattern` is the
+ * certificate's DNS SAN. Equal without case, or the pattern's left-most label holds one `*` (not in an A-label
+ * `xn--`) matching exactly one label of the name (`*.example.com` covers `a.example.com`, not
+ * `a.b.example.com` nor `example.com`; `w*.example.com` covers `www.example.com`).
+ */
+export function dnsNameMatch(dnsName: string, pattern: string): boolean {
+  const name = dnsName.toLowerCase();
+  const pat = pattern.toLowerCase();
+  if (name === pat) return true;
+  const pDot = pat.indexOf('.');
+  const nDot = name.indexOf('.');
+  if (pDot < 0 || nDot < 0) return false;
+  const pLabel = pat.slice(0, pDot);
+  const pRest = pat.slice(pDot + 1);
+  if (!pLabel.includes('*') || pRest.includes('*') || pLabel.startsWith('xn--')) return false;
+  return name.slice(nDot + 1) === pRest && labelWildcardMatch(name.slice(0, nDot), pLabel);
+}
+
+/** Envoy's `Utility::labelWildcardMatch`: `*` alone matches any label; otherwise one `*` between a prefix and a
+ * suffix of the label. */
+function labelWildcardMatch(label: string, pattern: string): boolean {
+  if (pattern === '*') return true;
+  const parts = pattern.split('*');
+  if (parts.length !== 2) return false;
+  const [before = '', after = ''] = parts;
+  return pattern.length <= label.length + 1 && label.startsWith(before) && label.endsWith(after);
 }
 
 /** The peer's SPIFFE identity: its first `spiffe://` URI SAN. */

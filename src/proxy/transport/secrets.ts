@@ -44,13 +44,26 @@ export class SecretStore extends EventEmitter<{ change: [name: string] }> {
     this.emit('change', name);
   }
 
-  /** Fills the store with the bootstrap's static secrets (reading their files). */
+  /**
+   * Fills the store with the bootstrap's static secrets, reading their files. Every secret is read before any is
+   * stored, so a failure (naming the secret and the file) leaves the store as it was.
+   */
   async loadStatic(config: ProxyConfig): Promise<void> {
+    const read: Array<{ name: string; cert?: CertificateMaterial; validation?: ValidationMaterial }> = [];
     for (const secret of config.secrets) {
-      if (secret.tlsCertificate)
-        this.setCertificate(secret.name, await readCertificate(secret.tlsCertificate));
-      if (secret.validationContext)
-        this.setValidation(secret.name, await readValidation(secret.validationContext));
+      try {
+        read.push({
+          name: secret.name,
+          ...(secret.tlsCertificate ? { cert: await readCertificate(secret.tlsCertificate) } : {}),
+          ...(secret.validationContext ? { validation: await readValidation(secret.validationContext) } : {}),
+        });
+      } catch (e) {
+        throw new Error(`secret ${secret.name}: ${(e as Error).message}`);
+      }
+    }
+    for (const { name, cert, validation } of read) {
+      if (cert) this.setCertificate(name, cert);
+      if (validation) this.setValidation(name, validation);
     }
   }
 }

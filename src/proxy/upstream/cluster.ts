@@ -1,14 +1,50 @@
-// Upstream clusters: endpoints, the load balancer's pick, and connecting with `connect_timeout`, counted as
-// Envoy counts them (`cluster.<name>.upstream_cx_*`). STATIC clusters now; EDS and upstream TLS build on this.
+// Upstream clusters: endpoints, the load balancer's pick, connecting within `connect_timeout`, and the
+// transport to each endpoint — the cluster's transport socket, or the first `transport_socket_matches` entry
+// whose `match` the endpoint's `envoy.transport_socket_match` metadata satisfies. That per-endpoint choice is
+// the mechanism of auto mTLS: one cluster can hold sidecar endpoints (`tlsMode: istio` → mTLS) and plain ones.
+// Counted as Envoy counts (`cluster.<name>.upstream_cx_*`, `cluster.<name>.ssl.*`).
+//
+// Outlier handling, built in and simple: an endpoint whose connection fails (refused, timed out, TLS refused)
+// is skipped for 5 s, doubling while it keeps failing (up to 5 min); when every endpoint is skipped, all are
+// tried again (Envoy's panic mode). `outlier_detection.ejections_enforced_total` counts ejections.
 
+import type { Socket } from 'node:net';
 import net from 'node:net';
-import type { ClusterConfig, EndpointConfig } from '../config/model.js';
+import { type Logger, silentLogger } from '../../core/log.js';
+import type { Json, JsonObject } from '../../xds/decode.js';
+import type { ClusterConfig, EndpointConfig, UpstreamTransport } from '../config/model.js';
 import type { Counter, Gauge, StatsStore } from '../stats/index.js';
+import { sslStats } from '../transport/downstream-tls.js';
+import { SecretStore } from '../transport/secrets.js';
+import { UpstreamTls } from './upstream-tls.js';
+
+export const BASE_EJECTION_MS = 5_000;
+export const MAX_EJECTION_MS = 300_000;
 
 export interface Endpoint {
   config: EndpointConfig;
   /** Open connections to this endpoint (least request reads it). */
   active: number;
+  /** TLS for this endpoint, or undefined for plaintext; chosen once from the transport socket matches. */
+  tls: UpstreamTls | undefined;
+  /** Name of the transport socket match that chose the transport (or `default`). */
+  transportName: string;
+  ejectedUntil: number;
+  ejections: number;
+}
+
+function jsonEqual(a: Json | undefined, b: Json | undefined): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  return ka.length === kb.length && ka.every((k) => jsonEqual((a as JsonObject)[k], (b as JsonObject)[k]));
+}
+
+/** Envoy's TransportSocketMatcher: every key of `match` is in the endpoint metadata with an equal value. */
+export function transportMatches(match: JsonObject, endpointMetadata: JsonObject): boolean {
+  return Object.entries(match).every(([k, v]) => jsonEqual(endpointMetadata[k], v));
 }
 
 export interface ClusterStats {
@@ -22,6 +58,9 @@ export interface ClusterStats {
   upstreamCxTxBytesTotal: Counter;
   membershipTotal: Gauge;
   membershipHealthy: Gauge;
+  ejectionsEnforced: Counter;
+  ejectionsActive: Gauge;
+  sslHandshakeError: Counter;
 }
 
 function clusterStats(store: StatsStore, name: string): ClusterStats {
@@ -37,32 +76,79 @@ function clusterStats(store: StatsStore, name: string): ClusterStats {
     upstreamCxTxBytesTotal: store.counter(`${p}upstream_cx_tx_bytes_total`),
     membershipTotal: store.gauge(`${p}membership_total`),
     membershipHealthy: store.gauge(`${p}membership_healthy`),
+    ejectionsEnforced: store.counter(`${p}outlier_detection.ejections_enforced_total`),
+    ejectionsActive: store.gauge(`${p}outlier_detection.ejections_active`),
+    sslHandshakeError: store.counter(`${p}ssl_handshake_error`),
   };
 }
 
 export type ConnectResult =
-  | { ok: true; socket: net.Socket; endpoint: Endpoint }
-  | { ok: false; reason: 'none-healthy' | 'connect-fail' | 'timeout'; detail: string };
+  | { ok: true; socket: Socket; endpoint: Endpoint; peerIdentity: string | undefined }
+  | { ok: false; reason: 'none-healthy' | 'connect-fail' | 'timeout' | 'tls'; detail: string };
 
 export class Cluster {
   readonly stats: ClusterStats;
+  readonly endpoints: Endpoint[];
   private readonly healthy: Endpoint[];
+  private readonly transports: UpstreamTls[] = [];
   private next = 0;
 
   constructor(
     readonly config: ClusterConfig,
     store: StatsStore,
+    secrets: SecretStore = new SecretStore(),
+    log: Logger = silentLogger,
   ) {
     this.stats = clusterStats(store, config.name);
-    const endpoints = config.endpoints.map((e) => ({ config: e, active: 0 }));
-    this.healthy = endpoints.filter((e) => e.config.healthy);
-    this.stats.membershipTotal.set(endpoints.length);
+    const ssl = sslStats(store, `cluster.${config.name}.ssl.`);
+    // One UpstreamTls per distinct transport config, shared by the endpoints it serves.
+    const built = new Map<UpstreamTransport, UpstreamTls | undefined>();
+    const tlsFor = (t: UpstreamTransport): UpstreamTls | undefined => {
+      if (t.kind === 'raw') return undefined;
+      if (!built.has(t)) {
+        const u = new UpstreamTls(t.tls, secrets, ssl, this.stats.sslHandshakeError, log);
+        built.set(t, u);
+        this.transports.push(u);
+      }
+      return built.get(t);
+    };
+    this.endpoints = config.endpoints.map((e) => {
+      const m = config.transportSocketMatches.find((t) => transportMatches(t.match, e.transportMatch));
+      return {
+        config: e,
+        active: 0,
+        tls: tlsFor(m ? m.transport : config.transport),
+        transportName: m ? m.name : 'default',
+        ejectedUntil: 0,
+        ejections: 0,
+      };
+    });
+    this.healthy = this.endpoints.filter((e) => e.config.healthy);
+    this.stats.membershipTotal.set(this.endpoints.length);
     this.stats.membershipHealthy.set(this.healthy.length);
   }
 
-  /** The load balancer's choice: round robin, or least request as Envoy's power of two choices. */
-  pick(): Endpoint | undefined {
+  /** Whether every TLS transport of the cluster has its material. */
+  get ready(): boolean {
+    return this.transports.every((t) => t.ready);
+  }
+
+  close(): void {
+    for (const t of this.transports) t.close();
+  }
+
+  /** Healthy endpoints not currently ejected; all healthy ones when every one is ejected (panic). */
+  private candidates(now: number): Endpoint[] {
     const hosts = this.healthy;
+    let available = 0;
+    for (const h of hosts) if (h.ejectedUntil <= now) available++;
+    if (available === hosts.length || available === 0) return hosts;
+    return hosts.filter((h) => h.ejectedUntil <= now);
+  }
+
+  /** The load balancer's choice: round robin, or least request as Envoy's power of two choices. */
+  pick(now = Date.now()): Endpoint | undefined {
+    const hosts = this.candidates(now);
     if (hosts.length === 0) return undefined;
     if (this.config.lbPolicy === 'LEAST_REQUEST' && hosts.length > 1) {
       const a = hosts[Math.floor(Math.random() * hosts.length)] as Endpoint;
@@ -74,7 +160,21 @@ export class Cluster {
     return host;
   }
 
-  /** Connects to a picked endpoint within connect_timeout. The socket allows half-open connections. */
+  private eject(endpoint: Endpoint): void {
+    const now = Date.now();
+    if (endpoint.ejectedUntil > now) return;
+    const ms = Math.min(BASE_EJECTION_MS * 2 ** endpoint.ejections, MAX_EJECTION_MS);
+    endpoint.ejections++;
+    endpoint.ejectedUntil = now + ms;
+    this.stats.ejectionsEnforced.inc();
+    this.stats.ejectionsActive.inc();
+    setTimeout(() => this.stats.ejectionsActive.dec(), ms).unref();
+  }
+
+  /**
+   * Connects to a picked endpoint within connect_timeout — TCP, then TLS when the endpoint's transport says so.
+   * The socket allows half-open connections.
+   */
   connect(done: (result: ConnectResult) => void): void {
     const endpoint = this.pick();
     const s = this.stats;
@@ -91,41 +191,49 @@ export class Cluster {
     const { host, port } = endpoint.config.address;
     const socket = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
     let settled = false;
+    const failed = (reason: Exclude<ConnectResult, { ok: true }>['reason'], detail: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      s.upstreamCxConnectFail.inc();
+      this.eject(endpoint);
+      socket.destroy();
+      done({ ok: false, reason, detail });
+    };
     const timer = setTimeout(() => {
       if (settled) return;
-      settled = true;
       s.upstreamCxConnectTimeout.inc();
-      s.upstreamCxConnectFail.inc();
-      socket.destroy();
-      done({
-        ok: false,
-        reason: 'timeout',
-        detail: `connect to ${host}:${port} timed out after ${this.config.connectTimeoutMs} ms`,
-      });
+      failed('timeout', `connect to ${host}:${port} timed out after ${this.config.connectTimeoutMs} ms`);
     }, this.config.connectTimeoutMs);
-    socket.once('error', (e: NodeJS.ErrnoException) => {
-      if (settled) return;
+    const established = (conn: Socket, peerIdentity: string | undefined) => {
+      if (settled) {
+        conn.destroy();
+        return;
+      }
       settled = true;
       clearTimeout(timer);
-      s.upstreamCxConnectFail.inc();
-      done({
-        ok: false,
-        reason: 'connect-fail',
-        detail: `connect to ${host}:${port}: ${e.code ?? e.message}`,
-      });
-    });
-    socket.once('connect', () => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
+      endpoint.ejections = 0;
       endpoint.active++;
       s.upstreamCxActive.inc();
-      socket.once('close', () => {
+      conn.once('close', () => {
         endpoint.active--;
         s.upstreamCxActive.dec();
         s.upstreamCxDestroy.inc();
       });
-      done({ ok: true, socket, endpoint });
+      done({ ok: true, socket: conn, endpoint, peerIdentity });
+    };
+    socket.once('error', (e: NodeJS.ErrnoException) =>
+      failed('connect-fail', `connect to ${host}:${port}: ${e.code ?? e.message}`),
+    );
+    socket.once('connect', () => {
+      if (!endpoint.tls) {
+        established(socket, undefined);
+        return;
+      }
+      endpoint.tls.handshake(socket, (outcome) => {
+        if (outcome.ok) established(outcome.socket, outcome.peerIdentity);
+        else failed('tls', `TLS to ${host}:${port}: ${outcome.detail}`);
+      });
     });
   }
 }
@@ -133,8 +241,13 @@ export class Cluster {
 export class ClusterManager {
   private readonly clusters = new Map<string, Cluster>();
 
-  constructor(configs: readonly ClusterConfig[], store: StatsStore) {
-    for (const c of configs) this.clusters.set(c.name, new Cluster(c, store));
+  constructor(
+    configs: readonly ClusterConfig[],
+    store: StatsStore,
+    secrets: SecretStore = new SecretStore(),
+    log: Logger = silentLogger,
+  ) {
+    for (const c of configs) this.clusters.set(c.name, new Cluster(c, store, secrets, log));
   }
 
   get(name: string): Cluster | undefined {
@@ -143,5 +256,13 @@ export class ClusterManager {
 
   all(): Cluster[] {
     return [...this.clusters.values()];
+  }
+
+  get ready(): boolean {
+    return this.all().every((c) => c.ready);
+  }
+
+  close(): void {
+    for (const c of this.clusters.values()) c.close();
   }
 }

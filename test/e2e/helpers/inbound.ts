@@ -92,6 +92,27 @@ function downstreamTls(http: boolean) {
   };
 }
 
+/** A tcp_proxy network filter to `cluster`. */
+export function tcpProxyFilter(statPrefix: string, cluster: string) {
+  return {
+    name: 'envoy.filters.network.tcp_proxy',
+    typed_config: {
+      '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
+      stat_prefix: statPrefix,
+      cluster,
+    },
+  };
+}
+
+/** A plain listener (an outbound port the app reaches) with tcp_proxy to `cluster`. */
+export function outboundListener(name: string, port: number, cluster: string) {
+  return {
+    name,
+    address: { socket_address: { address: '127.0.0.1', port_value: port } },
+    filter_chains: [{ filters: [tcpProxyFilter(name, cluster)] }],
+  };
+}
+
 /** One inbound listener on `port` for a mode and port kind, forwarding to `cluster`. */
 export function inboundListener(mode: Mode, kind: PortKind, port: number, cluster: string, timeout = '1s') {
   const chains = chainsFor(mode, kind);
@@ -127,16 +148,7 @@ export function inboundListener(mode: Mode, kind: PortKind, port: number, cluste
         ...(c.alpn ? { application_protocols: c.alpn } : {}),
       },
       ...(c.terminate ? { transport_socket: downstreamTls(c.http) } : {}),
-      filters: [
-        {
-          name: 'envoy.filters.network.tcp_proxy',
-          typed_config: {
-            '@type': 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
-            stat_prefix: name,
-            cluster,
-          },
-        },
-      ],
+      filters: [tcpProxyFilter(name, cluster)],
     })),
   };
 }

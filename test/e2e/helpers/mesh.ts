@@ -60,6 +60,11 @@ export function makePki(dir: string): void {
     readFileSync(`${dir}/server/root-cert.pem`, 'utf8') +
       readFileSync(`${dir}/other-td/root-cert.pem`, 'utf8'),
   );
+  makeAppCert(dir);
+}
+
+/** The app's own TLS certificate (CN=app-own-tls, not from the mesh) in `dir`/app-{cert,key}.pem. */
+export function makeAppCert(dir: string): void {
   const r = run('openssl', [
     'req',
     '-x509',
@@ -368,4 +373,84 @@ export function nodeTls(
     s.on('error', (e) => resolve({ reply, authorized: s.authorized, peerSan, error: e.message }));
     s.on('close', () => resolve({ reply, authorized: s.authorized, peerSan }));
   });
+}
+
+/** `skiff ca serve` on a free port; returns its address and a stop function. */
+export async function startCaServe(caDir: string): Promise<{ address: string; stop: () => void }> {
+  const child = spawn(process.execPath, [SKIFF, 'ca', 'serve', '--dir', caDir, '--listen', '127.0.0.1:0'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const address = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error('skiff ca serve did not start in 15 s')), 15_000);
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line) {
+        clearTimeout(timer);
+        resolve((JSON.parse(line) as { listening: string }).listening);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`skiff ca serve exited with ${code}`));
+    });
+  });
+  return { address, stop: () => child.kill('SIGTERM') };
+}
+
+/** A TCP relay that records, per connection, every byte from the client to the server (the wire between two
+ * proxies). */
+export async function startRecordingRelay(
+  target: number,
+): Promise<{ port: number; recorded: () => Buffer[]; close: () => Promise<void> }> {
+  const connections: Buffer[][] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (down) => {
+    const up = net.connect({ host: '127.0.0.1', port: target, allowHalfOpen: true });
+    const chunks: Buffer[] = [];
+    connections.push(chunks);
+    for (const s of [down, up]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {
+        down.destroy();
+        up.destroy();
+      });
+    }
+    down.on('data', (d: Buffer) => {
+      chunks.push(Buffer.from(d));
+      up.write(d);
+    });
+    up.on('data', (d: Buffer) => down.write(d));
+    down.on('end', () => up.end());
+    up.on('end', () => down.end());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const a = server.address();
+  return {
+    port: typeof a === 'object' && a ? a.port : 0,
+    recorded: () => connections.map((c) => Buffer.concat(c)),
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+/** Splits bytes into TLS records; returns the content types, or undefined if the bytes are not TLS records. */
+export function tlsRecordTypes(bytes: Buffer): number[] | undefined {
+  const types: number[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    if (at + 5 > bytes.length) return undefined;
+    const type = bytes[at] as number;
+    const major = bytes[at + 1];
+    const length = bytes.readUInt16BE(at + 3);
+    if (![20, 21, 22, 23].includes(type) || major !== 3 || at + 5 + length > bytes.length) return undefined;
+    types.push(type);
+    at += 5 + length;
+  }
+  return types;
 }

@@ -178,6 +178,30 @@ describe('compiling a bootstrap: what decoding cannot see', () => {
       /safe_regex\.regex: invalid RE2 expression/,
     ],
     [
+      'a listener transport socket on a cluster',
+      base(`    filter_chains:\n    - ${tcp.trim()}`).replace(
+        'connect_timeout: 1s',
+        'connect_timeout: 1s\n    transport_socket:\n      name: tls\n      typed_config: {"@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext}',
+      ),
+      /clusters\[0\]\.transport_socket\.typed_config: transport socket envoy\.extensions\.transport_sockets\.tls\.v3\.DownstreamTlsContext is not implemented on a cluster/,
+    ],
+    [
+      'an EDS cluster without endpoints in a static bootstrap',
+      base(`    filter_chains:\n    - ${tcp.trim()}`).replace(
+        / {4}load_assignment:[\s\S]*?port_value: 9080}}}\n/,
+        '    type: EDS\n',
+      ),
+      /clusters\[0\]\.load_assignment: an EDS cluster in a static bootstrap takes its ClusterLoadAssignment from load_assignment/,
+    ],
+    [
+      'an upstream SDS secret that is not defined',
+      base(`    filter_chains:\n    - ${tcp.trim()}`).replace(
+        'connect_timeout: 1s',
+        'connect_timeout: 1s\n    transport_socket:\n      name: tls\n      typed_config:\n        "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext\n        common_tls_context: {tls_certificate_sds_secret_configs: [{name: default}]}',
+      ),
+      /clusters\[0\]\.transport_socket\.typed_config\.common_tls_context\.tls_certificate_sds_secret_configs\[0\]\.name: secret "default" is not in static_resources\.secrets/,
+    ],
+    [
       'node metadata LABELS not a map',
       `node: {metadata: {LABELS: [a]}}\n${base(`    filter_chains:\n    - ${tcp.trim()}`)}`,
       /node\.metadata\.LABELS: expected a map/,
@@ -197,6 +221,60 @@ describe('compiling a bootstrap: what decoding cannot see', () => {
       );
     });
   }
+
+  it('compiles auto mTLS: transport socket matches, endpoint metadata, the client defaults of Envoy', () => {
+    const yaml = base(`    filter_chains:\n    - ${tcp.trim()}`)
+      .replace(
+        '    connect_timeout: 1s',
+        `    connect_timeout: 1s
+    type: EDS
+    transport_socket_matches:
+    - name: tlsMode-istio
+      match: {tlsMode: istio}
+      transport_socket:
+        name: envoy.transport_sockets.tls
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext
+          sni: outbound_.9080_._.app.default.svc.cluster.local
+          common_tls_context:
+            alpn_protocols: [istio-peer-exchange, istio]
+            tls_certificate_sds_secret_configs: [{name: default}]
+            combined_validation_context:
+              default_validation_context: {match_subject_alt_names: [{exact: "spiffe://cluster.local/ns/default/sa/app"}]}
+              validation_context_sds_secret_config: {name: ROOTCA}
+    - name: tlsMode-disabled
+      match: {}
+      transport_socket: {name: envoy.transport_sockets.raw_buffer}`,
+      )
+      .replace(
+        '        - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: 9080}}}',
+        `        - endpoint: {address: {socket_address: {address: 127.0.0.1, port_value: 9080}}}
+          metadata: {filter_metadata: {envoy.transport_socket_match: {tlsMode: istio}}}
+        - endpoint: {address: {socket_address: {address: 127.0.0.2, port_value: 9080}}}`,
+      );
+    const agent = parseBootstrap(yaml, 'b.yaml', { providedSecrets: ['default', 'ROOTCA'] });
+    assert.deepEqual(
+      agent.diagnostics.filter((d) => d.severity === 'error'),
+      [],
+    );
+    const cluster = agent.config?.clusters[0];
+    assert.ok(cluster);
+    assert.equal(cluster.type, 'EDS');
+    assert.deepEqual(
+      cluster.endpoints.map((e) => e.transportMatch),
+      [{ tlsMode: 'istio' }, {}],
+    );
+    const [istio, disabled] = cluster.transportSocketMatches;
+    assert.equal(disabled?.transport.kind, 'raw');
+    assert.ok(istio?.transport.kind === 'tls');
+    assert.equal(istio.transport.tls.sni, 'outbound_.9080_._.app.default.svc.cluster.local');
+    assert.deepEqual(istio.transport.tls.alpn, ['istio-peer-exchange', 'istio']);
+    assert.equal(istio.transport.tls.params.maxVersion, 'TLSv1.2', "Envoy's client default maximum");
+    assert.deepEqual(istio.transport.tls.certificateSecrets, ['default']);
+    assert.equal(istio.transport.tls.validationSecrets.at(-1), 'ROOTCA');
+    // Without the agent, `default` and `ROOTCA` must be static secrets.
+    assert.match(errorsOf(yaml).join('\n'), /secret "default" is not in static_resources\.secrets/);
+  });
 
   it('JSON works the same way', () => {
     const loaded = parseBootstrap(
