@@ -213,12 +213,12 @@ describe('bad clients neither crash the proxy nor stall others', { timeout: 30_0
 });
 
 describe('the reference bootstrap and bad configuration', { timeout: 30_000 }, () => {
-  it('runs shared/examples/inbound-permissive.yaml as is', async () => {
+  it('runs the reference bootstrap (examples/proxy/inbound-permissive.yaml, shared/examples) as is', async () => {
     const work = mkdtempSync(path.join(tmpdir(), 'skiff-ref-'));
     try {
       cpSync(`${dir}/server`, `${work}/certs`, { recursive: true });
       cpSync(
-        path.join(repoRoot, '../shared/examples/inbound-permissive.yaml'),
+        path.join(repoRoot, 'examples/proxy/inbound-permissive.yaml'),
         `${work}/inbound-permissive.yaml`,
       );
       const check = run(
@@ -258,7 +258,7 @@ describe('the reference bootstrap and bad configuration', { timeout: 30_000 }, (
 
   it('refuses a misspelled field with file, line and path, exit 2', () => {
     const text = readFileSync(
-      path.join(repoRoot, '../shared/examples/inbound-permissive.yaml'),
+      path.join(repoRoot, 'examples/proxy/inbound-permissive.yaml'),
       'utf8',
     ).replace('require_client_certificate: true', 'require_client_certficate: true');
     writeFileSync(`${dir}/bad.yaml`, text);

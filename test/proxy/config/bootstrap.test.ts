@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { formatDiagnostic } from '../../../src/core/diagnostics.js';
 import { parseBootstrap } from '../../../src/proxy/config/load.js';
 import { PROXY_SUPPORT } from '../../../src/proxy/config/support.js';
 import { repoRoot } from '../../helpers.js';
 
-const REFERENCE = `${repoRoot}../shared/examples/inbound-permissive.yaml`;
+/** The reference bootstrap, kept in the repository as an unchanged copy of shared/examples/ (CI has no shared/). */
+const REFERENCE = `${repoRoot}examples/proxy/inbound-permissive.yaml`;
+const SHARED_REFERENCE = `${repoRoot}../shared/examples/inbound-permissive.yaml`;
 
 function errorsOf(yaml: string): string[] {
   return parseBootstrap(yaml, 'b.yaml')
@@ -39,6 +41,14 @@ const tcp = `
           cluster: app`;
 
 describe('the reference bootstrap (shared/examples/inbound-permissive.yaml)', () => {
+  it('is kept in examples/proxy/ byte for byte', (t) => {
+    if (!existsSync(SHARED_REFERENCE)) {
+      t.skip('shared/examples is not next to this checkout');
+      return;
+    }
+    assert.equal(readFileSync(REFERENCE, 'utf8'), readFileSync(SHARED_REFERENCE, 'utf8'));
+  });
+
   it('loads as is, with the node, secrets, chains and cluster compiled', () => {
     const loaded = parseBootstrap(readFileSync(REFERENCE, 'utf8'), 'inbound-permissive.yaml');
     assert.deepEqual(loaded.diagnostics, []);
