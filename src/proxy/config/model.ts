@@ -3,6 +3,7 @@
 
 import type { FieldPath } from '../../core/field-path.js';
 import type { ChainMatch } from '../../policy/filter-chain-match.js';
+import type { StringMatch } from '../../policy/string-match.js';
 import type { JsonObject } from '../../xds/decode.js';
 
 export interface SocketAddress {
@@ -34,12 +35,7 @@ export interface TlsCertificateConfig {
 
 export type SanType = 'URI' | 'DNS' | 'EMAIL' | 'IP_ADDRESS' | 'ANY';
 
-export interface StringMatch {
-  kind: 'exact' | 'prefix' | 'suffix' | 'contains' | 'regex';
-  value: string;
-  ignoreCase: boolean;
-  regex?: RegExp;
-}
+export type { StringMatch };
 
 export interface SanMatcher {
   type: SanType;

@@ -2,7 +2,8 @@
 // `match_subject_alt_names`): the certificate passes when any SAN satisfies any matcher; no matchers, no check.
 // Pure: the SAN text is what Node's X509Certificate.subjectAltName gives.
 
-import type { SanMatcher, SanType, StringMatch } from '../config/model.js';
+import { stringMatches } from '../../policy/string-match.js';
+import type { SanMatcher, SanType } from '../config/model.js';
 
 export interface SubjectAltName {
   type: Exclude<SanType, 'ANY'>;
@@ -74,25 +75,8 @@ function canonicalIp(value: string): string {
   return host;
 }
 
-/** Envoy's StringMatcher: `ignore_case` compares both sides lower-cased; `safe_regex` matches the whole value. */
-export function stringMatches(m: StringMatch, value: string): boolean {
-  const v = m.ignoreCase ? value.toLowerCase() : value;
-  const want = m.ignoreCase ? m.value.toLowerCase() : m.value;
-  switch (m.kind) {
-    case 'exact':
-      return v === want;
-    case 'prefix':
-      return v.startsWith(want);
-    case 'suffix':
-      return v.endsWith(want);
-    case 'contains':
-      return v.includes(want);
-    case 'regex':
-      if (!m.regex) return false;
-      m.regex.lastIndex = 0;
-      return m.regex.test(value);
-  }
-}
+/** Envoy's StringMatcher (one implementation, in policy/string-match.ts). */
+export { stringMatches };
 
 /**
  * Whether the SANs satisfy the matchers (true when there are none). As Envoy's `StringSanMatcher::match`: a
