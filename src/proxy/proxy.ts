@@ -31,9 +31,11 @@ export class SidecarProxy {
   private adminPort: number | undefined;
   private stateValue: ServerState = 'PRE_INITIALIZING';
   private draining: Promise<void> | undefined;
+  /** Set by drain() and close(): start() opens nothing more. */
+  private stopping = false;
   private readonly startedAt = Date.now();
   private markDrained: () => void = () => {};
-  /** Settles once a drain has finished (after /quitquitquit, a signal, or `drain()`). */
+  /** Settles once a drain has finished (after /quitquitquit, a signal, or `drain()`), or on `close()`. */
   readonly drained = new Promise<void>((resolve) => {
     this.markDrained = resolve;
   });
@@ -73,28 +75,37 @@ export class SidecarProxy {
       : undefined;
   }
 
-  /** Reads static secrets, starts the admin server, binds every listener. */
+  /**
+   * Reads static secrets, starts the admin server, binds every listener. When anything fails, what was opened
+   * (the admin server, bound listeners, the agent) is closed again before the error is thrown.
+   */
   async start(): Promise<void> {
     await this.secrets.loadStatic(this.config);
-    // Like Envoy's listener warming: bind once the SDS secrets are there (or the initial fetch timed out).
-    if (this.options.agent)
-      await startAgentSds(this.options.agent, this.secrets, this.options.log.child('agent'));
-    if (this.config.admin) {
-      this.admin = new AdminServer({
-        config: this.config,
-        stats: this.stats,
-        listeners: () => this.listeners,
-        clusters: this.clusters,
-        state: () => this.state,
-        startedAt: this.startedAt,
-        version: PROXY_VERSION,
-        quit: () => void this.drain(),
-        log: this.options.log.child('admin'),
-      });
-      this.adminPort = await this.admin.listen(this.config.admin.host, this.config.admin.port);
-    }
     try {
-      for (const l of this.listeners) await l.listen();
+      // Like Envoy's listener warming: bind once the SDS secrets are there (or the initial fetch timed out).
+      if (this.options.agent) {
+        await startAgentSds(this.options.agent, this.secrets, this.options.log.child('agent'));
+      }
+      this.checkNotStopped();
+      if (this.config.admin) {
+        this.admin = new AdminServer({
+          config: this.config,
+          stats: this.stats,
+          listeners: () => this.listeners,
+          clusters: this.clusters,
+          state: () => this.state,
+          startedAt: this.startedAt,
+          version: PROXY_VERSION,
+          quit: () => void this.drain(),
+          log: this.options.log.child('admin'),
+        });
+        this.adminPort = await this.admin.listen(this.config.admin.host, this.config.admin.port);
+      }
+      for (const l of this.listeners) {
+        this.checkNotStopped();
+        await l.listen();
+      }
+      this.checkNotStopped();
     } catch (e) {
       await this.close();
       throw e;
@@ -106,6 +117,11 @@ export class SidecarProxy {
     });
   }
 
+  /** A drain or close() that began while start() was waiting: nothing more may be opened. */
+  private checkNotStopped(): void {
+    if (this.stopping) throw new Error('the proxy was stopped while starting');
+  }
+
   /** Stops accepting; waits for open connections up to the drain time; closes what is left. Idempotent. */
   drain(): Promise<void> {
     if (!this.draining) this.draining = this.runDrain();
@@ -113,13 +129,11 @@ export class SidecarProxy {
   }
 
   private async runDrain(): Promise<void> {
+    this.stopping = true;
     this.stateValue = 'DRAINING';
     this.options.log.info('draining', { drainTimeMs: this.options.drainTimeMs });
     for (const l of this.listeners) l.stopAccepting();
-    const deadline = Date.now() + this.options.drainTimeMs;
-    while (Date.now() < deadline && this.listeners.some((l) => l.connections.size > 0)) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await this.connectionsGone(this.options.drainTimeMs);
     const left = this.listeners.flatMap((l) => [...l.connections.values()]);
     if (left.length > 0) {
       this.options.log.info('drain time over; closing connections', {
@@ -133,13 +147,24 @@ export class SidecarProxy {
       });
     }
     for (const l of this.listeners) l.destroyAll();
+    // A destroyed socket is closed a moment later: `drained` means they are all gone.
+    if (left.length > 0) await this.connectionsGone(1_000);
     this.stopSupport();
     await this.admin?.close();
     this.markDrained();
   }
 
-  /** Closes everything now (tests, failed start). */
+  /** Waits until no listener has an open connection, or `ms` have passed. */
+  private async connectionsGone(ms: number): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline && this.listeners.some((l) => l.connections.size > 0)) {
+      await new Promise((r) => setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now()))));
+    }
+  }
+
+  /** Closes everything now (tests, failed start); `drained` settles too, so nobody waits for a drain. */
   async close(): Promise<void> {
+    this.stopping = true;
     this.stateValue = 'DRAINING';
     for (const l of this.listeners) {
       l.stopAccepting();
@@ -147,11 +172,13 @@ export class SidecarProxy {
     }
     this.stopSupport();
     await this.admin?.close();
+    this.markDrained();
   }
 
-  /** Stops the agent and the clusters' secret subscriptions. */
+  /** Stops the agent, the filters' upstream pools and the clusters' secret subscriptions. */
   private stopSupport(): void {
     this.options.agent?.stop();
+    for (const l of this.listeners) l.close();
     this.clusters.close();
   }
 }

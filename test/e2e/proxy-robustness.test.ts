@@ -257,10 +257,10 @@ describe('the reference bootstrap and bad configuration', { timeout: 30_000 }, (
   });
 
   it('refuses a misspelled field with file, line and path, exit 2', () => {
-    const text = readFileSync(
-      path.join(repoRoot, 'examples/proxy/inbound-permissive.yaml'),
-      'utf8',
-    ).replace('require_client_certificate: true', 'require_client_certficate: true');
+    const text = readFileSync(path.join(repoRoot, 'examples/proxy/inbound-permissive.yaml'), 'utf8').replace(
+      'require_client_certificate: true',
+      'require_client_certficate: true',
+    );
     writeFileSync(`${dir}/bad.yaml`, text);
     const r = run(process.execPath, [SKIFF, 'proxy', '--config', `${dir}/bad.yaml`]);
     assert.equal(r.code, 2);

@@ -26,6 +26,35 @@ export interface AdminContext {
 
 const TYPE_PREFIX = 'type.googleapis.com/';
 
+/** The /help text (also after "invalid path. " on a 404, as Envoy). */
+const HELP = [
+  'admin commands are:',
+  '  /clusters: upstream cluster status',
+  '  /config_dump: dump current Envoy configs',
+  '  /listeners: print listener info',
+  '  /quitquitquit (POST): drain and exit the server',
+  '  /ready: print server state, return 200 if LIVE, otherwise return 503',
+  '  /server_info: print server version/status information',
+  '  /skiff/connections: open downstream connections with transport and peer identity',
+  '  /stats: print server stats (?format=json, ?filter=REGEX, ?usedonly)',
+  '  /stats/prometheus: print server stats in prometheus format',
+  '',
+].join('\n');
+
+const REDACTED = '[redacted]';
+
+/** A private key's DataSource: inline material becomes "[redacted]" (bytes: the base64 of it, as Envoy's JSON
+ * shows redacted bytes); a file name or an environment variable's name is shown, it is not the key. */
+function redactKey(source: JsonObject): JsonObject {
+  const out: JsonObject = {};
+  for (const [k, v] of Object.entries(source)) {
+    if (k === 'inline_string') out[k] = REDACTED;
+    else if (k === 'inline_bytes') out[k] = Buffer.from(REDACTED).toString('base64');
+    else out[k] = v;
+  }
+  return out;
+}
+
 /** Envoy shows sensitive fields (private keys) as "[redacted]" when given inline. */
 function redact(value: Json): Json {
   if (Array.isArray(value)) return value.map(redact);
@@ -33,7 +62,7 @@ function redact(value: Json): Json {
   const out: JsonObject = {};
   for (const [k, v] of Object.entries(value)) {
     if (k === 'private_key' && typeof v === 'object' && v !== null && !Array.isArray(v)) {
-      out[k] = 'filename' in v ? v : { inline_string: '[redacted]' };
+      out[k] = redactKey(v);
     } else out[k] = redact(v);
   }
   return out;
@@ -53,7 +82,8 @@ export function configDump(config: ProxyConfig, lastUpdated: string): JsonObject
       {
         '@type': `${TYPE_PREFIX}envoy.admin.v3.ClustersConfigDump`,
         static_clusters: list(sr.clusters).map((c) => ({
-          cluster: { '@type': `${TYPE_PREFIX}envoy.config.cluster.v3.Cluster`, ...c },
+          // A cluster's UpstreamTlsContext may hold an inline client key too.
+          cluster: { '@type': `${TYPE_PREFIX}envoy.config.cluster.v3.Cluster`, ...(redact(c) as JsonObject) },
           last_updated: lastUpdated,
         })),
       },
@@ -220,7 +250,7 @@ export class AdminServer {
         return;
       case '/quitquitquit':
         if (req.method !== 'POST') {
-          send(405, 'This endpoint requires POST\n');
+          send(405, `Method ${req.method ?? ''} not allowed, POST required.\n`);
           return;
         }
         send(200, 'OK\n');
@@ -228,25 +258,11 @@ export class AdminServer {
         return;
       case '/':
       case '/help':
-        send(
-          200,
-          [
-            'admin commands are:',
-            '  /clusters: upstream cluster status',
-            '  /config_dump: dump current Envoy configs',
-            '  /listeners: print listener info',
-            '  /quitquitquit (POST): drain and exit the server',
-            '  /ready: print server state, return 200 if LIVE, otherwise return 503',
-            '  /server_info: print server version/status information',
-            '  /skiff/connections: open downstream connections with transport and peer identity',
-            '  /stats: print server stats (?format=json, ?filter=REGEX, ?usedonly)',
-            '  /stats/prometheus: print server stats in prometheus format',
-            '',
-          ].join('\n'),
-        );
+        send(200, HELP);
         return;
       default:
-        send(404, `invalid path. admin commands are listed at /help\n`);
+        // Envoy: "invalid path. " followed by the help text.
+        send(404, `invalid path. ${HELP}`);
     }
   }
 }

@@ -10,6 +10,7 @@ import { showValue } from '../../core/diagnostics.js';
 import { type FieldPath, formatPath } from '../../core/field-path.js';
 import { type Cidr, parseCidr, parseIp } from '../../core/ip.js';
 import { ANY_MATCH, type ChainMatch, type SourceType } from '../../policy/filter-chain-match.js';
+import type { HeaderCheck, PathCheck, RouteEntry } from '../../policy/routes.js';
 import { durationMs, type Json, type JsonObject } from '../../xds/decode.js';
 import type {
   ClusterConfig,
@@ -18,12 +19,14 @@ import type {
   DownstreamTlsConfig,
   EndpointConfig,
   FilterChainConfig,
+  HttpConnectionManagerConfig,
   ListenerConfig,
   ListenerFilterConfig,
   NetworkFilterConfig,
   NodeInfo,
   PortPredicate,
   ProxyConfig,
+  RouteActionConfig,
   SanMatcher,
   SanType,
   SecretConfig,
@@ -44,6 +47,8 @@ const TYPE = {
   tcpProxy: 'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
   downstreamTls: 'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext',
   upstreamTls: 'envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
+  hcm: 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+  router: 'envoy.extensions.filters.http.router.v3.Router',
   rawBuffer: 'envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer',
 };
 
@@ -440,35 +445,199 @@ class Compiler {
   private networkFilter(f: JsonObject, path: FieldPath, clusters: Set<string>): NetworkFilterConfig {
     const typed = obj(f.typed_config);
     const t = typeOf(typed);
+    const at = [...path, 'typed_config'];
+    if (t === TYPE.hcm) return this.httpConnectionManager(typed, at, clusters);
     if (t !== TYPE.tcpProxy) {
       this.error(
         [...path, f.typed_config === undefined ? 'name' : 'typed_config'],
         'proxy.unsupported',
         f.typed_config === undefined
           ? `network filter ${showValue(f.name)} needs a typed_config`
-          : `network filter ${t} is not implemented; expected ${TYPE.tcpProxy}`,
+          : `network filter ${t} is not implemented; expected TcpProxy or HttpConnectionManager`,
       );
     }
     const cluster = str(typed.cluster);
     if (t === TYPE.tcpProxy && cluster === '') {
       this.error(
-        [...path, 'typed_config', 'cluster'],
+        [...at, 'cluster'],
         'proxy.unsupported',
         'tcp_proxy needs a cluster (weighted_clusters and on-demand are not implemented)',
       );
-    } else if (t === TYPE.tcpProxy && !clusters.has(cluster)) {
-      this.warn(
-        [...path, 'typed_config', 'cluster'],
-        'proxy.cluster',
-        `cluster ${showValue(cluster)} is not defined: connections will be closed (tcp.*.downstream_cx_no_route)`,
-      );
-    }
+    } else if (t === TYPE.tcpProxy)
+      this.clusterKnown(cluster, clusters, [...at, 'cluster'], 'tcp.*.downstream_cx_no_route');
     return {
       kind: 'tcp_proxy',
       statPrefix: str(typed.stat_prefix),
       cluster,
       idleTimeoutMs:
         typed.idle_timeout === undefined ? DEFAULTS.tcpIdleTimeoutMs : durationMs(str(typed.idle_timeout)),
+    };
+  }
+
+  /** Envoy allows a reference to a cluster that may arrive later; in a static bootstrap it is worth a warning. */
+  private clusterKnown(cluster: string, clusters: Set<string>, path: FieldPath, counted: string): void {
+    if (!clusters.has(cluster)) {
+      this.warn(
+        path,
+        'proxy.cluster',
+        `cluster ${showValue(cluster)} is not defined: its traffic will be refused (${counted})`,
+      );
+    }
+  }
+
+  private httpConnectionManager(
+    h: JsonObject,
+    path: FieldPath,
+    clusters: Set<string>,
+  ): HttpConnectionManagerConfig {
+    const codec = str(h.codec_type) || 'AUTO';
+    if (codec !== 'AUTO' && codec !== 'HTTP1') {
+      this.error(
+        [...path, 'codec_type'],
+        'proxy.unsupported',
+        `codec_type ${codec} is not implemented yet; expected AUTO or HTTP1`,
+      );
+    }
+    if (h.route_config === undefined) {
+      this.error(
+        [...path, 'route_config'],
+        'proxy.required',
+        'route_config is required (RDS is not implemented yet)',
+      );
+    }
+    const filters = list(h.http_filters);
+    filters.forEach((f, i) => {
+      const t = typeOf(obj(obj(f).typed_config));
+      if (t !== TYPE.router) {
+        this.error(
+          [...path, 'http_filters', i],
+          'proxy.unsupported',
+          `HTTP filter ${showValue(obj(f).name)} is not implemented; only envoy.filters.http.router`,
+        );
+      }
+    });
+    if (filters.length === 0)
+      this.error(
+        [...path, 'http_filters'],
+        'proxy.required',
+        'the router filter (envoy.filters.http.router) is required',
+      );
+    const rc = obj(h.route_config);
+    const virtualHosts = list(rc.virtual_hosts).map((v, i) => {
+      const vh = obj(v);
+      const at = [...path, 'route_config', 'virtual_hosts', i];
+      return {
+        name: str(vh.name),
+        domains: list(vh.domains).map(str),
+        routes: list(vh.routes).map((r, j) => this.route(obj(r), [...at, 'routes', j], clusters)),
+      };
+    });
+    const details = obj(h.set_current_client_cert_details);
+    return {
+      kind: 'http_connection_manager',
+      statPrefix: str(h.stat_prefix),
+      codec: codec === 'HTTP1' ? 'HTTP1' : 'AUTO',
+      routeConfigName: str(rc.name),
+      virtualHosts,
+      forwardClientCertDetails: (str(h.forward_client_cert_details) ||
+        'SANITIZE') as HttpConnectionManagerConfig['forwardClientCertDetails'],
+      clientCertDetails: {
+        subject: details.subject === true,
+        cert: details.cert === true,
+        chain: details.chain === true,
+        dns: details.dns === true,
+        uri: details.uri === true,
+      },
+      maxRequestHeadersKb: h.max_request_headers_kb === undefined ? 60 : num(h.max_request_headers_kb),
+      requestHeadersTimeoutMs:
+        h.request_headers_timeout === undefined ? 0 : durationMs(str(h.request_headers_timeout)),
+      streamIdleTimeoutMs:
+        h.stream_idle_timeout === undefined ? 300_000 : durationMs(str(h.stream_idle_timeout)),
+      upgrades: list(h.upgrade_configs)
+        .map(obj)
+        .filter((u) => u.enabled !== false)
+        .map((u) => str(u.upgrade_type).toLowerCase()),
+    };
+  }
+
+  private route(r: JsonObject, path: FieldPath, clusters: Set<string>): RouteEntry<RouteActionConfig> {
+    const m = obj(r.match);
+    const mp = [...path, 'match'];
+    let pathCheck: PathCheck;
+    if (m.prefix !== undefined) pathCheck = { kind: 'prefix', value: str(m.prefix) };
+    else if (m.path !== undefined) pathCheck = { kind: 'path', value: str(m.path) };
+    else if (m.path_separated_prefix !== undefined)
+      pathCheck = { kind: 'separated-prefix', value: str(m.path_separated_prefix) };
+    else if (m.safe_regex !== undefined) {
+      const sm = this.stringMatch({ safe_regex: m.safe_regex }, [...mp]);
+      pathCheck = { kind: 'regex', value: sm.value, ...(sm.regex ? { regex: sm.regex } : {}) };
+    } else {
+      this.error(
+        mp,
+        'proxy.required',
+        'a route match needs prefix, path, path_separated_prefix or safe_regex',
+      );
+      pathCheck = { kind: 'prefix', value: '/' };
+    }
+    const headers: HeaderCheck[] = list(m.headers).map((x, i) => {
+      const hm = obj(x);
+      const at = [...mp, 'headers', i];
+      const legacy: [string, string][] = [
+        ['exact_match', 'exact'],
+        ['prefix_match', 'prefix'],
+        ['suffix_match', 'suffix'],
+        ['contains_match', 'contains'],
+        ['safe_regex_match', 'safe_regex'],
+      ];
+      let check: StringMatch | undefined;
+      if (hm.string_match !== undefined)
+        check = this.stringMatch(obj(hm.string_match), [...at, 'string_match']);
+      for (const [field, kind] of legacy) {
+        if (hm[field] !== undefined)
+          check = this.stringMatch({ [kind]: hm[field] } as JsonObject, [...at, field]);
+      }
+      return {
+        name: str(hm.name).toLowerCase(),
+        check,
+        present: hm.present_match === true || (check === undefined && hm.present_match === undefined),
+        invert: hm.invert_match === true,
+      };
+    });
+    const queryParameters = list(m.query_parameters).map((x, i) => {
+      const q = obj(x);
+      return {
+        name: str(q.name),
+        check:
+          q.string_match === undefined
+            ? undefined
+            : this.stringMatch(obj(q.string_match), [...mp, 'query_parameters', i, 'string_match']),
+      };
+    });
+    const action = obj(r.route);
+    if (r.route === undefined)
+      this.error(
+        path,
+        'proxy.required',
+        'a route needs a route action (redirect and direct_response are not implemented)',
+      );
+    const cluster = str(action.cluster);
+    if (r.route !== undefined && cluster === '') {
+      this.error(
+        [...path, 'route', 'cluster'],
+        'proxy.required',
+        'a route action needs a cluster (weighted_clusters and cluster_header are not implemented)',
+      );
+    } else if (r.route !== undefined)
+      this.clusterKnown(cluster, clusters, [...path, 'route', 'cluster'], '503 NC');
+    return {
+      name: str(r.name),
+      match: {
+        path: pathCheck,
+        caseSensitive: m.case_sensitive !== false,
+        headers,
+        queryParameters,
+      },
+      action: { cluster, timeoutMs: action.timeout === undefined ? 15_000 : durationMs(str(action.timeout)) },
     };
   }
 

@@ -3,6 +3,7 @@
 
 import type { FieldPath } from '../../core/field-path.js';
 import type { ChainMatch } from '../../policy/filter-chain-match.js';
+import type { VirtualHostEntry } from '../../policy/routes.js';
 import type { StringMatch } from '../../policy/string-match.js';
 import type { JsonObject } from '../../xds/decode.js';
 
@@ -100,7 +101,35 @@ export interface TcpProxyConfig {
   idleTimeoutMs: number;
 }
 
-export type NetworkFilterConfig = TcpProxyConfig;
+export interface RouteActionConfig {
+  cluster: string;
+  /** Whole-request timeout (0: none). */
+  timeoutMs: number;
+}
+
+export type ForwardClientCertDetails =
+  | 'SANITIZE'
+  | 'FORWARD_ONLY'
+  | 'APPEND_FORWARD'
+  | 'SANITIZE_SET'
+  | 'ALWAYS_FORWARD_ONLY';
+
+export interface HttpConnectionManagerConfig {
+  kind: 'http_connection_manager';
+  statPrefix: string;
+  codec: 'AUTO' | 'HTTP1';
+  routeConfigName: string;
+  virtualHosts: VirtualHostEntry<RouteActionConfig>[];
+  forwardClientCertDetails: ForwardClientCertDetails;
+  clientCertDetails: { subject: boolean; cert: boolean; chain: boolean; dns: boolean; uri: boolean };
+  maxRequestHeadersKb: number;
+  /** 0: none. */
+  requestHeadersTimeoutMs: number;
+  streamIdleTimeoutMs: number;
+  upgrades: string[];
+}
+
+export type NetworkFilterConfig = TcpProxyConfig | HttpConnectionManagerConfig;
 
 export interface FilterChainConfig {
   name: string;

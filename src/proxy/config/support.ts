@@ -76,7 +76,7 @@ export const PROXY_SUPPORT: SupportTable = {
   'envoy.config.listener.v3.FilterChain': {
     name: 'Chain name (statistics, config dump, logs).',
     filter_chain_match: 'When this chain is chosen.',
-    filters: 'Network filters: `tcp_proxy`.',
+    filters: 'Network filters: `tcp_proxy` or `http_connection_manager` (one terminal filter).',
     transport_socket: '`envoy.transport_sockets.tls` (DownstreamTlsContext) or `raw_buffer`.',
     transport_socket_connect_timeout: 'Time allowed for the downstream TLS handshake.',
     metadata: 'Recorded.',
@@ -98,7 +98,7 @@ export const PROXY_SUPPORT: SupportTable = {
   },
   'envoy.config.listener.v3.Filter': {
     name: 'Filter name.',
-    typed_config: 'The filter configuration (`TcpProxy`).',
+    typed_config: 'The filter configuration (`TcpProxy`, `HttpConnectionManager`).',
   },
   'envoy.config.core.v3.TransportSocket': {
     name: '`envoy.transport_sockets.tls` or `envoy.transport_sockets.raw_buffer`.',
@@ -111,6 +111,86 @@ export const PROXY_SUPPORT: SupportTable = {
     stat_prefix: 'Statistics under `tcp.<stat_prefix>.`.',
     cluster: 'The upstream cluster.',
     idle_timeout: 'Close both sides after this long without bytes either way (default 1h; 0s: never).',
+  },
+  'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager': {
+    stat_prefix: 'Statistics under `http.<stat_prefix>.`.',
+    codec_type: 'AUTO or HTTP1 (HTTP/2 is not implemented yet: an h2 connection is refused).',
+    route_config: 'The routes, inline (RDS is not implemented yet).',
+    http_filters: 'Only `envoy.filters.http.router`, last.',
+    forward_client_cert_details: 'x-forwarded-client-cert handling (Istio: APPEND_FORWARD).',
+    set_current_client_cert_details:
+      'What an appended XFCC element carries (subject, uri, dns, cert, chain).',
+    max_request_headers_kb: 'Largest request header block (default 60); larger → 431.',
+    request_headers_timeout: 'Time to receive the request headers (default none); over → 408.',
+    stream_idle_timeout: 'Close a stream without activity for this long (default 5m).',
+    upgrade_configs: 'Upgrades passed through (`websocket`).',
+    use_remote_address: 'Recorded (sidecars set false).',
+  },
+  'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.SetCurrentClientCertDetails':
+    {
+      subject: 'Subject="…".',
+      cert: 'Cert="<URL-encoded PEM>".',
+      chain: 'Chain="<URL-encoded PEM chain>".',
+      dns: 'DNS=<each DNS SAN>.',
+      uri: 'URI=<the URI SAN>.',
+    },
+  'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.UpgradeConfig': {
+    upgrade_type: 'The Upgrade header value (`websocket`).',
+    enabled: 'On or off.',
+  },
+  'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter': {
+    name: 'Filter name.',
+    typed_config: '`Router`.',
+  },
+  'envoy.extensions.filters.http.router.v3.Router': {},
+  'envoy.config.route.v3.RouteConfiguration': {
+    name: 'Route configuration name (config dump).',
+    virtual_hosts: 'Virtual hosts by domain.',
+    validate_clusters: 'Recorded.',
+  },
+  'envoy.config.route.v3.VirtualHost': {
+    name: 'Name (statistics, config dump).',
+    domains: 'Host/:authority values: exact, `*.suffix`, `prefix*`, `*`.',
+    routes: 'Routes, first match wins.',
+  },
+  'envoy.config.route.v3.Route': {
+    name: 'Route name.',
+    match: 'When the route applies.',
+    route: 'Forward to a cluster.',
+    decorator: 'Recorded.',
+    metadata: 'Recorded.',
+  },
+  'envoy.config.route.v3.Decorator': {
+    operation: 'Recorded.',
+  },
+  'envoy.config.route.v3.RouteMatch': {
+    prefix: 'Path prefix.',
+    path: 'Exact path (query excluded).',
+    safe_regex: 'RE2 over the whole path.',
+    path_separated_prefix: 'Prefix ending at a `/` boundary.',
+    case_sensitive: 'Default true.',
+    headers: 'Header matchers, all must hold.',
+    query_parameters: 'Query parameter matchers, all must hold.',
+  },
+  'envoy.config.route.v3.HeaderMatcher': {
+    name: 'Header name.',
+    string_match: 'How the value matches.',
+    exact_match: 'Deprecated form of string_match.exact.',
+    prefix_match: 'Deprecated form of string_match.prefix.',
+    suffix_match: 'Deprecated form of string_match.suffix.',
+    contains_match: 'Deprecated form of string_match.contains.',
+    safe_regex_match: 'Deprecated form of string_match.safe_regex.',
+    present_match: 'The header is present (true) or absent (false).',
+    invert_match: 'Negate.',
+  },
+  'envoy.config.route.v3.QueryParameterMatcher': {
+    name: 'Parameter name.',
+    string_match: 'How the value matches.',
+    present_match: 'The parameter is present.',
+  },
+  'envoy.config.route.v3.RouteAction': {
+    cluster: 'The upstream cluster.',
+    timeout: 'Whole-request timeout (default 15s; 0s none); over → 504 UT.',
   },
   'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext': {
     common_tls_context: 'Certificates, validation, ALPN, versions and ciphers.',

@@ -8,6 +8,7 @@ import type { Logger } from '../../core/log.js';
 import type { TcpProxyConfig } from '../config/model.js';
 import type { Counter, Gauge, StatsStore } from '../stats/index.js';
 import type { ClusterManager } from '../upstream/cluster.js';
+import type { NetworkFilter } from './network-filter.js';
 
 export interface TcpProxyStats {
   downstreamCxTotal: Counter;
@@ -19,7 +20,7 @@ export interface TcpProxyStats {
   upstreamFlushActive: Gauge;
 }
 
-export class TcpProxy {
+export class TcpProxy implements NetworkFilter {
   private readonly stats: TcpProxyStats;
 
   constructor(

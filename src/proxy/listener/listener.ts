@@ -7,13 +7,20 @@ import net from 'node:net';
 import { parseIp } from '../../core/ip.js';
 import type { Logger } from '../../core/log.js';
 import { type ConnectionFacts, FilterChainSelector } from '../../policy/filter-chain-match.js';
-import type { FilterChainConfig, ListenerConfig, PortPredicate } from '../config/model.js';
+import type {
+  FilterChainConfig,
+  ListenerConfig,
+  ListenerFilterConfig,
+  PortPredicate,
+} from '../config/model.js';
 import {
   type ClientHelloResult,
   DEFAULT_MAX_CLIENT_HELLO_SIZE,
   parseClientHello,
 } from '../detect/client-hello.js';
 import { type HttpInspectResult, inspectHttp, MAX_HTTP_INSPECT_SIZE } from '../detect/http-inspector.js';
+import { HttpConnectionManager } from '../filters/http/hcm.js';
+import type { NetworkFilter } from '../filters/network-filter.js';
 import { TcpProxy } from '../filters/tcp-proxy.js';
 import type { Counter, Gauge, StatsStore } from '../stats/index.js';
 import { DownstreamTls, type PeerInfo, sslStats } from '../transport/downstream-tls.js';
@@ -42,10 +49,13 @@ export interface ConnectionInfo {
 interface ChainRuntime {
   config: FilterChainConfig;
   tls: DownstreamTls | undefined;
-  filter: TcpProxy;
+  /** The terminal network filter (a chain without one closes its connections, as Envoy's empty chain). */
+  filter: NetworkFilter | undefined;
   /** Raw chain on a port that also has a terminating mTLS chain. */
   permissivePlaintext: boolean;
 }
+
+type ListenerFilterKind = ListenerFilterConfig['kind'];
 
 interface ListenerStats {
   cxTotal: Counter;
@@ -55,6 +65,7 @@ interface ListenerStats {
   preCxTimeout: Counter;
   preCxActive: Gauge;
   filterRemoteClose: Counter;
+  filterError: Counter;
 }
 
 interface InspectorStats {
@@ -102,8 +113,8 @@ export class Listener {
   private readonly stats: ListenerStats;
   private readonly inspector: InspectorStats;
   private readonly plaintext;
-  /** Which listener filters run for a destination port (filter_disabled), computed once per port. */
-  private readonly filtersByPort = new Map<number, { tls: boolean; http: boolean }>();
+  /** The listener filters that run for a destination port (filter_disabled), in config order, once per port. */
+  private readonly filtersByPort = new Map<number, readonly ListenerFilterKind[]>();
   private readonly log: Logger;
 
   constructor(
@@ -121,6 +132,7 @@ export class Listener {
       preCxTimeout: store.counter(`${p}downstream_pre_cx_timeout`),
       preCxActive: store.gauge(`${p}downstream_pre_cx_active`),
       filterRemoteClose: store.counter(`${p}downstream_listener_filter_remote_close`),
+      filterError: store.counter(`${p}downstream_listener_filter_error`),
     };
     this.inspector = {
       tlsFound: store.counter('tls_inspector.tls_found'),
@@ -151,11 +163,28 @@ export class Listener {
     for (const chain of all) {
       const tlsConfig = chain.transport.kind === 'tls' ? chain.transport.tls : undefined;
       const filter = chain.filters[0];
-      if (!filter) continue;
+      if (!filter) {
+        this.log.warn('filter chain without a network filter: its connections are closed', {
+          chain: chain.name,
+        });
+      }
+      const http = filter?.kind === 'http_connection_manager';
       this.chains.set(chain, {
         config: chain,
-        tls: tlsConfig ? new DownstreamTls(tlsConfig, deps.secrets, ssl, this.log) : undefined,
-        filter: new TcpProxy(filter, deps.clusters, store, this.log),
+        // HTTP/2 is not implemented yet: an HTTP chain does not offer h2 in ALPN, so clients fall back to HTTP/1.1.
+        tls: tlsConfig
+          ? new DownstreamTls(
+              http ? { ...tlsConfig, alpn: tlsConfig.alpn.filter((p) => p !== 'h2') } : tlsConfig,
+              deps.secrets,
+              ssl,
+              this.log,
+            )
+          : undefined,
+        filter: !filter
+          ? undefined
+          : filter.kind === 'tcp_proxy'
+            ? new TcpProxy(filter, deps.clusters, store, this.log)
+            : new HttpConnectionManager(filter, deps.clusters, store, this.log),
         permissivePlaintext:
           chain.transport.kind === 'raw' &&
           chain.match.transportProtocol !== 'tls' &&
@@ -195,20 +224,27 @@ export class Listener {
     for (const c of this.chains.values()) c.tls?.close();
   }
 
-  /** Closes every open connection now. */
+  /** Releases the filters' upstream pools (after the connections are gone). */
+  close(): void {
+    this.stopAccepting();
+    for (const c of this.chains.values()) c.filter?.close?.();
+  }
+
+  /** Closes every open connection now (those still in the listener filters too). */
   destroyAll(): void {
     for (const socket of this.connections.keys()) socket.destroy();
   }
 
-  private filtersFor(port: number): { tls: boolean; http: boolean } {
+  /** The listener filters Envoy runs for a connection to `port`: config order, minus the disabled ones. */
+  private filtersFor(port: number): readonly ListenerFilterKind[] {
     let f = this.filtersByPort.get(port);
     if (!f) {
-      f = { tls: false, http: false };
+      const kinds: ListenerFilterKind[] = [];
       for (const lf of this.config.listenerFilters) {
         if (lf.disabled && predicateMatches(lf.disabled, port)) continue;
-        if (lf.kind === 'tls_inspector') f.tls = true;
-        else f.http = true;
+        if (!kinds.includes(lf.kind)) kinds.push(lf.kind);
       }
+      f = kinds;
       if (this.filtersByPort.size < 1024) this.filtersByPort.set(port, f);
     }
     return f;
@@ -216,8 +252,6 @@ export class Listener {
 
   private onConnection(socket: net.Socket): void {
     const s = this.stats;
-    s.cxTotal.inc();
-    s.cxActive.inc();
     socket.on('error', () => {});
     const info: ConnectionInfo = {
       listener: this.config.name,
@@ -230,28 +264,28 @@ export class Listener {
       openedAt: Date.now(),
     };
     this.connections.set(socket, info);
-    socket.once('close', () => {
-      s.cxActive.dec();
-      s.cxDestroy.inc();
-      this.connections.delete(socket);
-    });
+    socket.once('close', () => this.connections.delete(socket));
     const filters = this.filtersFor(info.destinationPort);
-    if (!filters.tls && !filters.http) {
+    if (filters.length === 0) {
       this.dispatch(socket, info, undefined, undefined);
       return;
     }
     let hello: ClientHelloResult | undefined;
     let http: HttpInspectResult | undefined;
+    // Envoy runs the listener filters one after the other, in config order, each until it is done.
+    let step = 0;
     const decide = (bytes: Buffer): boolean => {
-      if (filters.tls && (hello === undefined || hello.kind === 'need-more')) {
-        hello = parseClientHello(bytes, DEFAULT_MAX_CLIENT_HELLO_SIZE);
-        if (hello.kind === 'need-more') return false;
-        if (hello.kind === 'too-large') return true;
-      }
-      if (filters.http && hello?.kind !== 'tls' && (http === undefined || http.kind === 'need-more')) {
-        http = inspectHttp(bytes);
-        // Envoy's http_inspector gives up (read_error, close) when the first line is not over in 64 KiB.
-        if (http.kind === 'need-more') return bytes.length >= MAX_HTTP_INSPECT_SIZE;
+      for (; step < filters.length; step++) {
+        if (filters[step] === 'tls_inspector') {
+          hello = parseClientHello(bytes, DEFAULT_MAX_CLIENT_HELLO_SIZE);
+          if (hello.kind === 'need-more') return false;
+          if (hello.kind === 'too-large') return true;
+        } else if (hello?.kind !== 'tls') {
+          // http_inspector skips a connection tls_inspector found to be TLS.
+          http = inspectHttp(bytes);
+          // Envoy's http_inspector gives up (read_error, close) when the first line is not over in 64 KiB.
+          if (http.kind === 'need-more') return bytes.length >= MAX_HTTP_INSPECT_SIZE;
+        }
       }
       return true;
     };
@@ -259,7 +293,11 @@ export class Listener {
     void peek(socket, decide, this.config.listenerFiltersTimeoutMs).then(({ end }) => {
       s.preCxActive.dec();
       if (end === 'closed' || end === 'error') {
-        s.filterRemoteClose.inc();
+        // Envoy's ListenerFilterBufferImpl: a read error (a reset) counts downstream_listener_filter_error, the
+        // peer's FIN downstream_listener_filter_remote_close. A close with neither is ours (destroyAll while
+        // the connection was being inspected), not the peer's.
+        if (end === 'error') s.filterError.inc();
+        else if (socket.readableEnded) s.filterRemoteClose.inc();
         socket.destroy();
         return;
       }
@@ -334,11 +372,28 @@ export class Listener {
       return;
     }
     info.filterChain = runtime.config.name;
-    if (runtime.permissivePlaintext) {
+    // Envoy counts a downstream connection (ActiveTcpConnection) once it has a filter chain: connections
+    // closed by the listener filters or without a matching chain are not in downstream_cx_*.
+    const s = this.stats;
+    s.cxTotal.inc();
+    s.cxActive.inc();
+    const destroyed = () => {
+      s.cxActive.dec();
+      s.cxDestroy.inc();
+    };
+    if (socket.closed) destroyed();
+    else socket.once('close', destroyed);
+    if (runtime.permissivePlaintext && facts.transportProtocol === 'raw_buffer') {
       this.plaintext.get([this.config.name, runtime.config.name, info.sourceAddress]).inc();
     }
+    const filter = runtime.filter;
+    if (!filter) {
+      this.log.debug('closing connection: no network filters', { chain: runtime.config.name });
+      socket.destroy();
+      return;
+    }
     if (!runtime.tls) {
-      runtime.filter.handle(socket);
+      filter.handle(socket, { peer: undefined, tls: false });
       return;
     }
     info.transport = 'tls';
@@ -357,7 +412,7 @@ export class Listener {
         peer: outcome.peer.spiffeId,
         chain: runtime.config.name,
       });
-      runtime.filter.handle(outcome.socket);
+      filter.handle(outcome.socket, { peer: outcome.peer, tls: true });
     });
   }
 }

@@ -8,7 +8,7 @@ export type PeekEnd = 'decided' | 'timeout' | 'closed' | 'error';
 
 export interface PeekResult {
   end: PeekEnd;
-  /** Every byte read, already put back into the socket (empty when the socket was closed). */
+  /** Every byte read: put back into the socket after 'decided' and 'timeout', only reported otherwise. */
   bytes: Buffer;
 }
 

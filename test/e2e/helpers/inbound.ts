@@ -69,7 +69,7 @@ export function chainsFor(mode: Mode, kind: PortKind): ChainSpec[] {
 }
 
 /** Istio's server TLS context (BuildInboundTLS): SDS default + ROOTCA, SAN prefix of the trust domain. */
-function downstreamTls(http: boolean) {
+export function downstreamTls(http: boolean) {
   return {
     name: 'envoy.transport_sockets.tls',
     typed_config: {

@@ -212,6 +212,60 @@ describe('compiling a bootstrap: what decoding cannot see', () => {
       /clusters\[0\]\.transport_socket\.typed_config\.common_tls_context\.tls_certificate_sds_secret_configs\[0\]\.name: secret "default" is not in static_resources\.secrets/,
     ],
     [
+      'an HTTP/2 codec (not implemented yet)',
+      base(
+        `    filter_chains:\n    - ${`      filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: in
+          EXTRA
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}`
+          .trim()
+          .replace('EXTRA', 'codec_type: HTTP2\n          route_config: {virtual_hosts: []}')}`,
+      ),
+      /typed_config\.codec_type: codec_type HTTP2 is not implemented yet/,
+    ],
+    [
+      'RDS instead of an inline route_config',
+      base(
+        `    filter_chains:\n    - ${`      filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: in
+          EXTRA
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}`
+          .trim()
+          .replace('EXTRA', 'rds: {route_config_name: x, config_source: {ads: {}}}')}`,
+      ),
+      /typed_config\.rds: field "rds" of envoy\.extensions\.filters\.network\.http_connection_manager\.v3\.HttpConnectionManager is not implemented/,
+    ],
+    [
+      'a route to a redirect',
+      base(
+        `    filter_chains:\n    - ${`      filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: in
+          EXTRA
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}`
+          .trim()
+          .replace(
+            'EXTRA',
+            'route_config: {virtual_hosts: [{name: v, domains: ["*"], routes: [{match: {prefix: /}, redirect: {path_redirect: /x}}]}]}',
+          )}`,
+      ),
+      /routes\[0\]\.redirect: field "redirect" of envoy\.config\.route\.v3\.Route is not implemented/,
+    ],
+    [
       'node metadata LABELS not a map',
       `node: {metadata: {LABELS: [a]}}\n${base(`    filter_chains:\n    - ${tcp.trim()}`)}`,
       /node\.metadata\.LABELS: expected a map/,

@@ -1,0 +1,218 @@
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { silentLogger } from '../../../../src/core/log.js';
+import type { HttpConnectionManagerConfig } from '../../../../src/proxy/config/model.js';
+import { HttpConnectionManager } from '../../../../src/proxy/filters/http/hcm.js';
+import { StatsStore } from '../../../../src/proxy/stats/index.js';
+import { ClusterManager } from '../../../../src/proxy/upstream/cluster.js';
+
+const prefix = (value: string) => ({ kind: 'prefix' as const, value });
+
+function config(o: Partial<HttpConnectionManagerConfig> = {}): HttpConnectionManagerConfig {
+  return {
+    kind: 'http_connection_manager',
+    statPrefix: 'inbound_0.0.0.0_9080',
+    codec: 'AUTO',
+    routeConfigName: 'inbound|9080||',
+    virtualHosts: [
+      {
+        name: 'inbound|http|9080',
+        domains: ['*'],
+        routes: [
+          {
+            name: 'slow',
+            match: { path: prefix('/slow'), caseSensitive: true, headers: [], queryParameters: [] },
+            action: { cluster: 'app', timeoutMs: 200 },
+          },
+          {
+            name: 'missing',
+            match: {
+              path: prefix('/missing-cluster'),
+              caseSensitive: true,
+              headers: [],
+              queryParameters: [],
+            },
+            action: { cluster: 'nope', timeoutMs: 0 },
+          },
+          {
+            name: 'down',
+            match: { path: prefix('/down'), caseSensitive: true, headers: [], queryParameters: [] },
+            action: { cluster: 'down', timeoutMs: 0 },
+          },
+          {
+            name: 'default',
+            match: { path: prefix('/api'), caseSensitive: true, headers: [], queryParameters: [] },
+            action: { cluster: 'app', timeoutMs: 0 },
+          },
+        ],
+      },
+    ],
+    forwardClientCertDetails: 'APPEND_FORWARD',
+    clientCertDetails: { subject: true, uri: true, dns: true, cert: false, chain: false },
+    maxRequestHeadersKb: 8,
+    requestHeadersTimeoutMs: 0,
+    streamIdleTimeoutMs: 300_000,
+    upgrades: ['websocket'],
+    ...o,
+  };
+}
+
+function cluster(name: string, port: number) {
+  return {
+    name,
+    type: 'STATIC' as const,
+    connectTimeoutMs: 500,
+    lbPolicy: 'ROUND_ROBIN' as const,
+    endpoints: [{ address: { host: '127.0.0.1', port }, healthy: true, metadata: {}, transportMatch: {} }],
+    transport: { kind: 'raw' as const },
+    transportSocketMatches: [],
+  };
+}
+
+describe('http_connection_manager over HTTP/1.1', { timeout: 20_000 }, () => {
+  let app: http.Server;
+  let front: net.Server;
+  let port: number;
+  let store: StatsStore;
+  let hcm: HttpConnectionManager;
+  const seen: http.IncomingHttpHeaders[] = [];
+
+  before(async () => {
+    app = http.createServer((req, res) => {
+      seen.push(req.headers);
+      if (req.url === '/slow') return; // never answers
+      if (req.url === '/api/reset') {
+        req.socket.destroy();
+        return;
+      }
+      let body = '';
+      req.on('data', (d) => {
+        body += d;
+      });
+      req.on('end', () => {
+        res.setHeader('x-app', '1');
+        res.end(`${req.method} ${req.url} ${body.length}`);
+      });
+    });
+    app.on('upgrade', (_req, socket) => {
+      socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n');
+      socket.on('data', (d) => socket.write(`ws:${d}`));
+    });
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    const closed = net.createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const deadPort = (closed.address() as net.AddressInfo).port;
+    await new Promise((r) => closed.close(r));
+    store = new StatsStore();
+    const clusters = new ClusterManager(
+      [cluster('app', (app.address() as net.AddressInfo).port), cluster('down', deadPort)],
+      store,
+    );
+    hcm = new HttpConnectionManager(config(), clusters, store, silentLogger);
+    front = net.createServer({ pauseOnConnect: true }, (s) => hcm.handle(s, { peer: undefined, tls: false }));
+    await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+    port = (front.address() as net.AddressInfo).port;
+  });
+
+  after(() => {
+    hcm.close();
+    front.close();
+    app.closeAllConnections();
+    app.close();
+  });
+
+  async function get(path: string, init: RequestInit = {}) {
+    const res = await fetch(`http://127.0.0.1:${port}${path}`, init);
+    return { status: res.status, body: await res.text(), headers: res.headers };
+  }
+
+  it('routes to the cluster and relays method, path, body and response headers; keep-alive reuses the pool', async () => {
+    const r = await get('/api/x?y=1', { method: 'POST', body: 'hello' });
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'POST /api/x?y=1 5');
+    assert.equal(r.headers.get('x-app'), '1');
+    for (let i = 0; i < 5; i++) assert.equal((await get('/api/again')).status, 200);
+    assert.equal(
+      store.counter('cluster.app.upstream_cx_total').value,
+      1,
+      'one upstream connection for six requests',
+    );
+    assert.ok(store.counter('http.inbound_0.0.0.0_9080.downstream_rq_2xx').value >= 6);
+  });
+
+  it('removes a client-sent XFCC on plaintext, and adds x-request-id and x-forwarded-proto', async () => {
+    await get('/api/xfcc', { headers: { 'x-forwarded-client-cert': 'By=forged;Hash=00' } });
+    const h = seen.at(-1);
+    assert.equal(h?.['x-forwarded-client-cert'], undefined);
+    assert.match(String(h?.['x-request-id']), /^[0-9a-f-]{36}$/);
+    assert.equal(h?.['x-forwarded-proto'], 'http');
+  });
+
+  it("answers Envoy's local replies: 404 NR, 503 NC, 503 UF, 504 UT, 503 UC", async () => {
+    const nr = await get('/nothing');
+    assert.equal(nr.status, 404);
+    assert.equal(nr.headers.get('x-skiff-response-flags'), 'NR');
+    assert.equal((await get('/missing-cluster')).headers.get('x-skiff-response-flags'), 'NC');
+    const uf = await get('/down');
+    assert.equal(uf.status, 503);
+    assert.equal(uf.headers.get('x-skiff-response-flags'), 'UF');
+    assert.match(
+      uf.body,
+      /^upstream connect error or disconnect\/reset before headers\. reset reason: connection failure/,
+    );
+    const ut = await get('/slow');
+    assert.equal(ut.status, 504);
+    assert.equal(ut.body, 'upstream request timeout');
+    const uc = await get('/api/reset');
+    assert.equal(uc.status, 503);
+    assert.equal(uc.headers.get('x-skiff-response-flags'), 'UC');
+  });
+
+  it('answers oversized headers with 431 and bad framing with 400, and keeps serving', async () => {
+    const raw = (text: string) =>
+      new Promise<string>((resolve) => {
+        const s = net.connect({ host: '127.0.0.1', port }, () => s.write(text));
+        let got = '';
+        s.on('data', (d) => {
+          got += d;
+        });
+        s.on('close', () => resolve(got));
+        s.on('error', () => resolve(got));
+      });
+    assert.match(
+      await raw(`GET /api HTTP/1.1\r\nhost: a\r\nx-big: ${'a'.repeat(10_000)}\r\n\r\n`),
+      /^HTTP\/1\.1 431 /,
+    );
+    assert.match(
+      await raw('GET /api HTTP/1.1\r\nhost: a\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nx'),
+      /^HTTP\/1\.1 400 /,
+    );
+    assert.match(await raw('\x00\x01garbage\r\n\r\n'), /^HTTP\/1\.1 400 /);
+    assert.ok(store.counter('http.inbound_0.0.0.0_9080.downstream_cx_protocol_error').value >= 3);
+    assert.equal((await get('/api/after')).status, 200);
+  });
+
+  it('passes a websocket upgrade through and refuses other upgrades with 403', async () => {
+    const upgrade = (type: string) =>
+      new Promise<string>((resolve) => {
+        const s = net.connect({ host: '127.0.0.1', port }, () =>
+          s.write(`GET /api/ws HTTP/1.1\r\nhost: a\r\nconnection: upgrade\r\nupgrade: ${type}\r\n\r\n`),
+        );
+        let got = '';
+        s.on('data', (d) => {
+          got += d;
+          if (got.includes('\r\n\r\n') && !got.includes('ws:') && got.startsWith('HTTP/1.1 101'))
+            s.write('ping');
+          if (got.includes('ws:ping') || !got.startsWith('HTTP/1.1 101')) s.end();
+        });
+        s.on('close', () => resolve(got));
+        s.on('error', () => resolve(got));
+      });
+    const ws = await upgrade('websocket');
+    assert.match(ws, /^HTTP\/1\.1 101 /);
+    assert.match(ws, /ws:ping/);
+    assert.match(await upgrade('h2c'), /^HTTP\/1\.1 403 /);
+  });
+});
