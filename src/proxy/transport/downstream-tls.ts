@@ -55,7 +55,10 @@ export function sslStats(store: StatsStore, prefix: string): SslStats {
     failVerifyError: store.counter(`${prefix}fail_verify_error`),
     failVerifySan: store.counter(`${prefix}fail_verify_san`),
     noCertificate: store.counter(`${prefix}no_certificate`),
-    handshakeTimeout: store.counter(`${prefix}handshake_timeout`),
+    // Envoy counts transport_socket_connect_timeout on the listener, not under ssl.
+    handshakeTimeout: store.counter(
+      `${prefix.replace(/ssl\.$/, '')}downstream_cx_transport_socket_connect_timeout`,
+    ),
     named(kind, name) {
       const key = `${kind}.${name}`;
       let c = cache.get(key);

@@ -571,8 +571,8 @@ describe('DownstreamTls', { timeout: 60_000 }, () => {
     right.socket.end();
   });
 
-  it('handshake timeout: a client that sends nothing is closed after timeoutMs, ssl.handshake_timeout', async () => {
-    const { dt, counter } = setup(config(), secretsWith());
+  it('handshake timeout: a client that sends nothing is closed after timeoutMs, counted as Envoy counts it', async () => {
+    const { dt, counter, stats } = setup(config(), secretsWith());
     const srv = await serve(dt, { timeoutMs: 300, inspect: false });
     const started = Date.now();
     const raw = net.connect(srv.port, '127.0.0.1');
@@ -587,7 +587,7 @@ describe('DownstreamTls', { timeout: 60_000 }, () => {
     await closed;
     const elapsed = Date.now() - started;
     assert.ok(elapsed >= 280 && elapsed < 3000, `closed after ${elapsed} ms`);
-    assert.equal(counter('handshake_timeout'), 1);
+    assert.equal(stats.counter('listener.x.downstream_cx_transport_socket_connect_timeout').value, 1);
     assert.equal(counter('connection_error'), 0);
   });
 
