@@ -6,10 +6,11 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { formatDiagnostic, hasErrors } from '../../core/diagnostics.js';
 import { createLogger, type LogLevel } from '../../core/log.js';
-import { CertificateAgent } from '../../proxy/agent/agent.js';
+import type { CertificateAgent } from '../../proxy/agent/agent.js';
 import { AGENT_SECRETS } from '../../proxy/agent/sds.js';
 import { loadBootstrapFile } from '../../proxy/config/load.js';
 import { SidecarProxy } from '../../proxy/proxy.js';
+import { releaseEnvoyRoot } from '../../xds/protos.js';
 import { parseChoice, parseDurationArg, parseListen } from '../args.js';
 import { type CliIo, EXIT_FAILURE, EXIT_INVALID, EXIT_OK, UsageError } from '../io.js';
 
@@ -74,6 +75,8 @@ export async function runProxy(options: ProxyOptions, io: CliIo): Promise<number
         `cannot read ${(e as NodeJS.ErrnoException).path ?? ''}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
       );
     }
+    // Loaded only when used: the agent's gRPC client and X.509 code cost the proxy ~15 MB of memory otherwise.
+    const { CertificateAgent } = await import('../../proxy/agent/agent.js');
     agent = new CertificateAgent({
       caAddress: options.caAddress,
       rootCertPem,
@@ -83,6 +86,8 @@ export async function runProxy(options: ProxyOptions, io: CliIo): Promise<number
     });
   }
   const loaded = await loadBootstrapFile(options.config, agent ? { providedSecrets: AGENT_SECRETS } : {});
+  // The bootstrap is decoded: Envoy's protos are not needed again in this process.
+  releaseEnvoyRoot();
   for (const d of loaded.diagnostics) io.err(`${formatDiagnostic(d)}\n`);
   if (!loaded.config || hasErrors(loaded.diagnostics)) {
     const n = loaded.diagnostics.filter((d) => d.severity === 'error').length;

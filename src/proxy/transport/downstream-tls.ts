@@ -28,7 +28,8 @@ import tls from 'node:tls';
 import type { Logger } from '../../core/log.js';
 import type { DownstreamTlsConfig } from '../config/model.js';
 import type { Counter, StatsStore } from '../stats/index.js';
-import { parseSubjectAltNames, type SubjectAltName, sansMatch, spiffeIdOf } from './san.js';
+import { peerCertificate, verifyError } from './peer-certificate.js';
+import { type SubjectAltName, sansMatch, spiffeIdOf } from './san.js';
 import type { SecretStore } from './secrets.js';
 import { TlsContextHolder } from './tls-material.js';
 
@@ -78,6 +79,8 @@ export interface PeerInfo {
   sans: SubjectAltName[];
   /** The client certificate (DER), when one was sent. */
   certificate: Buffer | undefined;
+  /** Our own URI SAN on this connection (the identity we presented). */
+  localSpiffeId: string | undefined;
   alpn: string | undefined;
   version: string | undefined;
   /** The IETF name (`TLS_AES_128_GCM_SHA256`, `TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384`), as Envoy's
@@ -92,19 +95,6 @@ export type TlsOutcome =
       reason: 'no-context' | 'handshake' | 'no-cert' | 'verify' | 'san' | 'timeout' | 'closed';
       detail: string;
     };
-
-/**
- * OpenSSL's verdict on the peer chain (against the context's `ca`), as tls.Server reads it for `authorized`:
- * a bare TLSSocket never sets `authorized`, so read the same handle method Node's server does.
- */
-function verifyError(socket: tls.TLSSocket): string | undefined {
-  const handle = (
-    socket as unknown as { _handle?: { verifyError?: () => (Error & { code?: string }) | null } }
-  )._handle;
-  if (typeof handle?.verifyError !== 'function') return 'cannot read the certificate verification result';
-  const e = handle.verifyError();
-  return e ? (e.code ?? e.message) : undefined;
-}
 
 /** Errors of the socket itself, not of TLS: Envoy's drainErrorQueue does not count them as connection_error. */
 const SOCKET_ERRORS = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ETIMEDOUT']);
@@ -217,8 +207,8 @@ export class DownstreamTls {
     socket.once('close', onClose);
     socket.once('secure', () => {
       if (settled) return;
-      const cert = socket.getPeerX509Certificate();
-      const sans = cert ? parseSubjectAltNames(cert.subjectAltName) : [];
+      const cert = peerCertificate(socket);
+      const sans = cert ? cert.sans : [];
       if (!cert) {
         if (require) {
           stats.failVerifyNoCert.inc();
@@ -258,7 +248,8 @@ export class DownstreamTls {
         peer: {
           spiffeId: cert && built.verifyChain ? spiffeIdOf(sans) : undefined,
           sans,
-          certificate: cert?.raw,
+          certificate: cert?.der,
+          localSpiffeId: built.localIdentity,
           alpn: typeof alpn === 'string' ? alpn : undefined,
           version,
           cipher: suite?.standardName,

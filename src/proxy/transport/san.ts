@@ -57,7 +57,7 @@ export function parseSubjectAltNames(text: string | undefined): SubjectAltName[]
 }
 
 /** An IPv6 address as glibc's inet_ntop writes it (RFC 5952 compression, lower case, IPv4-mapped dotted). */
-function canonicalIp(value: string): string {
+export function canonicalIp(value: string): string {
   if (!value.includes(':')) return value;
   let host: string;
   try {

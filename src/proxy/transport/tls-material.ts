@@ -2,9 +2,11 @@
 // (listeners' DownstreamTlsContext, clusters' UpstreamTlsContext) turn a CommonTlsContext into a Node
 // SecureContext, and rebuild it when a secret it names changes.
 
+import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import type { Logger } from '../../core/log.js';
 import type { CommonTlsConfig, SanMatcher } from '../config/model.js';
+import { parseSubjectAltNames } from './san.js';
 import type { SecretStore } from './secrets.js';
 
 export interface BuiltTls {
@@ -14,6 +16,18 @@ export interface BuiltTls {
   verifyChain: boolean;
   /** A certificate of our own is configured. */
   hasCertificate: boolean;
+  /** The URI SAN of our own certificate (the SPIFFE identity we present), read once per context. */
+  localIdentity: string | undefined;
+}
+
+/** The first URI SAN of the first certificate of a PEM chain. */
+function uriSanOf(chain: Buffer): string | undefined {
+  try {
+    const sans = parseSubjectAltNames(new X509Certificate(chain).subjectAltName);
+    return sans.find((x) => x.type === 'URI')?.value;
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -53,7 +67,13 @@ export function buildTls(config: CommonTlsConfig, secrets: SecretStore): BuiltTl
     ecdhCurve: config.params.curves,
     honorCipherOrder: true,
   });
-  return { context, sanMatchers, verifyChain: trustedCa !== undefined, hasCertificate: certs.length > 0 };
+  return {
+    context,
+    sanMatchers,
+    verifyChain: trustedCa !== undefined,
+    hasCertificate: certs.length > 0,
+    localIdentity: certs[0] ? uriSanOf(certs[0]) : undefined,
+  };
 }
 
 /** Keeps a BuiltTls current: rebuilt when a secret it names changes; a refused rebuild keeps the last good one. */

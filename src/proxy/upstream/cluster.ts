@@ -83,7 +83,15 @@ function clusterStats(store: StatsStore, name: string): ClusterStats {
 }
 
 export type ConnectResult =
-  | { ok: true; socket: Socket; endpoint: Endpoint; peerIdentity: string | undefined }
+  | {
+      ok: true;
+      socket: Socket;
+      endpoint: Endpoint;
+      /** The server's verified URI SAN (TLS with SAN matchers). */
+      peerIdentity: string | undefined;
+      /** Our own URI SAN presented (TLS with a certificate). */
+      localIdentity: string | undefined;
+    }
   | { ok: false; reason: 'none-healthy' | 'connect-fail' | 'timeout' | 'tls'; detail: string };
 
 export class Cluster {
@@ -205,7 +213,7 @@ export class Cluster {
       s.upstreamCxConnectTimeout.inc();
       failed('timeout', `connect to ${host}:${port} timed out after ${this.config.connectTimeoutMs} ms`);
     }, this.config.connectTimeoutMs);
-    const established = (conn: Socket, peerIdentity: string | undefined) => {
+    const established = (conn: Socket, peerIdentity: string | undefined, localIdentity?: string) => {
       if (settled) {
         conn.destroy();
         return;
@@ -220,7 +228,7 @@ export class Cluster {
         s.upstreamCxActive.dec();
         s.upstreamCxDestroy.inc();
       });
-      done({ ok: true, socket: conn, endpoint, peerIdentity });
+      done({ ok: true, socket: conn, endpoint, peerIdentity, localIdentity });
     };
     socket.once('error', (e: NodeJS.ErrnoException) =>
       failed('connect-fail', `connect to ${host}:${port}: ${e.code ?? e.message}`),
@@ -231,7 +239,7 @@ export class Cluster {
         return;
       }
       endpoint.tls.handshake(socket, (outcome) => {
-        if (outcome.ok) established(outcome.socket, outcome.peerIdentity);
+        if (outcome.ok) established(outcome.socket, outcome.peerIdentity, outcome.localIdentity);
         else failed('tls', `TLS to ${host}:${port}: ${outcome.detail}`);
       });
     });
