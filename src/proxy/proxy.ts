@@ -9,6 +9,7 @@ import { startAgentSds } from './agent/sds.js';
 import type { ProxyConfig } from './config/model.js';
 import { Listener } from './listener/listener.js';
 import { StatsStore } from './stats/index.js';
+import { ProxyTelemetry } from './telemetry/context.js';
 import { SecretStore } from './transport/secrets.js';
 import { ClusterManager } from './upstream/cluster.js';
 
@@ -28,6 +29,7 @@ export class SidecarProxy {
   readonly clusters: ClusterManager;
   readonly listeners: Listener[];
   private admin: AdminServer | undefined;
+  private telemetry: ProxyTelemetry | undefined;
   private adminPort: number | undefined;
   private stateValue: ServerState = 'PRE_INITIALIZING';
   private draining: Promise<void> | undefined;
@@ -57,6 +59,10 @@ export class SidecarProxy {
           clusters: this.clusters,
           secrets: this.secrets,
           log: options.log,
+          telemetry: () => {
+            this.telemetry ??= new ProxyTelemetry(this.stats, config.node);
+            return this.telemetry;
+          },
         }),
     );
   }

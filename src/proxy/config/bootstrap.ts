@@ -12,6 +12,7 @@ import { type Cidr, parseCidr, parseIp } from '../../core/ip.js';
 import { ANY_MATCH, type ChainMatch, type SourceType } from '../../policy/filter-chain-match.js';
 import type { HeaderCheck, PathCheck, RouteEntry } from '../../policy/routes.js';
 import { durationMs, type Json, type JsonObject } from '../../xds/decode.js';
+import { type NodeMetadata, NodeMetadataError, parseNodeMetadata } from '../telemetry/workload.js';
 import type {
   ClusterConfig,
   CommonTlsConfig,
@@ -20,10 +21,12 @@ import type {
   EndpointConfig,
   FilterChainConfig,
   HttpConnectionManagerConfig,
+  IstioStatsConfig,
   ListenerConfig,
   ListenerFilterConfig,
   NetworkFilterConfig,
   NodeInfo,
+  PeerMetadataConfig,
   PortPredicate,
   ProxyConfig,
   RouteActionConfig,
@@ -50,7 +53,19 @@ const TYPE = {
   hcm: 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
   router: 'envoy.extensions.filters.http.router.v3.Router',
   rawBuffer: 'envoy.extensions.transport_sockets.raw_buffer.v3.RawBuffer',
+  httpProtocolOptions: 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+  typedStructV1: 'udpa.type.v1.TypedStruct',
+  typedStructV3: 'xds.type.v3.TypedStruct',
 };
+
+/** Istio's own filters, which Envoy receives as TypedStructs (their protos are not Envoy's). */
+const ISTIO_TYPE = {
+  stats: 'stats.PluginConfig',
+  peerMetadata: 'io.istio.http.peer_metadata.Config',
+};
+
+/** Istio's default `tcp_reporting_duration`. */
+const TCP_REPORTING_MS = 5_000;
 
 /** Names Envoy (and older configs) use for the extensions, when no typed_config says which. */
 const LISTENER_FILTER_NAMES: Record<string, ListenerFilterConfig['kind']> = {
@@ -114,6 +129,28 @@ function typeOf(any: JsonObject): string {
   return url.slice(url.lastIndexOf('/') + 1);
 }
 
+/** The inner type of a TypedStruct (`stats.PluginConfig`), or '' when `any` is not one. */
+function typedStructOf(any: JsonObject): string {
+  const t = typeOf(any);
+  if (t !== TYPE.typedStructV1 && t !== TYPE.typedStructV3) return '';
+  const url = str(any.type_url);
+  return url.slice(url.lastIndexOf('/') + 1);
+}
+
+/** A duration from free JSON (a Struct has no Duration type): NaN when it is not one. */
+function safeDuration(text: string): number {
+  try {
+    return durationMs(text);
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** A proto3 JSON field by its proto name or its lowerCamelCase JSON name (a Struct keeps either). */
+function field(o: JsonObject, name: string): Json | undefined {
+  return o[name] ?? o[name.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase())];
+}
+
 class Compiler {
   readonly diagnostics: Diagnostic[] = [];
   private secretNames = new Set<string>();
@@ -168,46 +205,26 @@ class Compiler {
     });
   }
 
+  /** The node; its metadata is read as Istio writes it (telemetry/workload.ts), every bad value an error. */
   private node(n: JsonObject): NodeInfo {
     const metadata = obj(n.metadata);
-    const labels: Record<string, string> = {};
-    const rawLabels = metadata.LABELS;
-    if (rawLabels !== undefined) {
-      if (typeof rawLabels !== 'object' || rawLabels === null || Array.isArray(rawLabels)) {
-        this.error(
-          ['node', 'metadata', 'LABELS'],
-          'proxy.node',
-          `expected a map of label names to values, got ${showValue(rawLabels)}`,
-        );
-      } else {
-        for (const [k, v] of Object.entries(rawLabels)) {
-          if (typeof v === 'string') labels[k] = v;
-          else
-            this.error(
-              ['node', 'metadata', 'LABELS', k],
-              'proxy.node',
-              `label values are strings, got ${showValue(v)}`,
-            );
-        }
-      }
+    let parsed: NodeMetadata;
+    try {
+      parsed = parseNodeMetadata(metadata);
+    } catch (e) {
+      if (!(e instanceof NodeMetadataError)) throw e;
+      for (const issue of e.issues) this.error(issue.path, 'proxy.node', issue.message);
+      parsed = parseNodeMetadata({});
     }
-    const text = (key: string): string | undefined => {
-      const v = metadata[key];
-      if (v === undefined) return undefined;
-      if (typeof v !== 'string') {
-        this.error(['node', 'metadata', key], 'proxy.node', `expected a string, got ${showValue(v)}`);
-        return undefined;
-      }
-      return v;
-    };
     return {
       id: str(n.id),
       cluster: str(n.cluster),
       metadata,
-      namespace: text('NAMESPACE'),
-      serviceAccount: text('SERVICE_ACCOUNT'),
-      workloadName: text('WORKLOAD_NAME'),
-      labels,
+      parsed,
+      namespace: parsed.namespace,
+      serviceAccount: parsed.serviceAccount,
+      workloadName: parsed.workloadName,
+      labels: { ...parsed.labels },
     };
   }
 
@@ -249,14 +266,21 @@ class Compiler {
     const listenerFilters = list(l.listener_filters).map((f, i) =>
       this.listenerFilter(obj(f), [...path, 'listener_filters', i]),
     );
+    const direction = str(l.traffic_direction) || 'UNSPECIFIED';
     const chains = list(l.filter_chains).map((c, i) =>
-      this.filterChain(obj(c), [...path, 'filter_chains', i], i, clusters),
+      this.filterChain(obj(c), [...path, 'filter_chains', i], i, clusters, direction),
     );
     this.duplicateMatches(list(l.filter_chains), [...path, 'filter_chains']);
     const defaultChain =
       l.default_filter_chain === undefined
         ? undefined
-        : this.filterChain(obj(l.default_filter_chain), [...path, 'default_filter_chain'], -1, clusters);
+        : this.filterChain(
+            obj(l.default_filter_chain),
+            [...path, 'default_filter_chain'],
+            -1,
+            clusters,
+            direction,
+          );
     if (chains.length === 0 && !defaultChain) {
       this.error(
         [...path, 'filter_chains'],
@@ -368,16 +392,44 @@ class Compiler {
     path: FieldPath,
     index: number,
     clusters: Set<string>,
+    direction: string,
   ): FilterChainConfig {
-    const filters = list(c.filters).map((f, i) =>
-      this.networkFilter(obj(f), [...path, 'filters', i], clusters),
-    );
+    // Istio's TCP `istio.stats` filter sits before tcp_proxy; it becomes part of the terminal filter's config.
+    let istioStats: IstioStatsConfig | undefined;
+    const filters: NetworkFilterConfig[] = [];
+    const raw = list(c.filters);
+    raw.forEach((f, i) => {
+      const at = [...path, 'filters', i];
+      const typed = obj(obj(f).typed_config);
+      if (typedStructOf(typed) === ISTIO_TYPE.stats) {
+        istioStats = this.istioStats(typed, [...at, 'typed_config'], direction);
+        return;
+      }
+      const filter = this.networkFilter(obj(f), at, clusters, direction);
+      if (i !== raw.length - 1) {
+        this.error(
+          at,
+          'proxy.filter-chain',
+          `${filter.kind} is a terminal filter and must be the last of the chain's filters`,
+        );
+      }
+      filters.push(filter);
+    });
     if (filters.length === 0)
       this.error(
         [...path, 'filters'],
         'proxy.filter-chain',
-        'a filter chain needs a terminal network filter (tcp_proxy)',
+        'a filter chain needs a terminal network filter (tcp_proxy or http_connection_manager)',
       );
+    const terminal = filters[0];
+    if (istioStats && terminal?.kind === 'tcp_proxy') terminal.istioStats = istioStats;
+    else if (istioStats && terminal?.kind === 'http_connection_manager') {
+      this.error(
+        [...path, 'filters'],
+        'proxy.filter-chain',
+        'the istio.stats network filter goes with tcp_proxy; for HTTP put it in http_connection_manager.http_filters',
+      );
+    }
     const name = c.name === undefined ? (index < 0 ? 'default' : `#${index}`) : str(c.name);
     return {
       name,
@@ -442,18 +494,23 @@ class Compiler {
     };
   }
 
-  private networkFilter(f: JsonObject, path: FieldPath, clusters: Set<string>): NetworkFilterConfig {
+  private networkFilter(
+    f: JsonObject,
+    path: FieldPath,
+    clusters: Set<string>,
+    direction: string,
+  ): NetworkFilterConfig {
     const typed = obj(f.typed_config);
     const t = typeOf(typed);
     const at = [...path, 'typed_config'];
-    if (t === TYPE.hcm) return this.httpConnectionManager(typed, at, clusters);
+    if (t === TYPE.hcm) return this.httpConnectionManager(typed, at, clusters, direction);
     if (t !== TYPE.tcpProxy) {
       this.error(
         [...path, f.typed_config === undefined ? 'name' : 'typed_config'],
         'proxy.unsupported',
         f.typed_config === undefined
           ? `network filter ${showValue(f.name)} needs a typed_config`
-          : `network filter ${t} is not implemented; expected TcpProxy or HttpConnectionManager`,
+          : `network filter ${typedStructOf(typed) || t} is not implemented; expected TcpProxy, HttpConnectionManager or Istio's stats.PluginConfig`,
       );
     }
     const cluster = str(typed.cluster);
@@ -471,6 +528,110 @@ class Compiler {
       cluster,
       idleTimeoutMs:
         typed.idle_timeout === undefined ? DEFAULTS.tcpIdleTimeoutMs : durationMs(str(typed.idle_timeout)),
+      istioStats: undefined,
+    };
+  }
+
+  /** A TypedStruct's value may carry only the fields Skiff honours (by proto or JSON name); others are errors. */
+  private onlyFields(v: JsonObject, at: FieldPath, type: string, known: readonly string[]): void {
+    for (const k of Object.keys(v)) {
+      if (!known.some((n) => field({ [k]: true }, n) !== undefined)) {
+        this.error(
+          [...at, k],
+          'proxy.unsupported',
+          `${type} field ${k} is not implemented; Skiff honours ${known.join(', ')}`,
+        );
+      }
+    }
+  }
+
+  /** Istio's `istio.stats` (stats.PluginConfig as a TypedStruct): the reporter comes from the listener. */
+  private istioStats(typed: JsonObject, path: FieldPath, direction: string): IstioStatsConfig {
+    const v = obj(typed.value);
+    const at = [...path, 'value'];
+    this.onlyFields(v, at, 'stats.PluginConfig', [
+      'reporter',
+      'tcp_reporting_duration',
+      'disable_host_header_fallback',
+    ]);
+    const reporterField = field(v, 'reporter');
+    if (reporterField !== undefined && reporterField !== 'UNSPECIFIED' && reporterField !== 0) {
+      this.error(
+        [...at, 'reporter'],
+        'proxy.unsupported',
+        `reporter ${showValue(reporterField)} is not implemented; expected UNSPECIFIED (from the listener's traffic_direction)`,
+      );
+    }
+    if (direction !== 'INBOUND' && direction !== 'OUTBOUND') {
+      this.error(
+        path,
+        'proxy.istio-stats',
+        `istio.stats needs the listener's traffic_direction INBOUND (reporter="destination") or OUTBOUND (reporter="source"), got ${direction}`,
+      );
+    }
+    const duration = field(v, 'tcp_reporting_duration');
+    let tcpReportingMs = TCP_REPORTING_MS;
+    if (duration !== undefined) {
+      tcpReportingMs = typeof duration === 'string' ? safeDuration(duration) : Number.NaN;
+      if (!(tcpReportingMs > 0)) {
+        this.error(
+          [...at, 'tcp_reporting_duration'],
+          'proxy.istio-stats',
+          `tcp_reporting_duration ${showValue(duration)} is not a positive duration such as "5s"`,
+        );
+        tcpReportingMs = TCP_REPORTING_MS;
+      }
+    }
+    const fallback = field(v, 'disable_host_header_fallback');
+    if (fallback !== undefined && typeof fallback !== 'boolean') {
+      this.error(
+        [...at, 'disable_host_header_fallback'],
+        'proxy.istio-stats',
+        `disable_host_header_fallback must be true or false, got ${showValue(fallback)}`,
+      );
+    }
+    return {
+      reporter: direction === 'OUTBOUND' ? 'source' : 'destination',
+      tcpReportingMs,
+      disableHostHeaderFallback: fallback === true,
+    };
+  }
+
+  /** Istio's `istio.metadata_exchange` HTTP filter: only the `istio_headers` method exists in sidecars. */
+  private peerMetadata(typed: JsonObject, path: FieldPath): PeerMetadataConfig {
+    const v = obj(typed.value);
+    const at = [...path, 'value'];
+    const lists = [
+      'downstream_discovery',
+      'downstream_propagation',
+      'upstream_discovery',
+      'upstream_propagation',
+    ];
+    this.onlyFields(v, at, 'peer_metadata.Config', lists);
+    const uses = (name: string): boolean => {
+      const methods = field(v, name);
+      if (methods === undefined) return false;
+      if (!Array.isArray(methods)) {
+        this.error([...at, name], 'proxy.type', `${name} must be a list, got ${showValue(methods)}`);
+        return false;
+      }
+      methods.forEach((m, i) => {
+        const keys = Object.keys(obj(m));
+        if (keys.length !== 1 || field(obj(m), 'istio_headers') === undefined) {
+          this.error(
+            [...at, name, i],
+            'proxy.unsupported',
+            `method ${showValue(m)} is not implemented; expected {istio_headers: {}}`,
+          );
+        }
+      });
+      return methods.length > 0;
+    };
+    return {
+      downstreamDiscovery: uses('downstream_discovery'),
+      downstreamPropagation: uses('downstream_propagation'),
+      upstreamDiscovery: uses('upstream_discovery'),
+      upstreamPropagation: uses('upstream_propagation'),
     };
   }
 
@@ -489,13 +650,14 @@ class Compiler {
     h: JsonObject,
     path: FieldPath,
     clusters: Set<string>,
+    direction: string,
   ): HttpConnectionManagerConfig {
     const codec = str(h.codec_type) || 'AUTO';
-    if (codec !== 'AUTO' && codec !== 'HTTP1') {
+    if (codec !== 'AUTO' && codec !== 'HTTP1' && codec !== 'HTTP2') {
       this.error(
         [...path, 'codec_type'],
         'proxy.unsupported',
-        `codec_type ${codec} is not implemented yet; expected AUTO or HTTP1`,
+        `codec_type ${codec} is not implemented; expected AUTO, HTTP1 or HTTP2`,
       );
     }
     if (h.route_config === undefined) {
@@ -506,13 +668,32 @@ class Compiler {
       );
     }
     const filters = list(h.http_filters);
+    let istioStats: IstioStatsConfig | undefined;
+    let peerMetadata: PeerMetadataConfig | undefined;
     filters.forEach((f, i) => {
-      const t = typeOf(obj(obj(f).typed_config));
-      if (t !== TYPE.router) {
+      const at = [...path, 'http_filters', i];
+      const typed = obj(obj(f).typed_config);
+      const t = typeOf(typed);
+      const inner = typedStructOf(typed);
+      const last = i === filters.length - 1;
+      if (t === TYPE.router) {
+        if (!last) this.error(at, 'proxy.filter-order', 'the router must be the last HTTP filter');
+      } else if (inner === ISTIO_TYPE.stats) {
+        istioStats = this.istioStats(typed, [...at, 'typed_config'], direction);
+      } else if (inner === ISTIO_TYPE.peerMetadata) {
+        peerMetadata = this.peerMetadata(typed, [...at, 'typed_config']);
+      } else {
         this.error(
-          [...path, 'http_filters', i],
+          at,
           'proxy.unsupported',
-          `HTTP filter ${showValue(obj(f).name)} is not implemented; only envoy.filters.http.router`,
+          `HTTP filter ${showValue(obj(f).name)} (${inner || t || 'no typed_config'}) is not implemented; expected istio.metadata_exchange, istio.stats or envoy.filters.http.router`,
+        );
+      }
+      if (last && t !== TYPE.router) {
+        this.error(
+          [...path, 'http_filters'],
+          'proxy.required',
+          'the router filter (envoy.filters.http.router) must be the last HTTP filter',
         );
       }
     });
@@ -536,7 +717,7 @@ class Compiler {
     return {
       kind: 'http_connection_manager',
       statPrefix: str(h.stat_prefix),
-      codec: codec === 'HTTP1' ? 'HTTP1' : 'AUTO',
+      codec: codec === 'HTTP1' || codec === 'HTTP2' ? codec : 'AUTO',
       routeConfigName: str(rc.name),
       virtualHosts,
       forwardClientCertDetails: (str(h.forward_client_cert_details) ||
@@ -557,6 +738,8 @@ class Compiler {
         .map(obj)
         .filter((u) => u.enabled !== false)
         .map((u) => str(u.upgrade_type).toLowerCase()),
+      istioStats,
+      peerMetadata,
     };
   }
 
@@ -1025,7 +1208,39 @@ class Compiler {
         [...path, 'transport_socket'],
       ),
       transportSocketMatches,
+      httpProtocol: this.httpProtocol(c, path),
+      filterMetadata: obj(obj(c.metadata).filter_metadata),
     };
+  }
+
+  /** `typed_extension_protocol_options["envoy.extensions.upstreams.http.v3.HttpProtocolOptions"]`. */
+  private httpProtocol(c: JsonObject, path: FieldPath): ClusterConfig['httpProtocol'] {
+    const all = obj(c.typed_extension_protocol_options);
+    let protocol: ClusterConfig['httpProtocol'] = 'http1';
+    for (const [key, value] of Object.entries(all)) {
+      const at = [...path, 'typed_extension_protocol_options', key];
+      const typed = obj(value);
+      if (typeOf(typed) !== TYPE.httpProtocolOptions) {
+        this.error(
+          at,
+          'proxy.unsupported',
+          `protocol options ${typeOf(typed) || key} are not implemented; expected ${TYPE.httpProtocolOptions}`,
+        );
+        continue;
+      }
+      if (typed.explicit_http_config !== undefined) {
+        const explicit = obj(typed.explicit_http_config);
+        protocol = explicit.http2_protocol_options !== undefined ? 'http2' : 'http1';
+      } else if (typed.use_downstream_protocol_config !== undefined) protocol = 'downstream';
+      else if (typed.auto_config !== undefined) {
+        this.error(
+          [...at, 'auto_config'],
+          'proxy.unsupported',
+          'auto_config (protocol by ALPN) is not implemented; use explicit_http_config or use_downstream_protocol_config',
+        );
+      }
+    }
+    return protocol;
   }
 }
 

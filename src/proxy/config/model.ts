@@ -6,6 +6,7 @@ import type { ChainMatch } from '../../policy/filter-chain-match.js';
 import type { VirtualHostEntry } from '../../policy/routes.js';
 import type { StringMatch } from '../../policy/string-match.js';
 import type { JsonObject } from '../../xds/decode.js';
+import type { NodeMetadata } from '../telemetry/workload.js';
 
 export interface SocketAddress {
   host: string;
@@ -16,6 +17,8 @@ export interface NodeInfo {
   id: string;
   cluster: string;
   metadata: JsonObject;
+  /** The metadata as Istio's keys say (NAME, NAMESPACE, WORKLOAD_NAME, LABELS, …). */
+  parsed: NodeMetadata;
   namespace: string | undefined;
   serviceAccount: string | undefined;
   workloadName: string | undefined;
@@ -94,11 +97,34 @@ export interface TransportSocketMatch {
 
 export type TransportConfig = { kind: 'raw' } | { kind: 'tls'; tls: DownstreamTlsConfig };
 
+/** Istio's `istio.stats` filter (stats.PluginConfig, given as a TypedStruct) on an HTTP or TCP chain. */
+export interface IstioStatsConfig {
+  /** From the listener's traffic_direction: INBOUND → destination, OUTBOUND → source. */
+  reporter: 'source' | 'destination';
+  /** How often a TCP connection's metrics are reported (Istio's default 5s). */
+  tcpReportingMs: number;
+  /** Do not take the service from the Host header when the cluster names none. */
+  disableHostHeaderFallback: boolean;
+}
+
+/** Istio's `istio.metadata_exchange` HTTP filter (io.istio.http.peer_metadata.Config): which headers it reads and writes. */
+export interface PeerMetadataConfig {
+  /** Read the client proxy's `x-envoy-peer-metadata` request headers (and remove them). */
+  downstreamDiscovery: boolean;
+  /** Add this proxy's metadata to responses. */
+  downstreamPropagation: boolean;
+  /** Read the server proxy's metadata from response headers (and remove them). */
+  upstreamDiscovery: boolean;
+  /** Add this proxy's metadata to upstream requests. */
+  upstreamPropagation: boolean;
+}
+
 export interface TcpProxyConfig {
   kind: 'tcp_proxy';
   statPrefix: string;
   cluster: string;
   idleTimeoutMs: number;
+  istioStats: IstioStatsConfig | undefined;
 }
 
 export interface RouteActionConfig {
@@ -117,7 +143,8 @@ export type ForwardClientCertDetails =
 export interface HttpConnectionManagerConfig {
   kind: 'http_connection_manager';
   statPrefix: string;
-  codec: 'AUTO' | 'HTTP1';
+  /** AUTO: HTTP/2 when TLS negotiated h2 or the connection starts with the HTTP/2 preface, else HTTP/1.1. */
+  codec: 'AUTO' | 'HTTP1' | 'HTTP2';
   routeConfigName: string;
   virtualHosts: VirtualHostEntry<RouteActionConfig>[];
   forwardClientCertDetails: ForwardClientCertDetails;
@@ -127,6 +154,8 @@ export interface HttpConnectionManagerConfig {
   requestHeadersTimeoutMs: number;
   streamIdleTimeoutMs: number;
   upgrades: string[];
+  istioStats: IstioStatsConfig | undefined;
+  peerMetadata: PeerMetadataConfig | undefined;
 }
 
 export type NetworkFilterConfig = TcpProxyConfig | HttpConnectionManagerConfig;
@@ -184,6 +213,10 @@ export interface ClusterConfig {
   /** The cluster's transport socket: used for endpoints no transport socket match selects. */
   transport: UpstreamTransport;
   transportSocketMatches: TransportSocketMatch[];
+  /** The HTTP protocol towards endpoints (HttpProtocolOptions): fixed, or the downstream request's. */
+  httpProtocol: 'http1' | 'http2' | 'downstream';
+  /** The cluster's `metadata.filter_metadata` (Istio's `istio.services` names the service in telemetry). */
+  filterMetadata: JsonObject;
 }
 
 export interface SecretConfig {

@@ -51,7 +51,8 @@ export const PROXY_SUPPORT: SupportTable = {
     listener_filters: '`tls_inspector`, `http_inspector`.',
     listener_filters_timeout: 'Time the listener filters may wait for bytes (default 15s; 0s: no limit).',
     continue_on_listener_filters_timeout: 'On that timeout, go on as `raw_buffer` instead of closing.',
-    traffic_direction: 'Recorded (Istio marks inbound and outbound listeners).',
+    traffic_direction:
+      'INBOUND or OUTBOUND: the reporter of Istio’s metrics (destination or source); recorded otherwise.',
     metadata: 'Recorded.',
   },
   'envoy.config.listener.v3.ListenerFilter': {
@@ -76,7 +77,8 @@ export const PROXY_SUPPORT: SupportTable = {
   'envoy.config.listener.v3.FilterChain': {
     name: 'Chain name (statistics, config dump, logs).',
     filter_chain_match: 'When this chain is chosen.',
-    filters: 'Network filters: `tcp_proxy` or `http_connection_manager` (one terminal filter).',
+    filters:
+      'Network filters: Istio’s `istio.stats` (TypedStruct `stats.PluginConfig`) before `tcp_proxy`, or `http_connection_manager`; the terminal filter last.',
     transport_socket: '`envoy.transport_sockets.tls` (DownstreamTlsContext) or `raw_buffer`.',
     transport_socket_connect_timeout: 'Time allowed for the downstream TLS handshake.',
     metadata: 'Recorded.',
@@ -98,7 +100,8 @@ export const PROXY_SUPPORT: SupportTable = {
   },
   'envoy.config.listener.v3.Filter': {
     name: 'Filter name.',
-    typed_config: 'The filter configuration (`TcpProxy`, `HttpConnectionManager`).',
+    typed_config:
+      'The filter configuration (`TcpProxy`, `HttpConnectionManager`, or a TypedStruct of `stats.PluginConfig`).',
   },
   'envoy.config.core.v3.TransportSocket': {
     name: '`envoy.transport_sockets.tls` or `envoy.transport_sockets.raw_buffer`.',
@@ -114,9 +117,11 @@ export const PROXY_SUPPORT: SupportTable = {
   },
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager': {
     stat_prefix: 'Statistics under `http.<stat_prefix>.`.',
-    codec_type: 'AUTO or HTTP1 (HTTP/2 is not implemented yet: an h2 connection is refused).',
+    codec_type:
+      'AUTO (HTTP/2 when TLS negotiated `h2` or the connection opens with the HTTP/2 preface, else HTTP/1.1), HTTP1 or HTTP2.',
     route_config: 'The routes, inline (RDS is not implemented yet).',
-    http_filters: 'Only `envoy.filters.http.router`, last.',
+    http_filters:
+      'Istio’s `istio.metadata_exchange` (TypedStruct `io.istio.http.peer_metadata.Config`) and `istio.stats` (TypedStruct `stats.PluginConfig`), then `envoy.filters.http.router`, last.',
     forward_client_cert_details: 'x-forwarded-client-cert handling (Istio: APPEND_FORWARD).',
     set_current_client_cert_details:
       'What an appended XFCC element carries (subject, uri, dns, cert, chain).',
@@ -140,7 +145,8 @@ export const PROXY_SUPPORT: SupportTable = {
   },
   'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter': {
     name: 'Filter name.',
-    typed_config: '`Router`.',
+    typed_config:
+      '`Router`, or a TypedStruct of Istio’s `stats.PluginConfig` or `io.istio.http.peer_metadata.Config`.',
   },
   'envoy.extensions.filters.http.router.v3.Router': {},
   'envoy.config.route.v3.RouteConfiguration': {
@@ -265,7 +271,34 @@ export const PROXY_SUPPORT: SupportTable = {
     connect_timeout: 'Time allowed to connect to an endpoint (default 5s).',
     load_assignment: 'The endpoints.',
     lb_policy: 'ROUND_ROBIN or LEAST_REQUEST.',
-    metadata: 'Recorded.',
+    metadata:
+      '`filter_metadata.istio.services[0]` (`host`, `name`, `namespace`) names the destination service in Istio’s metrics; the rest is recorded.',
+    typed_extension_protocol_options:
+      '`envoy.extensions.upstreams.http.v3.HttpProtocolOptions`: the HTTP protocol towards the endpoints.',
+  },
+  'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
+    explicit_http_config: 'Always HTTP/1.1 or always HTTP/2 (h2 over TLS, h2c in plaintext).',
+    use_downstream_protocol_config: 'The protocol of the downstream request.',
+  },
+  'envoy.extensions.upstreams.http.v3.HttpProtocolOptions.ExplicitHttpConfig': {
+    http_protocol_options: 'HTTP/1.1.',
+    http2_protocol_options: 'HTTP/2.',
+  },
+  'envoy.extensions.upstreams.http.v3.HttpProtocolOptions.UseDownstreamHttpConfig': {
+    http_protocol_options: 'HTTP/1.1 for HTTP/1 requests.',
+    http2_protocol_options: 'HTTP/2 for HTTP/2 requests.',
+  },
+  'envoy.config.core.v3.Http1ProtocolOptions': {},
+  'envoy.config.core.v3.Http2ProtocolOptions': {},
+  'udpa.type.v1.TypedStruct': {
+    type_url:
+      'Istio’s filter types: `type.googleapis.com/stats.PluginConfig`, `type.googleapis.com/io.istio.http.peer_metadata.Config`.',
+    value:
+      'stats.PluginConfig: `reporter` (UNSPECIFIED), `tcp_reporting_duration`, `disable_host_header_fallback`; peer_metadata.Config: `downstream_discovery`, `downstream_propagation`, `upstream_discovery`, `upstream_propagation` with `istio_headers`. Other fields are refused.',
+  },
+  'xds.type.v3.TypedStruct': {
+    type_url: 'As udpa.type.v1.TypedStruct.',
+    value: 'As udpa.type.v1.TypedStruct.',
   },
   'envoy.config.cluster.v3.Cluster.EdsClusterConfig': {
     eds_config: 'Where EDS comes from (`ads: {}`); recorded.',

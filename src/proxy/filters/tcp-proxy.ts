@@ -7,8 +7,21 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../../core/log.js';
 import type { TcpProxyConfig } from '../config/model.js';
 import type { Counter, Gauge, StatsStore } from '../stats/index.js';
-import type { ClusterManager } from '../upstream/cluster.js';
-import type { NetworkFilter } from './network-filter.js';
+import type { ProxyTelemetry } from '../telemetry/context.js';
+import {
+  endpointWorkloadFromMetadata,
+  type PeerLabels,
+  type TcpSeries,
+  upstreamSecurityPolicy,
+} from '../telemetry/index.js';
+import type { Cluster, ClusterManager, ConnectResult } from '../upstream/cluster.js';
+import type { DownstreamFacts, NetworkFilter } from './network-filter.js';
+
+/** Bytes relayed on one connection (Istio's TCP byte metrics read it). */
+interface ByteMeter {
+  received: number;
+  sent: number;
+}
 
 export interface TcpProxyStats {
   downstreamCxTotal: Counter;
@@ -22,13 +35,17 @@ export interface TcpProxyStats {
 
 export class TcpProxy implements NetworkFilter {
   private readonly stats: TcpProxyStats;
+  /** Istio's TCP metrics (the istio.stats network filter before this one). */
+  private readonly telemetry: ProxyTelemetry | undefined;
 
   constructor(
     private readonly config: TcpProxyConfig,
     private readonly clusters: ClusterManager,
     store: StatsStore,
     private readonly log: Logger,
+    telemetry?: () => ProxyTelemetry,
   ) {
+    this.telemetry = config.istioStats ? telemetry?.() : undefined;
     const p = `tcp.${config.statPrefix}.`;
     this.stats = {
       downstreamCxTotal: store.counter(`${p}downstream_cx_total`),
@@ -44,7 +61,7 @@ export class TcpProxy implements NetworkFilter {
   }
 
   /** Takes over `downstream` (paused, possibly with bytes put back) until both sides are closed. */
-  handle(downstream: Socket): void {
+  handle(downstream: Socket, facts?: DownstreamFacts): void {
     const stats = this.stats;
     stats.downstreamCxTotal.inc();
     const cluster = this.clusters.get(this.config.cluster);
@@ -53,6 +70,7 @@ export class TcpProxy implements NetworkFilter {
       downstream.destroy();
       return;
     }
+    const meter = this.telemetry ? this.report(downstream, facts, cluster) : undefined;
     downstream.pause();
     downstream.once('error', () => {});
     let downstreamGone = false;
@@ -60,6 +78,7 @@ export class TcpProxy implements NetworkFilter {
       downstreamGone = true;
     });
     cluster.connect((result) => {
+      meter?.connected(result);
       if (!result.ok) {
         this.log.debug('upstream connection failed', { cluster: this.config.cluster, reason: result.detail });
         downstream.destroy();
@@ -74,11 +93,71 @@ export class TcpProxy implements NetworkFilter {
         result.socket,
         cluster.stats.upstreamCxRxBytesTotal,
         cluster.stats.upstreamCxTxBytesTotal,
+        meter?.bytes,
       );
     });
   }
 
-  private relay(down: Socket, up: Socket, upRx: Counter, upTx: Counter): void {
+  /**
+   * Istio's TCP metrics for one connection: labels from the certificates (there is no TCP metadata exchange, so
+   * the peer workload is `unknown` but for what its SAN and, outbound, the endpoint's `istio.workload` tell),
+   * reported at the first tick of tcp_reporting_duration or at close, byte deltas at each tick and at close.
+   */
+  private report(
+    downstream: Socket,
+    facts: DownstreamFacts | undefined,
+    cluster: Cluster,
+  ): { bytes: ByteMeter; connected(r: ConnectResult): void } {
+    const t = this.telemetry as ProxyTelemetry;
+    const stats = this.config.istioStats as NonNullable<TcpProxyConfig['istioStats']>;
+    const service = t.resolver(undefined, cluster.config)(undefined);
+    const bytes: ByteMeter = { received: 0, sent: 0 };
+    let labels: PeerLabels | undefined;
+    let flags = '-';
+    if (stats.reporter === 'destination') {
+      const peer = facts?.peer;
+      labels = t.metrics
+        .connection('destination', peer?.spiffeId, peer?.localSpiffeId)
+        .labels(undefined, service);
+    }
+    const report = t.metrics.openTcpConnection(
+      {
+        series: (final: boolean): TcpSeries | undefined => {
+          if (labels === undefined && final) {
+            labels = t.metrics
+              .connection('source', undefined, undefined, 'unknown')
+              .labels(undefined, service);
+          }
+          return labels?.tcp(flags);
+        },
+        sentBytes: () => bytes.sent,
+        receivedBytes: () => bytes.received,
+      },
+      stats.tcpReportingMs,
+    );
+    downstream.once('close', () => report.close());
+    return {
+      bytes,
+      connected: (r) => {
+        if (!r.ok) {
+          flags = r.reason === 'none-healthy' ? 'UH' : 'UF';
+          return;
+        }
+        if (stats.reporter !== 'source') return;
+        const tls = 'encrypted' in r.socket;
+        const local = r.localIdentity;
+        const security = upstreamSecurityPolicy({
+          tls,
+          peerPrincipal: r.peerIdentity,
+          localPrincipal: local,
+        });
+        const peer = endpointWorkloadFromMetadata(r.endpoint.config.metadata.filter_metadata);
+        labels = t.metrics.connection('source', r.peerIdentity, local, security).labels(peer, service);
+      },
+    };
+  }
+
+  private relay(down: Socket, up: Socket, upRx: Counter, upTx: Counter, meter?: ByteMeter): void {
     const stats = this.stats;
     const closeBoth = () => {
       down.destroy();
@@ -90,6 +169,7 @@ export class TcpProxy implements NetworkFilter {
     up.on('close', () => down.destroy());
     down.on('data', (chunk: Buffer) => {
       stats.downstreamCxRxBytesTotal.inc(chunk.length);
+      if (meter) meter.received += chunk.length;
       upTx.inc(chunk.length);
       if (!up.write(chunk)) {
         stats.downstreamFlowControlPausedReadingTotal.inc();
@@ -98,6 +178,7 @@ export class TcpProxy implements NetworkFilter {
     });
     up.on('data', (chunk: Buffer) => {
       upRx.inc(chunk.length);
+      if (meter) meter.sent += chunk.length;
       stats.downstreamCxTxBytesTotal.inc(chunk.length);
       if (!down.write(chunk)) up.pause();
     });

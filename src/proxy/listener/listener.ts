@@ -23,6 +23,7 @@ import { HttpConnectionManager } from '../filters/http/hcm.js';
 import type { NetworkFilter } from '../filters/network-filter.js';
 import { TcpProxy } from '../filters/tcp-proxy.js';
 import type { Counter, Gauge, StatsStore } from '../stats/index.js';
+import type { ProxyTelemetry } from '../telemetry/context.js';
 import { DownstreamTls, type PeerInfo, sslStats } from '../transport/downstream-tls.js';
 import type { SecretStore } from '../transport/secrets.js';
 import type { ClusterManager } from '../upstream/cluster.js';
@@ -88,6 +89,8 @@ export interface ListenerDeps {
   clusters: ClusterManager;
   secrets: SecretStore;
   log: Logger;
+  /** The proxy's Istio telemetry (made on first use by a filter with Istio's filters). */
+  telemetry?: () => ProxyTelemetry;
 }
 
 function predicateMatches(p: PortPredicate, port: number): boolean {
@@ -171,10 +174,12 @@ export class Listener {
       const http = filter?.kind === 'http_connection_manager';
       this.chains.set(chain, {
         config: chain,
-        // HTTP/2 is not implemented yet: an HTTP chain does not offer h2 in ALPN, so clients fall back to HTTP/1.1.
+        // An HTTP chain forced to HTTP/1.1 does not offer h2 in ALPN, so clients fall back to HTTP/1.1.
         tls: tlsConfig
           ? new DownstreamTls(
-              http ? { ...tlsConfig, alpn: tlsConfig.alpn.filter((p) => p !== 'h2') } : tlsConfig,
+              http && filter.codec === 'HTTP1'
+                ? { ...tlsConfig, alpn: tlsConfig.alpn.filter((p) => p !== 'h2') }
+                : tlsConfig,
               deps.secrets,
               ssl,
               this.log,
@@ -183,8 +188,8 @@ export class Listener {
         filter: !filter
           ? undefined
           : filter.kind === 'tcp_proxy'
-            ? new TcpProxy(filter, deps.clusters, store, this.log)
-            : new HttpConnectionManager(filter, deps.clusters, store, this.log),
+            ? new TcpProxy(filter, deps.clusters, store, this.log, deps.telemetry)
+            : new HttpConnectionManager(filter, deps.clusters, store, this.log, deps.telemetry),
         permissivePlaintext:
           chain.transport.kind === 'raw' &&
           chain.match.transportProtocol !== 'tls' &&

@@ -1,9 +1,10 @@
 // Envoy's admin `/stats/prometheus` (source/server/admin/prometheus_stats.cc): stats grouped by tag-extracted name,
 // `envoy_`-prefixed and sanitized, with one `# TYPE` line a group and a blank line after it; counter groups first,
 // then gauges, then histograms (`_bucket{le=…}` cumulative, `+Inf`, `_sum`, `_count`); a stat without tags
-// prints `{}` as Envoy does. Families render beside them under their own names with `# HELP`. Deviations: groups
-// sort by the final metric name (Envoy sorts by the name before the prefix), label values are escaped (Envoy
-// prints them raw), and `_sum` is exact and printed in shortest form (Envoy prints its estimate with `%.32g`).
+// prints `{}` as Envoy does. Families render beside them under their own names, with `# HELP` when they have one
+// (Istio's metrics have none, as Envoy prints them). Deviations: groups sort by the final metric name (Envoy
+// sorts by the name before the prefix), label values are escaped (Envoy prints them raw), and `_sum` is exact and
+// printed in shortest form (Envoy prints its estimate with `%.32g`).
 
 import { type Counter, type Gauge, Histogram } from './metrics.js';
 import { type StatsRenderOptions, statSelector } from './render-text.js';

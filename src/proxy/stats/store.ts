@@ -48,7 +48,8 @@ export class MetricFamily<T extends Counter | Gauge | Histogram> {
   constructor(
     readonly kind: MetricKind,
     readonly name: string,
-    readonly help: string,
+    /** `# HELP` text; undefined renders no HELP line, as Envoy prints Istio's metrics. */
+    readonly help: string | undefined,
     readonly labelNames: readonly string[],
     private readonly maxSeries: number,
     private readonly overflow: Counter,
@@ -138,18 +139,21 @@ export class StatsStore {
     return h;
   }
 
-  /** A labelled counter family, named verbatim in /stats/prometheus (no `envoy_` prefix). */
-  counterFamily(name: string, help: string, labelNames: readonly string[]): CounterFamily {
+  /**
+   * A labelled counter family, named verbatim in /stats/prometheus (no `envoy_` prefix), with a `# HELP` line
+   * unless `help` is undefined.
+   */
+  counterFamily(name: string, help: string | undefined, labelNames: readonly string[]): CounterFamily {
     return this.family('counter', name, help, labelNames, (n, s) => new Counter(n, s));
   }
 
-  gaugeFamily(name: string, help: string, labelNames: readonly string[]): GaugeFamily {
+  gaugeFamily(name: string, help: string | undefined, labelNames: readonly string[]): GaugeFamily {
     return this.family('gauge', name, help, labelNames, (n, s) => new Gauge(n, s));
   }
 
   histogramFamily(
     name: string,
-    help: string,
+    help: string | undefined,
     labelNames: readonly string[],
     bounds: readonly number[] = DEFAULT_HISTOGRAM_BUCKETS,
   ): HistogramFamily {
@@ -190,7 +194,7 @@ export class StatsStore {
   private family<T extends Counter | Gauge | Histogram>(
     kind: MetricKind,
     name: string,
-    help: string,
+    help: string | undefined,
     labelNames: readonly string[],
     create: (name: string, series: PromSeries) => T,
   ): MetricFamily<T> {

@@ -212,7 +212,7 @@ describe('compiling a bootstrap: what decoding cannot see', () => {
       /clusters\[0\]\.transport_socket\.typed_config\.common_tls_context\.tls_certificate_sds_secret_configs\[0\]\.name: secret "default" is not in static_resources\.secrets/,
     ],
     [
-      'an HTTP/2 codec (not implemented yet)',
+      'an HTTP/3 codec',
       base(
         `    filter_chains:\n    - ${`      filters:
       - name: envoy.filters.network.http_connection_manager
@@ -224,9 +224,9 @@ describe('compiling a bootstrap: what decoding cannot see', () => {
           - name: envoy.filters.http.router
             typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}`
           .trim()
-          .replace('EXTRA', 'codec_type: HTTP2\n          route_config: {virtual_hosts: []}')}`,
+          .replace('EXTRA', 'codec_type: HTTP3\n          route_config: {virtual_hosts: []}')}`,
       ),
-      /typed_config\.codec_type: codec_type HTTP2 is not implemented yet/,
+      /typed_config\.codec_type: codec_type HTTP3 is not implemented; expected AUTO, HTTP1 or HTTP2/,
     ],
     [
       'RDS instead of an inline route_config',
@@ -350,6 +350,152 @@ describe('compiling a bootstrap: what decoding cannot see', () => {
       /b\.json: static_resources\.listeners\[0\]\.bogus: unknown field/,
     );
     assert.match(parseBootstrap('{', 'b.json').diagnostics.map(formatDiagnostic).join(), /b\.json: .*JSON/);
+  });
+});
+
+describe("Istio's HTTP filters, the TCP stats filter and upstream HTTP protocol options", () => {
+  const hcm = (filters: string, direction = 'INBOUND') =>
+    base(`    traffic_direction: ${direction}
+    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: in
+          codec_type: HTTP2
+          route_config: {virtual_hosts: [{name: v, domains: ["*"], routes: [{match: {prefix: /}, route: {cluster: app}}]}]}
+          http_filters:
+${filters}
+          - name: envoy.filters.http.router
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}`);
+  const typed = (name: string, typeUrl: string, value: string) => `          - name: ${name}
+            typed_config:
+              "@type": type.googleapis.com/udpa.type.v1.TypedStruct
+              type_url: type.googleapis.com/${typeUrl}
+              value: ${value}`;
+  const mx = (value: string) => typed('istio.metadata_exchange', 'io.istio.http.peer_metadata.Config', value);
+  const stats = (value: string) => typed('istio.stats', 'stats.PluginConfig', value);
+
+  it('compiles istio.metadata_exchange and istio.stats; the reporter comes from traffic_direction', () => {
+    const inbound = parseBootstrap(
+      hcm(
+        `${mx('{downstream_discovery: [{istio_headers: {}}], downstream_propagation: [{istio_headers: {}}]}')}\n${stats('{tcpReportingDuration: 2s}')}`,
+      ),
+      'b.yaml',
+    );
+    assert.deepEqual(inbound.diagnostics, []);
+    const f = inbound.config?.listeners[0]?.filterChains[0]?.filters[0];
+    assert.ok(f?.kind === 'http_connection_manager');
+    assert.equal(f.codec, 'HTTP2');
+    assert.deepEqual(f.istioStats, {
+      reporter: 'destination',
+      tcpReportingMs: 2000,
+      disableHostHeaderFallback: false,
+    });
+    assert.deepEqual(f.peerMetadata, {
+      downstreamDiscovery: true,
+      downstreamPropagation: true,
+      upstreamDiscovery: false,
+      upstreamPropagation: false,
+    });
+    const outbound = parseBootstrap(hcm(stats('{}'), 'OUTBOUND'), 'b.yaml').config?.listeners[0]
+      ?.filterChains[0]?.filters[0];
+    assert.ok(outbound?.kind === 'http_connection_manager');
+    assert.equal(outbound.istioStats?.reporter, 'source');
+    assert.equal(outbound.istioStats?.tcpReportingMs, 5000);
+  });
+
+  it('puts the TCP istio.stats filter on the tcp_proxy after it', () => {
+    const yaml = base(`    traffic_direction: OUTBOUND
+    filter_chains:
+    - filters:
+      - name: istio.stats
+        typed_config:
+          "@type": type.googleapis.com/xds.type.v3.TypedStruct
+          type_url: type.googleapis.com/stats.PluginConfig
+          value: {disable_host_header_fallback: true}
+${tcp.trim().replace(/^filters:\n/, '')}`);
+    const loaded = parseBootstrap(yaml, 'b.yaml');
+    assert.deepEqual(loaded.diagnostics.map(formatDiagnostic), []);
+    const f = loaded.config?.listeners[0]?.filterChains[0]?.filters;
+    assert.equal(f?.length, 1);
+    assert.ok(f?.[0]?.kind === 'tcp_proxy');
+    assert.deepEqual(f[0].istioStats, {
+      reporter: 'source',
+      tcpReportingMs: 5000,
+      disableHostHeaderFallback: true,
+    });
+  });
+
+  const refused: [string, string, RegExp][] = [
+    [
+      'istio.stats on a listener without a traffic direction',
+      hcm(stats('{}'), 'UNSPECIFIED'),
+      /http_filters\[0\]\.typed_config: istio\.stats needs the listener's traffic_direction INBOUND .* got UNSPECIFIED/,
+    ],
+    [
+      'a stats.PluginConfig field Skiff does not honour',
+      hcm(stats('{metrics: [{name: requests_total}]}')),
+      /http_filters\[0\]\.typed_config\.value\.metrics: stats\.PluginConfig field metrics is not implemented/,
+    ],
+    [
+      'a gateway reporter',
+      hcm(stats('{reporter: SERVER_GATEWAY}')),
+      /value\.reporter: reporter "SERVER_GATEWAY" is not implemented/,
+    ],
+    [
+      'a bad tcp_reporting_duration',
+      hcm(stats('{tcp_reporting_duration: soon}')),
+      /value\.tcp_reporting_duration: tcp_reporting_duration "soon" is not a positive duration/,
+    ],
+    [
+      'a peer metadata method other than istio_headers',
+      hcm(mx('{downstream_discovery: [{workload_discovery: {}}]}')),
+      /value\.downstream_discovery\[0\]: method .* is not implemented; expected \{istio_headers: \{\}\}/,
+    ],
+    [
+      'an HTTP filter Skiff does not have',
+      hcm(typed('envoy.filters.http.fault', 'envoy.extensions.filters.http.fault.v3.HTTPFault', '{}')),
+      /http_filters\[0\]: HTTP filter "envoy\.filters\.http\.fault" \(envoy\.extensions\.filters\.http\.fault\.v3\.HTTPFault\) is not implemented/,
+    ],
+    [
+      'protocol options by ALPN',
+      base(`    filter_chains:\n    - ${tcp.trim()}`).replace(
+        'connect_timeout: 1s',
+        'connect_timeout: 1s\n    typed_extension_protocol_options:\n      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:\n        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions\n        auto_config: {}',
+      ),
+      /typed_extension_protocol_options\["envoy\.extensions\.upstreams\.http\.v3\.HttpProtocolOptions"\]\.auto_config: auto_config \(protocol by ALPN\) is not implemented/,
+    ],
+  ];
+  for (const [what, yaml, expected] of refused) {
+    it(`refuses ${what}`, () => {
+      const errors = errorsOf(yaml);
+      assert.ok(
+        errors.some((e) => expected.test(e)),
+        `expected ${expected}, got:\n${errors.join('\n')}`,
+      );
+    });
+  }
+
+  it('reads the upstream protocol and the Istio service of a cluster', () => {
+    const cluster = (options: string) =>
+      base(`    filter_chains:\n    - ${tcp.trim()}`).replace(
+        'connect_timeout: 1s',
+        `connect_timeout: 1s\n    metadata: {filter_metadata: {istio: {services: [{host: ratings.bookinfo.svc.cluster.local, name: ratings, namespace: bookinfo}]}}}\n    typed_extension_protocol_options:\n      envoy.extensions.upstreams.http.v3.HttpProtocolOptions:\n        "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions\n        ${options}`,
+      );
+    const of = (options: string) => parseBootstrap(cluster(options), 'b.yaml').config?.clusters[0];
+    assert.equal(of('explicit_http_config: {http2_protocol_options: {}}')?.httpProtocol, 'http2');
+    assert.equal(of('explicit_http_config: {http_protocol_options: {}}')?.httpProtocol, 'http1');
+    assert.equal(
+      of('use_downstream_protocol_config: {http_protocol_options: {}, http2_protocol_options: {}}')
+        ?.httpProtocol,
+      'downstream',
+    );
+    assert.deepEqual(of('explicit_http_config: {http2_protocol_options: {}}')?.filterMetadata, {
+      istio: {
+        services: [{ host: 'ratings.bookinfo.svc.cluster.local', name: 'ratings', namespace: 'bookinfo' }],
+      },
+    });
   });
 });
 

@@ -42,13 +42,15 @@ describe('tcp_proxy', { timeout: 20_000 }, () => {
           ],
           transport: { kind: 'raw' },
           transportSocketMatches: [],
+          httpProtocol: 'http1',
+          filterMetadata: {},
         },
       ],
       store,
     );
     proxy = (idleTimeoutMs, cluster = 'app') =>
       new TcpProxy(
-        { kind: 'tcp_proxy', statPrefix: 'p', cluster, idleTimeoutMs },
+        { kind: 'tcp_proxy', statPrefix: 'p', cluster, idleTimeoutMs, istioStats: undefined },
         clusters,
         store,
         silentLogger,
@@ -134,13 +136,15 @@ describe('tcp_proxy', { timeout: 20_000 }, () => {
           ],
           transport: { kind: 'raw' },
           transportSocketMatches: [],
+          httpProtocol: 'http1',
+          filterMetadata: {},
         },
       ],
       store2,
     );
     const port = await through(
       new TcpProxy(
-        { kind: 'tcp_proxy', statPrefix: 'b', cluster: 'big', idleTimeoutMs: 0 },
+        { kind: 'tcp_proxy', statPrefix: 'b', cluster: 'big', idleTimeoutMs: 0, istioStats: undefined },
         clusters,
         store2,
         silentLogger,

@@ -40,6 +40,8 @@ function clusterConfig(endpoints: EndpointConfig[], o: Partial<ClusterConfig> = 
     endpoints,
     transport: { kind: 'raw' },
     transportSocketMatches: [],
+    httpProtocol: 'http1',
+    filterMetadata: {},
     ...o,
   };
 }

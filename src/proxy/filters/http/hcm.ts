@@ -1,26 +1,49 @@
-// `envoy.filters.network.http_connection_manager` with the router, HTTP/1.1 (HTTP/2 is not implemented yet):
-// Node's HTTP/1 parser reads requests off the connection (keep-alive, chunked bodies, pipelined requests served
-// one at a time as Envoy serves them), the route table picks a cluster (policy/routes.ts), and the request goes
-// upstream over a per-cluster keep-alive pool whose connections come from the cluster (load balancer, TLS per
-// endpoint). Envoy's local replies and response flags: 404 NR (no route), 503 NC (no cluster), 503 UF (connect
-// failure), 503 UC (upstream reset before headers), 504 UT (route timeout), 431 (headers too large), 400 (bad
-// framing), 408 (request headers timeout); after response headers an upstream reset resets the downstream.
-// x-forwarded-client-cert as Envoy writes it (xfcc.ts); `Connection: upgrade` passed through for configured
-// upgrade types (websocket), others refused with 403.
+// `envoy.filters.network.http_connection_manager` with the router. Downstream codecs: HTTP/1.1 (Node's parser:
+// keep-alive, chunked bodies, pipelined requests served one at a time as Envoy serves them) and HTTP/2 (over TLS
+// when ALPN chose `h2`; with codec AUTO also whenever the connection opens with the HTTP/2 preface — h2c prior
+// knowledge, or TLS where the client offered Istio's `istio-h2`). The route table picks a cluster
+// (policy/routes.ts); the request goes upstream over the cluster's HTTP/1.1 or HTTP/2 pool (upstream.ts), so
+// gRPC works end to end. Envoy's local replies and response flags: 404 NR (no route), 503 NC (no cluster),
+// 503 UF (connect failure), 503 UC / UR (upstream reset before headers), 504 UT (route timeout), 431 (headers
+// too large), 400 (bad framing), 408 (request headers timeout); gRPC requests get them as trailers-only gRPC
+// responses. After the response headers an upstream reset resets the downstream stream. x-forwarded-client-cert
+// as Envoy writes it (xfcc.ts); `Connection: upgrade` passed through for configured upgrade types (websocket).
 
 import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import http from 'node:http';
+import http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../../core/log.js';
 import { selectRoute, VirtualHostIndex } from '../../../policy/routes.js';
 import type { HttpConnectionManagerConfig, RouteActionConfig } from '../../config/model.js';
+import { peek } from '../../listener/peek.js';
 import type { Counter, Gauge, StatsStore } from '../../stats/index.js';
-import { parseSubjectAltNames } from '../../transport/san.js';
+import {
+  type ConnectionLabels,
+  endpointWorkloadFromMetadata,
+  grpcResponseStatus,
+  httpToGrpcStatus,
+  PEER_METADATA_HEADER,
+  PEER_METADATA_ID_HEADER,
+  type ProxyTelemetry,
+  requestProtocol,
+  type ServiceRef,
+  upstreamSecurityPolicy,
+  type WorkloadMetadata,
+} from '../../telemetry/index.js';
 import type { Cluster, ClusterManager } from '../../upstream/cluster.js';
 import type { DownstreamFacts, NetworkFilter } from '../network-filter.js';
+import {
+  type UpstreamConnectionFacts,
+  type UpstreamFailure,
+  type UpstreamHead,
+  UpstreamPools,
+  type UpstreamResponse,
+} from './upstream.js';
 import { type ClientCertFacts, mutateXfcc, rfc2253Subject } from './xfcc.js';
 
+/** Connection-specific headers: never forwarded (and forbidden in HTTP/2). `te` is kept when it is `trailers`. */
 const HOP_BY_HOP = new Set([
   'connection',
   'keep-alive',
@@ -30,92 +53,215 @@ const HOP_BY_HOP = new Set([
   'te',
   'trailer',
   'http2-settings',
+  'host',
 ]);
+
+const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+type DownstreamRequest = http.IncomingMessage | http2.Http2ServerRequest;
+type DownstreamResponse = http.ServerResponse | http2.Http2ServerResponse;
 
 interface HcmStats {
   cxTotal: Counter;
   cxActive: Gauge;
+  cxHttp1Total: Counter;
+  cxHttp2Total: Counter;
   cxProtocolError: Counter;
   rqTotal: Counter;
+  rqHttp1Total: Counter;
+  rqHttp2Total: Counter;
   rqActive: Gauge;
   rqByClass: Counter[];
   rqTimeout: Counter;
   noRoute: Counter;
   noCluster: Counter;
+  rxReset: Counter;
 }
 
-/** A per-cluster keep-alive pool whose new connections come from the cluster (LB pick, TLS per endpoint). */
-class ClusterAgent extends http.Agent {
-  constructor(private readonly cluster: Cluster) {
-    super({ keepAlive: true, maxFreeSockets: 64, scheduling: 'lifo' });
-  }
+/** Decides as soon as the first bytes are, or cannot be, the HTTP/2 connection preface. */
+function prefaceDecided(bytes: Buffer): boolean {
+  const n = Math.min(bytes.length, H2_PREFACE.length);
+  return n === H2_PREFACE.length || bytes.compare(H2_PREFACE, 0, n, 0, n) !== 0;
+}
 
-  override createConnection(
-    _options: http.ClientRequestArgs,
-    callback?: (err: Error | null, socket: Socket) => void,
-  ): Socket {
-    this.cluster.connect((r) => {
-      if (r.ok) callback?.(null, r.socket);
-      else
-        callback?.(
-          Object.assign(new Error(r.detail), { code: 'SKIFF_CONNECT_FAILED', reason: r.reason }),
-          undefined as unknown as Socket,
-        );
-    });
-    return undefined as unknown as Socket;
+function startsWithPreface(bytes: Buffer): boolean {
+  return (
+    bytes.length >= H2_PREFACE.length &&
+    bytes.compare(H2_PREFACE, 0, H2_PREFACE.length, 0, H2_PREFACE.length) === 0
+  );
+}
+
+/** One request on its way through the router, and what Istio's metrics record of it at its end. */
+interface Stream {
+  readonly req: DownstreamRequest;
+  readonly res: DownstreamResponse;
+  readonly grpc: boolean;
+  /**
+   * The connection's state, read when the request starts: an HTTP/2 request reaches its socket only through
+   * the stream's session, which is gone once the stream closes.
+   */
+  readonly conn: ConnectionState | undefined;
+  /** Set once: the first local reply, failure or upstream response decides the outcome. */
+  done: boolean;
+  abort?: () => void;
+  timer?: NodeJS.Timeout;
+  readonly start: number;
+  /** HTTP/2: the request's size, its decoded header block plus body bytes (HTTP/1.1 reads the socket's meter). */
+  requestBytes: number;
+  /** HTTP/2: the response's size, its header block plus body bytes. */
+  responseBytes: number;
+  readonly h2: boolean;
+  /** The response code sent (0: none, the downstream went away first). */
+  code: number;
+  /** Envoy's response flags ('-' when none). */
+  flags: string;
+  /** The other workload: the client's (inbound, from its headers) or the server's (outbound). */
+  peer: WorkloadMetadata | undefined;
+  /** The upstream connection that carried the request (outbound telemetry). */
+  upstream: UpstreamConnectionFacts | undefined;
+  /** The destination service for this request's route and cluster. */
+  service: ((host: string | undefined) => ServiceRef) | undefined;
+  grpcStatusHeader: string | undefined;
+  grpcStatusTrailer: string | undefined;
+  /** The client proxy sent its peer metadata headers (they are answered with ours). */
+  peerHeaders: { value: boolean; id: boolean } | undefined;
+}
+
+/** What the connection manager keeps per downstream connection. */
+interface ConnectionState {
+  readonly facts: DownstreamFacts;
+  /** HTTP/1.1 byte meter: the socket's bytesRead/bytesWritten when the previous request ended. */
+  readMark: number;
+  writeMark: number;
+  /** XFCC material (computed on first use; null: no client certificate). */
+  cert?: ClientCertFacts | null;
+  /** Destination-reporter labels of this connection (computed on first use). */
+  labels?: ConnectionLabels;
+}
+
+/**
+ * Where a connection's state hangs: a property of the socket, not a WeakMap entry, because HTTP/2 requests only
+ * show the socket through Node's proxy object (`req.socket`), which forwards property reads to the real socket.
+ */
+const CONNECTION = Symbol('skiff.hcm.connection');
+type SocketWithState = Socket & { [CONNECTION]?: ConnectionState };
+function stateOf(socket: Socket): ConnectionState | undefined {
+  return (socket as SocketWithState)[CONNECTION];
+}
+
+/** An HTTP/2 header block's size as HPACK counts an entry: name + value + 32 (RFC 7541, 4.1). */
+function headerBlockBytes(headers: http.IncomingHttpHeaders | http.OutgoingHttpHeaders, extra = 0): number {
+  let n = extra;
+  for (const [k, v] of Object.entries(headers)) {
+    if (Array.isArray(v)) for (const x of v) n += k.length + String(x).length + 32;
+    else if (v !== undefined) n += k.length + String(v).length + 32;
   }
+  return n;
 }
 
 export class HttpConnectionManager implements NetworkFilter {
-  private readonly server: http.Server;
+  private readonly h1: http.Server;
+  private readonly h2: http2.Http2Server;
   private readonly index: VirtualHostIndex<RouteActionConfig>;
   private readonly stats: HcmStats;
-  private readonly agents = new Map<string, ClusterAgent>();
-  private readonly facts = new WeakMap<Socket, DownstreamFacts>();
-  private readonly certFacts = new WeakMap<Socket, ClientCertFacts | null>();
+  private readonly pools = new UpstreamPools();
+  /** Istio's filters: set when the chain has istio.stats or istio.metadata_exchange. */
+  private readonly telemetry: ProxyTelemetry | undefined;
+  /** Outbound: labels and peer of each upstream connection, worked out once. */
+  private readonly upstreamLabels = new WeakMap<
+    UpstreamConnectionFacts,
+    { labels: ConnectionLabels; peer: WorkloadMetadata | undefined }
+  >();
 
   constructor(
     private readonly config: HttpConnectionManagerConfig,
     private readonly clusters: ClusterManager,
     store: StatsStore,
     private readonly log: Logger,
+    telemetry?: () => ProxyTelemetry,
   ) {
+    this.telemetry = config.istioStats || config.peerMetadata ? telemetry?.() : undefined;
     this.index = new VirtualHostIndex(config.virtualHosts);
     const p = `http.${config.statPrefix}.`;
     this.stats = {
       cxTotal: store.counter(`${p}downstream_cx_total`),
       cxActive: store.gauge(`${p}downstream_cx_active`),
+      cxHttp1Total: store.counter(`${p}downstream_cx_http1_total`),
+      cxHttp2Total: store.counter(`${p}downstream_cx_http2_total`),
       cxProtocolError: store.counter(`${p}downstream_cx_protocol_error`),
       rqTotal: store.counter(`${p}downstream_rq_total`),
+      rqHttp1Total: store.counter(`${p}downstream_rq_http1_total`),
+      rqHttp2Total: store.counter(`${p}downstream_rq_http2_total`),
       rqActive: store.gauge(`${p}downstream_rq_active`),
       rqByClass: [1, 2, 3, 4, 5].map((c) => store.counter(`${p}downstream_rq_${c}xx`)),
       rqTimeout: store.counter(`${p}downstream_rq_timeout`),
       noRoute: store.counter(`${p}no_route`),
       noCluster: store.counter(`${p}no_cluster`),
+      rxReset: store.counter(`${p}downstream_rq_rx_reset`),
     };
-    this.server = http.createServer({
+    this.h1 = http.createServer({
       maxHeaderSize: config.maxRequestHeadersKb * 1024,
       requestTimeout: 0,
       headersTimeout: config.requestHeadersTimeoutMs,
       keepAliveTimeout: config.streamIdleTimeoutMs,
       insecureHTTPParser: false,
     });
-    this.server.on('request', (req, res) => this.onRequest(req, res));
-    this.server.on('upgrade', (req, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
-    this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) =>
+    this.h1.on('request', (req, res) => this.onRequest(req, res));
+    this.h1.on('upgrade', (req, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
+    this.h1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) =>
       this.onClientError(err, socket),
     );
+    this.h2 = http2.createServer({
+      maxHeaderListPairs: 100 * 2,
+      maxSessionMemory: 64,
+      settings: { maxHeaderListSize: config.maxRequestHeadersKb * 1024 },
+    });
+    this.h2.on('request', (req, res) => this.onRequest(req, res));
+    this.h2.on('sessionError', (err: Error) => {
+      this.stats.cxProtocolError.inc();
+      this.log.debug('HTTP/2 session error', { error: err.message });
+    });
+    this.h2.on('session', (session: http2.ServerHttp2Session) => {
+      session.on('error', () => {});
+      session.on('frameError', () => this.stats.cxProtocolError.inc());
+    });
   }
 
-  /** Takes over a downstream connection (plain or TLS). */
+  /** Takes over a downstream connection (plain or TLS), paused, possibly with bytes put back. */
   handle(socket: Socket, facts: DownstreamFacts): void {
     const s = this.stats;
     s.cxTotal.inc();
     s.cxActive.inc();
     socket.once('close', () => s.cxActive.dec());
-    this.facts.set(socket, facts);
-    this.server.emit('connection', socket);
+    (socket as SocketWithState)[CONNECTION] = { facts, readMark: 0, writeMark: 0 };
+    const codec = this.config.codec;
+    if (codec === 'HTTP1') this.serveHttp1(socket);
+    else if (codec === 'HTTP2' || (socket as TLSSocket).alpnProtocol === 'h2') this.serveHttp2(socket);
+    else {
+      void peek(socket, prefaceDecided, 0).then(({ end, bytes }) => {
+        if (end !== 'decided') socket.destroy();
+        else if (startsWithPreface(bytes)) this.serveHttp2(socket);
+        else this.serveHttp1(socket);
+      });
+    }
+  }
+
+  private serveHttp1(socket: Socket): void {
+    this.stats.cxHttp1Total.inc();
+    this.h1.emit('connection', socket);
     socket.resume();
+  }
+
+  private serveHttp2(socket: Socket): void {
+    this.stats.cxHttp2Total.inc();
+    // Node's HTTP/2 server turns away TLS sockets whose ALPN was not h2; the bytes (preface) say it is.
+    const tls = socket as TLSSocket & { secureConnecting?: boolean };
+    if ('encrypted' in socket && tls.alpnProtocol !== 'h2') tls.alpnProtocol = 'h2';
+    // Node's HTTP/2 session waits for 'secureConnect' while `secureConnecting` is set, which only tls.Server and
+    // tls.connect clear: the listener's TLSSocket finished its handshake already.
+    if (tls.secureConnecting) tls.secureConnecting = false;
+    // Bytes put back by the peek stay in the socket's buffer: the session reads them first (it must stay paused).
+    this.h2.emit('connection', socket);
   }
 
   private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
@@ -129,33 +275,22 @@ export class HttpConnectionManager implements NetworkFilter {
       err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
     const body =
       status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'request timeout' : 'Bad Request';
+    this.countResponse(status);
     socket.end(
       `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`,
     );
   }
 
-  private agentFor(cluster: Cluster): ClusterAgent {
-    let a = this.agents.get(cluster.config.name);
-    if (!a) {
-      a = new ClusterAgent(cluster);
-      this.agents.set(cluster.config.name, a);
-    }
-    return a;
-  }
-
   /** What XFCC needs about the client certificate of this connection (computed once per connection). */
-  private clientCert(socket: Socket): ClientCertFacts | undefined {
-    const cached = this.certFacts.get(socket);
-    if (cached !== undefined) return cached ?? undefined;
-    const facts = this.facts.get(socket);
+  private clientCert(conn: ConnectionState | undefined): ClientCertFacts | undefined {
+    if (conn?.cert !== undefined) return conn.cert ?? undefined;
+    const facts = conn?.facts;
     let out: ClientCertFacts | null = null;
     if (facts?.peer?.certificate && facts.peer.spiffeId !== undefined) {
       const der = facts.peer.certificate;
       const cert = new X509Certificate(der);
-      const local = (socket as TLSSocket).getX509Certificate?.();
-      const localSans = parseSubjectAltNames(local?.subjectAltName);
       out = {
-        localUri: localSans.find((x) => x.type === 'URI')?.value ?? '',
+        localUri: facts.peer.localSpiffeId ?? '',
         hash: createHash('sha256').update(der).digest('hex'),
         subject: rfc2253Subject(cert.subject),
         uri: facts.peer.sans.find((x) => x.type === 'URI')?.value ?? '',
@@ -164,50 +299,105 @@ export class HttpConnectionManager implements NetworkFilter {
         chainPem: cert.toString(),
       };
     }
-    this.certFacts.set(socket, out);
+    if (conn) conn.cert = out;
     return out ?? undefined;
-  }
-
-  private localReply(res: http.ServerResponse, status: number, body: string, flag: string): void {
-    this.countResponse(status);
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    res.writeHead(status, {
-      'content-type': 'text/plain',
-      'content-length': Buffer.byteLength(body),
-      'x-skiff-response-flags': flag,
-    });
-    res.end(body);
   }
 
   private countResponse(status: number): void {
     this.stats.rqByClass[Math.floor(status / 100) - 1]?.inc();
   }
 
-  private route(req: http.IncomingMessage): RouteActionConfig | undefined {
-    const vhost = this.index.find(req.headers.host ?? '');
+  /**
+   * Envoy's local reply, once per stream. A gRPC request gets a trailers-only gRPC response (HTTP 200,
+   * grpc-status from the HTTP status, grpc-message the text). After the response started, the stream is reset.
+   */
+  private localReply(st: Stream, status: number, body: string, flag: string): void {
+    if (st.done) return;
+    st.done = true;
+    st.flags = flag;
+    if (st.timer) clearTimeout(st.timer);
+    const res = st.res;
+    if (res.headersSent) {
+      this.resetDownstream(st);
+      return;
+    }
+    let headers: http.OutgoingHttpHeaders;
+    if (st.grpc) {
+      const grpcStatus = String(httpToGrpcStatus(status));
+      headers = {
+        'content-type': 'application/grpc',
+        'grpc-status': grpcStatus,
+        'grpc-message': encodeURIComponent(body),
+        'x-skiff-response-flags': flag,
+      };
+      st.grpcStatusHeader = grpcStatus;
+      status = 200;
+      body = '';
+    } else {
+      headers = {
+        'content-type': 'text/plain',
+        'content-length': Buffer.byteLength(body),
+        'x-skiff-response-flags': flag,
+      };
+    }
+    this.countResponse(status);
+    st.code = status;
+    // ':status' (7) + 3 digits + 32.
+    if (st.h2) st.responseBytes = headerBlockBytes(headers, 42) + Buffer.byteLength(body);
+    res.writeHead(status, headers);
+    res.end(body);
+  }
+
+  private resetDownstream(st: Stream): void {
+    const res = st.res;
+    if (res instanceof http.ServerResponse) res.destroy();
+    else res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+  }
+
+  private authority(req: DownstreamRequest): string {
+    const h = req.headers;
+    return (h[':authority'] as string | undefined) ?? h.host ?? '';
+  }
+
+  private route(req: DownstreamRequest): { name: string; action: RouteActionConfig } | undefined {
+    const vhost = this.index.find(this.authority(req));
     if (!vhost) return undefined;
     const header = (name: string) => {
       const v = req.headers[name];
       return Array.isArray(v) ? v.join(',') : v;
     };
-    return selectRoute(vhost, { path: req.url ?? '/', header })?.action;
+    return selectRoute(vhost, { path: req.url ?? '/', header });
   }
 
-  private upstreamHeaders(req: http.IncomingMessage, socket: Socket): http.OutgoingHttpHeaders {
+  private upstreamHeaders(
+    req: DownstreamRequest,
+    conn: ConnectionState | undefined,
+  ): http.OutgoingHttpHeaders {
     const headers: http.OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(req.headers)) {
-      if (!HOP_BY_HOP.has(k) && v !== undefined) headers[k] = v;
+      if (v === undefined || k.charCodeAt(0) === 58 /* ':' */) continue;
+      if (HOP_BY_HOP.has(k)) {
+        if (k === 'te' && v === 'trailers') headers.te = v;
+        continue;
+      }
+      headers[k] = v;
     }
-    const facts = this.facts.get(socket);
+    const mx = this.config.peerMetadata;
+    if (mx?.downstreamDiscovery) {
+      delete headers[PEER_METADATA_HEADER];
+      delete headers[PEER_METADATA_ID_HEADER];
+    }
+    if (mx?.upstreamPropagation && this.telemetry) {
+      headers[PEER_METADATA_HEADER] = this.telemetry.peerMetadata;
+      headers[PEER_METADATA_ID_HEADER] = this.telemetry.peerMetadataId;
+    }
+    const facts = conn?.facts;
     const incoming = req.headers['x-forwarded-client-cert'];
     const xfcc = mutateXfcc(
       this.config.forwardClientCertDetails,
       this.config.clientCertDetails,
       Array.isArray(incoming) ? incoming.join(',') : incoming,
-      this.clientCert(socket),
+      this.clientCert(conn),
     );
     if (xfcc === undefined) delete headers['x-forwarded-client-cert'];
     else headers['x-forwarded-client-cert'] = xfcc;
@@ -216,88 +406,283 @@ export class HttpConnectionManager implements NetworkFilter {
     return headers;
   }
 
-  private onRequest(req: http.IncomingMessage, res: http.ServerResponse): void {
+  private onRequest(req: DownstreamRequest, res: DownstreamResponse): void {
     const s = this.stats;
+    const h2 = req.httpVersionMajor === 2;
     s.rqTotal.inc();
+    (h2 ? s.rqHttp2Total : s.rqHttp1Total).inc();
     s.rqActive.inc();
-    res.once('close', () => s.rqActive.dec());
-    const action = this.route(req);
-    if (!action) {
+    const st: Stream = {
+      req,
+      res,
+      grpc: requestProtocol(req.url, req.headers['content-type']) === 'grpc',
+      conn: stateOf(req.socket),
+      done: false,
+      start: performance.now(),
+      requestBytes: h2 ? headerBlockBytes(req.headers) : 0,
+      responseBytes: 0,
+      h2,
+      code: 0,
+      flags: '-',
+      peer: undefined,
+      upstream: undefined,
+      service: undefined,
+      grpcStatusHeader: undefined,
+      grpcStatusTrailer: undefined,
+      peerHeaders: undefined,
+    };
+    if (this.telemetry) {
+      if (h2) {
+        req.on('data', (chunk: Buffer) => {
+          st.requestBytes += chunk.length;
+        });
+      }
+      if (this.config.peerMetadata?.downstreamDiscovery) this.discoverDownstreamPeer(st);
+    }
+    res.once('close', () => {
+      s.rqActive.dec();
+      if (st.timer) clearTimeout(st.timer);
+      if (!res.writableFinished) {
+        if (!st.done) {
+          s.rxReset.inc();
+          st.flags = 'DC';
+        } else if (st.flags === '-') st.flags = 'DC';
+        st.done = true;
+        st.abort?.();
+      }
+      if (this.config.istioStats) this.record(st);
+    });
+    const route = this.route(req);
+    if (!route) {
       s.noRoute.inc();
       req.resume();
-      this.localReply(res, 404, '', 'NR');
+      this.localReply(st, 404, '', 'NR');
       return;
     }
-    const cluster = this.clusters.get(action.cluster);
+    const cluster = this.clusters.get(route.action.cluster);
+    if (this.telemetry) st.service = this.telemetry.resolver(route.name, cluster?.config);
     if (!cluster) {
       s.noCluster.inc();
       req.resume();
-      this.localReply(res, 503, 'no healthy upstream', 'NC');
+      this.localReply(st, 503, 'no healthy upstream', 'NC');
       return;
     }
-    const socket = req.socket;
-    const upstream = http.request({
-      agent: this.agentFor(cluster),
-      host: cluster.config.name,
-      method: req.method,
-      path: req.url,
-      headers: this.upstreamHeaders(req, socket),
-      setHost: false,
+    this.forward(st, cluster, route.action, h2);
+  }
+
+  /** Inbound `istio.metadata_exchange`: the client proxy's workload from its request headers. */
+  private discoverDownstreamPeer(st: Stream): void {
+    const h = st.req.headers;
+    const value = h[PEER_METADATA_HEADER];
+    const id = h[PEER_METADATA_ID_HEADER];
+    if (value === undefined && id === undefined) return;
+    st.peerHeaders = { value: value !== undefined, id: id !== undefined };
+    const found = this.telemetry?.peers.lookup(typeof value === 'string' ? value : undefined);
+    if (found?.peer) st.peer = found.peer;
+    else if (value !== undefined)
+      this.log.debug('unreadable x-envoy-peer-metadata', { reason: found?.reason });
+  }
+
+  /** Istio's standard HTTP metrics for one finished stream (istio.stats). */
+  private record(st: Stream): void {
+    const stats = this.config.istioStats;
+    const t = this.telemetry;
+    if (!stats || !t) return;
+    let labels: ConnectionLabels;
+    let peer = st.peer;
+    if (stats.reporter === 'destination') labels = this.destinationLabels(st.conn, t);
+    else if (st.upstream) {
+      const u = this.sourceLabels(st.upstream, t);
+      labels = u.labels;
+      peer ??= u.peer;
+    } else labels = t.metrics.connection('source', undefined, undefined, 'unknown');
+    const host = stats.disableHostHeaderFallback ? undefined : this.authority(st.req);
+    const service = (st.service ?? t.resolver(undefined, undefined))(host);
+    const protocol = requestProtocol(st.req.url, st.req.headers['content-type']);
+    const grpc =
+      protocol === 'grpc'
+        ? grpcResponseStatus(st.grpcStatusTrailer, st.grpcStatusHeader, st.code)
+        : undefined;
+    labels
+      .labels(peer, service)
+      .http(protocol, st.code, grpc, st.flags)
+      .record(Math.trunc(performance.now() - st.start), ...this.streamBytes(st));
+  }
+
+  /**
+   * Envoy's downstream wire bytes of a stream, [received, sent]. HTTP/1.1: what the connection read and wrote
+   * since the previous request ended (exact, after TLS; pipelined requests over-count as in Envoy). HTTP/2: the
+   * header blocks as HPACK sizes them plus the body bytes (frame overhead and compression are not seen).
+   */
+  private streamBytes(st: Stream): [number, number] {
+    if (st.h2) return [st.requestBytes, st.responseBytes];
+    const socket = st.req.socket;
+    const conn = st.conn;
+    if (!conn) return [0, 0];
+    const read = socket.bytesRead;
+    const written = socket.bytesWritten;
+    const out: [number, number] = [read - conn.readMark, written - conn.writeMark];
+    conn.readMark = read;
+    conn.writeMark = written;
+    return out;
+  }
+
+  private destinationLabels(conn: ConnectionState | undefined, t: ProxyTelemetry): ConnectionLabels {
+    if (conn?.labels) return conn.labels;
+    const peer = conn?.facts.peer;
+    const labels = t.metrics.connection('destination', peer?.spiffeId, peer?.localSpiffeId);
+    if (conn) conn.labels = labels;
+    return labels;
+  }
+
+  private sourceLabels(
+    u: UpstreamConnectionFacts,
+    t: ProxyTelemetry,
+  ): { labels: ConnectionLabels; peer: WorkloadMetadata | undefined } {
+    let found = this.upstreamLabels.get(u);
+    if (found === undefined) {
+      const local = u.localIdentity === '' ? undefined : u.localIdentity;
+      found = {
+        labels: t.metrics.connection(
+          'source',
+          u.peerIdentity,
+          local,
+          upstreamSecurityPolicy({ tls: u.tls, peerPrincipal: u.peerIdentity, localPrincipal: local }),
+        ),
+        peer: endpointWorkloadFromMetadata(u.endpointMetadata),
+      };
+      this.upstreamLabels.set(u, found);
+    }
+    return found;
+  }
+
+  private forward(st: Stream, cluster: Cluster, action: RouteActionConfig, h2: boolean): void {
+    const { req } = st;
+    const configured = cluster.config.httpProtocol;
+    const protocol = configured === 'downstream' ? (h2 ? 'http2' : 'http1') : configured;
+    const head: UpstreamHead = {
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      authority: this.authority(req),
+      scheme: 'http',
+      headers: this.upstreamHeaders(req, st.conn),
+    };
+    const exchange = this.pools.send(cluster, protocol, head, {
+      response: (up) => this.relayResponse(st, up),
+      trailers: (t) => {
+        if (!st.res.headersSent) return;
+        const out: http.OutgoingHttpHeaders = {};
+        for (const [k, v] of Object.entries(t)) if (v !== undefined && k.charCodeAt(0) !== 58) out[k] = v;
+        const grpcStatus = t['grpc-status'];
+        if (typeof grpcStatus === 'string') st.grpcStatusTrailer = grpcStatus;
+        st.res.addTrailers(out as Record<string, string>);
+      },
+      failed: (flag, detail) => this.upstreamFailed(st, flag, detail),
     });
-    let timer: NodeJS.Timeout | undefined;
+    st.abort = exchange.abort;
     if (action.timeoutMs > 0) {
-      timer = setTimeout(() => {
-        s.rqTimeout.inc();
-        upstream.destroy();
-        this.localReply(res, 504, 'upstream request timeout', 'UT');
+      st.timer = setTimeout(() => {
+        if (st.done) return;
+        this.stats.rqTimeout.inc();
+        exchange.abort();
+        this.localReply(st, 504, 'upstream request timeout', 'UT');
       }, action.timeoutMs);
     }
-    const done = () => {
-      if (timer) clearTimeout(timer);
-    };
-    upstream.on('response', (up) => {
-      const headers: http.OutgoingHttpHeaders = {};
-      for (const [k, v] of Object.entries(up.headers))
-        if (!HOP_BY_HOP.has(k) && v !== undefined) headers[k] = v;
-      this.countResponse(up.statusCode ?? 502);
-      res.writeHead(up.statusCode ?? 502, headers);
-      up.pipe(res);
-      up.on('end', done);
-      up.on('error', () => res.destroy());
-      up.on('aborted', () => res.destroy());
-    });
-    upstream.on('error', (e: NodeJS.ErrnoException & { reason?: string }) => {
-      done();
-      if (res.headersSent) {
-        res.destroy();
-        return;
+    (req as NodeJS.ReadableStream).pipe(exchange.body);
+  }
+
+  private upstreamFailed(st: Stream, flag: UpstreamFailure, detail: string): void {
+    if (st.res.headersSent || st.done) {
+      // After the response started no local reply is possible: Envoy resets the downstream stream.
+      if (!st.res.writableFinished) {
+        if (st.flags === '-') st.flags = flag;
+        this.resetDownstream(st);
       }
-      if (e.code === 'SKIFF_CONNECT_FAILED') {
-        this.localReply(
-          res,
-          503,
-          `upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: ${e.message}`,
-          'UF',
-        );
-      } else {
-        this.localReply(
-          res,
-          503,
-          'upstream connect error or disconnect/reset before headers. reset reason: connection termination',
-          'UC',
-        );
+      st.done = true;
+      return;
+    }
+    const reason =
+      flag === 'UF'
+        ? `connection failure, transport failure reason: ${detail}`
+        : flag === 'UR'
+          ? 'remote reset'
+          : 'connection termination';
+    this.localReply(
+      st,
+      503,
+      `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`,
+      flag,
+    );
+  }
+
+  private relayResponse(st: Stream, up: UpstreamResponse): void {
+    if (st.done) {
+      up.body.resume();
+      return;
+    }
+    st.done = true;
+    st.upstream = up.connection;
+    const res = st.res;
+    const headers: http.OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(up.headers))
+      if (!HOP_BY_HOP.has(k) && v !== undefined) headers[k] = v;
+    const mx = this.config.peerMetadata;
+    if (mx && this.telemetry) this.exchangeOnResponse(st, headers, mx);
+    this.countResponse(up.status);
+    st.code = up.status;
+    if (this.telemetry) {
+      const grpcStatus = headers['grpc-status'];
+      if (typeof grpcStatus === 'string') st.grpcStatusHeader = grpcStatus;
+      if (st.h2) {
+        st.responseBytes = headerBlockBytes(headers, 42);
+        up.body.on('data', (chunk: Buffer) => {
+          st.responseBytes += chunk.length;
+        });
       }
-    });
-    res.once('close', () => {
-      if (!res.writableFinished) upstream.destroy();
-    });
-    req.pipe(upstream);
+    }
+    if (st.timer) {
+      const timer = st.timer;
+      up.body.once('end', () => clearTimeout(timer));
+    }
+    if (up.endedWithHeaders && !(res instanceof http.ServerResponse)) {
+      // A trailers-only response (gRPC errors): one HEADERS frame with END_STREAM, as the upstream sent it.
+      res.stream.respond({ ':status': up.status, ...headers }, { endStream: true });
+      up.body.resume();
+      return;
+    }
+    res.writeHead(up.status, headers);
+    up.body.pipe(res as NodeJS.WritableStream);
+  }
+
+  /**
+   * `istio.metadata_exchange` on a response: outbound, the server proxy's workload is read from the response and
+   * its headers removed; inbound, ours are added when the client proxy sent its own.
+   */
+  private exchangeOnResponse(
+    st: Stream,
+    headers: http.OutgoingHttpHeaders,
+    mx: NonNullable<HttpConnectionManagerConfig['peerMetadata']>,
+  ): void {
+    const t = this.telemetry as ProxyTelemetry;
+    if (mx.upstreamDiscovery) {
+      const value = headers[PEER_METADATA_HEADER];
+      if (value !== undefined || headers[PEER_METADATA_ID_HEADER] !== undefined) {
+        const found = t.peers.lookup(typeof value === 'string' ? value : undefined);
+        if (found.peer) st.peer = found.peer;
+        delete headers[PEER_METADATA_HEADER];
+        delete headers[PEER_METADATA_ID_HEADER];
+      }
+    }
+    if (mx.downstreamPropagation && st.peerHeaders) {
+      if (st.peerHeaders.value) headers[PEER_METADATA_HEADER] = t.peerMetadata;
+      if (st.peerHeaders.id) headers[PEER_METADATA_ID_HEADER] = t.peerMetadataId;
+    }
   }
 
   /** `Connection: upgrade`: configured types become a raw byte relay to an endpoint; others get 403. */
   private onUpgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
     const type = String(req.headers.upgrade ?? '').toLowerCase();
-    const action = this.route(req);
+    const action = this.route(req)?.action;
     const cluster = action ? this.clusters.get(action.cluster) : undefined;
     const refuse = (status: number, flag: string) => {
       this.countResponse(status);
@@ -318,14 +703,15 @@ export class HttpConnectionManager implements NetworkFilter {
       return;
     }
     this.stats.rqTotal.inc();
+    this.stats.rqHttp1Total.inc();
     cluster.connect((r) => {
       if (!r.ok) {
         refuse(503, 'UF');
         return;
       }
       const up = r.socket;
-      const lines = [`${req.method} ${req.url} HTTP/1.1`];
-      const headers = this.upstreamHeaders(req, socket);
+      const lines = [`${req.method} ${req.url} HTTP/1.1`, `host: ${this.authority(req)}`];
+      const headers = this.upstreamHeaders(req, stateOf(socket));
       for (const [k, v] of Object.entries(headers))
         lines.push(`${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`);
       lines.push(`connection: upgrade`, `upgrade: ${req.headers.upgrade}`);
@@ -345,6 +731,6 @@ export class HttpConnectionManager implements NetworkFilter {
 
   /** Closes the upstream pools (the listener is gone). */
   close(): void {
-    for (const a of this.agents.values()) a.destroy();
+    this.pools.close();
   }
 }

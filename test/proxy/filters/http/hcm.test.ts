@@ -55,6 +55,8 @@ function config(o: Partial<HttpConnectionManagerConfig> = {}): HttpConnectionMan
     requestHeadersTimeoutMs: 0,
     streamIdleTimeoutMs: 300_000,
     upgrades: ['websocket'],
+    istioStats: undefined,
+    peerMetadata: undefined,
     ...o,
   };
 }
@@ -68,6 +70,8 @@ function cluster(name: string, port: number) {
     endpoints: [{ address: { host: '127.0.0.1', port }, healthy: true, metadata: {}, transportMatch: {} }],
     transport: { kind: 'raw' as const },
     transportSocketMatches: [],
+    httpProtocol: 'http1' as const,
+    filterMetadata: {},
   };
 }
 
@@ -78,6 +82,7 @@ describe('http_connection_manager over HTTP/1.1', { timeout: 20_000 }, () => {
   let store: StatsStore;
   let hcm: HttpConnectionManager;
   const seen: http.IncomingHttpHeaders[] = [];
+  const downstream = new Set<net.Socket>();
 
   before(async () => {
     app = http.createServer((req, res) => {
@@ -111,13 +116,19 @@ describe('http_connection_manager over HTTP/1.1', { timeout: 20_000 }, () => {
       store,
     );
     hcm = new HttpConnectionManager(config(), clusters, store, silentLogger);
-    front = net.createServer({ pauseOnConnect: true }, (s) => hcm.handle(s, { peer: undefined, tls: false }));
+    front = net.createServer({ pauseOnConnect: true }, (s) => {
+      downstream.add(s);
+      s.once('close', () => downstream.delete(s));
+      hcm.handle(s, { peer: undefined, tls: false });
+    });
     await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
     port = (front.address() as net.AddressInfo).port;
   });
 
   after(() => {
     hcm.close();
+    // fetch keeps idle connections as long as the server's Keep-Alive hint (300 s): close them here.
+    for (const s of downstream) s.destroy();
     front.close();
     app.closeAllConnections();
     app.close();
