@@ -1,25 +1,52 @@
 // The `skiff` command line: one file per command under commands/, wired here. Returns the exit code.
 
 import { Command, CommanderError } from 'commander';
-import { registerCa } from './commands/ca.js';
-import { registerProxy } from './commands/proxy.js';
-import { registerAuthn } from './commands/x-authn.js';
 import { type CliIo, EXIT_FAILURE, EXIT_INVALID, processIo, UsageError } from './io.js';
 
 export const VERSION = '0.1.0';
 
-export function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
+/**
+ * The commands, each loaded only when it may run: `skiff proxy` should not carry the CA's X.509 and gRPC code
+ * (about 30 MB of memory) or the config loader. Help and unknown commands load them all.
+ */
+const COMMANDS = {
+  ca: async (program: Command, io: CliIo, setExit: (code: number) => void) => {
+    const ca = (await import('./commands/ca.js')).registerCa(program, io, setExit);
+    return [ca, ...ca.commands];
+  },
+  proxy: async (program: Command, io: CliIo, setExit: (code: number) => void) => [
+    (await import('./commands/proxy.js')).registerProxy(program, io, setExit),
+  ],
+  x: async (program: Command, io: CliIo, setExit: (code: number) => void) => {
+    const experimental = program.command('x').description('experimental commands, as istioctl x');
+    (await import('./commands/x-authn.js')).registerAuthn(experimental, io, setExit);
+    return [experimental, ...experimental.commands];
+  },
+};
+
+/** The first word that is not an option: the command to load. */
+function commandOf(argv: readonly string[]): keyof typeof COMMANDS | undefined {
+  const first = argv.find((a) => !a.startsWith('-'));
+  return first !== undefined && Object.hasOwn(COMMANDS, first) ? (first as keyof typeof COMMANDS) : undefined;
+}
+
+export async function buildProgram(
+  io: CliIo,
+  setExit: (code: number) => void,
+  argv: readonly string[] = [],
+): Promise<Command> {
   const program = new Command('skiff')
     .description(
       "A service mesh with Istio's peer-authentication model (PERMISSIVE, STRICT and DISABLE mutual TLS)",
     )
     .version(VERSION, '-v, --version')
     .showHelpAfterError('(run with --help for usage)');
-  const ca = registerCa(program, io, setExit);
-  const proxy = registerProxy(program, io, setExit);
-  const experimental = program.command('x').description('experimental commands, as istioctl x');
-  registerAuthn(experimental, io, setExit);
-  for (const command of [program, ca, ...ca.commands, proxy, experimental, ...experimental.commands]) {
+  const only = commandOf(argv);
+  const commands: Command[] = [program];
+  for (const [name, register] of Object.entries(COMMANDS)) {
+    if (only === undefined || only === name) commands.push(...(await register(program, io, setExit)));
+  }
+  for (const command of commands) {
     command.exitOverride().configureOutput({ writeOut: io.out, writeErr: io.err });
   }
   return program;
@@ -27,9 +54,13 @@ export function buildProgram(io: CliIo, setExit: (code: number) => void): Comman
 
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   let code = 0;
-  const program = buildProgram(io, (c) => {
-    code = c;
-  });
+  const program = await buildProgram(
+    io,
+    (c) => {
+      code = c;
+    },
+    argv,
+  );
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return code;
