@@ -756,15 +756,93 @@ describe("Istio's standard metrics through a proxy pair", { timeout: 90_000 }, (
     }
   });
 
+  it('raw TCP in plaintext from a non-mesh client to B: source unknown, connection_security_policy "none"', async () => {
+    const reply = await new Promise<string>((resolve, reject) => {
+      const s = net.connect({ host: '127.0.0.1', port: port.bTcp, allowHalfOpen: true });
+      let got = '';
+      s.on('data', (d) => {
+        got += d;
+      });
+      s.on('end', () => resolve(got));
+      s.on('error', reject);
+      s.write('plain', () => s.end());
+    });
+    assert.equal(reply, 'echo:plain');
+    const text = labelText(
+      TCP_ORDER,
+      labels(
+        'destination',
+        UNKNOWN_SOURCE,
+        { ...RATINGS_SIDE, principal: 'unknown' },
+        { request_protocol: 'tcp', response_flags: '-', connection_security_policy: 'none' },
+      ),
+    );
+    let lines: string[] = [];
+    for (let i = 0; i < 50 && lines.length < 4; i++) {
+      const s = await scrape(b);
+      lines = [
+        ...['closed', 'opened'].flatMap((k) => seriesLines(s, `istio_tcp_connections_${k}_total`, text)),
+        ...['received', 'sent'].flatMap((k) => seriesLines(s, `istio_tcp_${k}_bytes_total`, text)),
+      ];
+      if (lines.length < 4) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(lines, [
+      `istio_tcp_connections_closed_total{${text}} 1`,
+      `istio_tcp_connections_opened_total{${text}} 1`,
+      `istio_tcp_received_bytes_total{${text}} 5`,
+      `istio_tcp_sent_bytes_total{${text}} 10`,
+    ]);
+  });
+
+  it("bad HTTP through the pair gets Envoy's answer and a counter; the proxies keep serving", async () => {
+    const raw = (payload: string) =>
+      new Promise<string>((resolve) => {
+        const s = net.connect({ host: '127.0.0.1', port: port.a });
+        let got = '';
+        s.on('data', (d) => {
+          got += d;
+        });
+        s.on('close', () => resolve(got));
+        s.on('error', () => resolve(got));
+        s.write(payload);
+        setTimeout(() => s.destroy(), 3000);
+      });
+    assert.match(
+      await raw('GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n'),
+      /^HTTP\/1\.1 400 /,
+    );
+    assert.match(
+      await raw(`GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(70 * 1024)}\r\n\r\n`),
+      /^HTTP\/1\.1 431 /,
+    );
+    const stats = await scrape(a);
+    // Envoy's tag extraction cuts the dotted stat_prefix "outbound_0.0.0.0_9080" at its first dot, as here.
+    assert.deepEqual(
+      stats.split('\n').filter((l) => l.startsWith('envoy_http_0_0_0_9080_downstream_cx_protocol_error{')),
+      ['envoy_http_0_0_0_9080_downstream_cx_protocol_error{envoy_http_conn_manager_prefix="outbound_0"} 2'],
+    );
+    const r = await runAsync('curl', [
+      '-sS',
+      '-o',
+      '/dev/null',
+      '-w',
+      '%{http_code}',
+      '--max-time',
+      '5',
+      `http://127.0.0.1:${port.a}/after`,
+    ]);
+    assert.equal(r.out, '200', r.err);
+  });
+
   it("the seed's PromQL on the scrapes: the mTLS ratio per service and the handshake error rate per pod", async () => {
     const scrapeBoth = async (time: number): Promise<Scrape[]> => [
       { time, target: { pod: 'productpage-v1-5c6d7' }, text: await scrape(a) },
       { time, target: { pod: 'ratings-v1-7d8f9' }, text: await scrape(b) },
     ];
     const first = await scrapeBoth(1000);
-    // Both reporters count: mTLS 1 (HTTP/1.1) + 1 (HTTP/2) + 2 (gRPC) on each side = 8; plaintext: 1 (non-mesh
-    // client, B only) + 1 (meshed client on a plaintext route) on each side = 3. Istio's source side would say
-    // "unknown" for all of them and the ratio would read 4/11.
+    // Both reporters count: mTLS 1 (HTTP/1.1) + 1 (HTTP/2) + 2 (gRPC) + 1 (after the bad requests) on each side
+    // = 10; plaintext: 1 (non-mesh client, B only) + 1 (meshed client on a plaintext route) on each side = 3.
+    // Istio's source side would say "unknown" for all of them and the ratio would read 5/13.
     assert.deepEqual(
       formatVector(
         evaluate(
@@ -772,7 +850,7 @@ describe("Istio's standard metrics through a proxy pair", { timeout: 90_000 }, (
           first,
         ),
       ),
-      [`{destination_service="${SERVICE}"} ${8 / 11}`],
+      [`{destination_service="${SERVICE}"} ${10 / 13}`],
     );
     // Three requests to a route whose cluster expects another identity: three failed handshakes on A.
     for (let i = 0; i < 3; i++) {

@@ -133,6 +133,8 @@ interface ConnectionState {
   /** HTTP/1.1 byte meter: the socket's bytesRead/bytesWritten when the previous request ended. */
   readMark: number;
   writeMark: number;
+  /** The HTTP/1.1 parser failed on this connection (answered 400/408/431 once). */
+  protocolError?: boolean;
   /** XFCC material (computed on first use; null: no client certificate). */
   cert?: ClientCertFacts | null;
   /** Destination-reporter labels of this connection (computed on first use). */
@@ -265,6 +267,15 @@ export class HttpConnectionManager implements NetworkFilter {
   }
 
   private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
+    // A reset or broken pipe (the client went away, maybe after our 400/431) is not a protocol error.
+    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
+      socket.destroy();
+      return;
+    }
+    // Node's parser reports an error again for each later chunk of the same connection: answer and count once.
+    const conn = stateOf(socket);
+    if (conn?.protocolError) return;
+    if (conn) conn.protocolError = true;
     this.stats.cxProtocolError.inc();
     this.log.debug('HTTP protocol error', { code: err.code, source: socket.remoteAddress });
     if (!socket.writable) {
