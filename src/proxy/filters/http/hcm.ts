@@ -262,7 +262,11 @@ export class HttpConnectionManager implements NetworkFilter {
     // Node's HTTP/2 session waits for 'secureConnect' while `secureConnecting` is set, which only tls.Server and
     // tls.connect clear: the listener's TLSSocket finished its handshake already.
     if (tls.secureConnecting) tls.secureConnecting = false;
-    // Bytes put back by the peek stay in the socket's buffer: the session reads them first (it must stay paused).
+    // Bytes put back by a peek stay in the socket's buffer: the session reads them first, so the socket stays
+    // paused. A socket nobody has read yet (accepted paused, no listener filter) must start reading: resume()
+    // starts the handle reading, pause() keeps the bytes in the buffer for the session.
+    socket.resume();
+    socket.pause();
     this.h2.emit('connection', socket);
   }
 

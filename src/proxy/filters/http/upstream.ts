@@ -90,6 +90,9 @@ class Http1Pool extends http.Agent {
     this.cluster.connect((r) => {
       if (r.ok) {
         this.facts.set(r.socket, connectionFacts(r));
+        // Cluster sockets allow half-open connections, but an HTTP/1.1 server's FIN ends the connection: finish
+        // ours too, so the socket closes and leaves the pool instead of taking the next request.
+        r.socket.once('end', () => r.socket.end());
         callback?.(null, r.socket);
       } else
         callback?.(
@@ -105,64 +108,110 @@ interface PooledSession {
   session: http2.ClientHttp2Session;
   facts: UpstreamConnectionFacts;
   streams: number;
+  /** The server's SETTINGS arrived: its stream limit is known. */
+  settled: boolean;
+  /** The server closed its side (FIN): streams still open end as connection termination (UC). */
+  peerEnded: boolean;
 }
 
-/** Per-cluster HTTP/2 sessions: a stream goes on the first session with room, or on a new connection. */
+/** Streams a session may carry before the server's SETTINGS say (Envoy assumes no limit; nghttp2's default). */
+const DEFAULT_MAX_STREAMS = 100;
+
+/**
+ * Per-cluster HTTP/2 sessions: a stream goes on the first session with room, or on a new connection. Until a new
+ * session has the server's SETTINGS only its first stream goes on it; the others wait and are placed then, so a
+ * burst on a cold pool does not exceed the server's SETTINGS_MAX_CONCURRENT_STREAMS.
+ */
 class Http2Pool {
   private readonly sessions: PooledSession[] = [];
-  private connecting: ((s: PooledSession | Error) => void)[] | undefined;
+  private connecting = false;
+  private waiting: ((s: PooledSession | Error) => void)[] = [];
 
   constructor(private readonly cluster: Cluster) {}
 
   acquire(done: (s: PooledSession | Error) => void): void {
     for (const s of this.sessions) {
-      const limit = s.session.remoteSettings?.maxConcurrentStreams ?? 100;
-      if (!s.session.closed && !s.session.destroyed && s.streams < limit) {
+      const limit = s.session.remoteSettings?.maxConcurrentStreams ?? DEFAULT_MAX_STREAMS;
+      if (s.settled && !s.peerEnded && !s.session.closed && !s.session.destroyed && s.streams < limit) {
         done(s);
         return;
       }
     }
-    if (this.connecting) {
-      this.connecting.push(done);
+    if (this.connecting || this.sessions.some((s) => !s.settled)) {
+      this.waiting.push(done);
       return;
     }
-    const waiting = [done];
-    this.connecting = waiting;
+    this.connect(done);
+  }
+
+  /** Places the streams that waited for a session to connect or settle. */
+  private placeWaiting(): void {
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) this.acquire(w);
+  }
+
+  private connect(first: (s: PooledSession | Error) => void): void {
+    this.connecting = true;
     this.cluster.connect((r) => {
-      this.connecting = undefined;
+      this.connecting = false;
       if (!r.ok) {
         const e = Object.assign(new Error(r.detail), { code: CONNECT_FAILED });
-        for (const w of waiting) w(e);
+        const waiting = this.waiting;
+        this.waiting = [];
+        for (const w of [first, ...waiting]) w(e);
         return;
       }
       // The URL only names the scheme: every stream carries its own :authority, and the socket is given.
       // Node's HTTP/2 client waits for 'secureConnect' while `secureConnecting` is set: only tls.connect clears
       // it, and the cluster's TLS socket is a bare TLSSocket whose handshake is already done.
-      const tlsSocket = r.socket as Socket & { secureConnecting?: boolean };
-      if (tlsSocket.secureConnecting) tlsSocket.secureConnecting = false;
+      const socket = r.socket as Socket & { secureConnecting?: boolean };
+      if (socket.secureConnecting) socket.secureConnecting = false;
       let session: http2.ClientHttp2Session;
       try {
-        session = http2.connect('http://upstream', { createConnection: () => r.socket });
+        session = http2.connect('http://upstream', { createConnection: () => socket });
       } catch (e) {
-        r.socket.destroy();
-        for (const w of waiting) w(e as Error);
+        socket.destroy();
+        first(e as Error);
+        this.placeWaiting();
         return;
       }
-      const pooled: PooledSession = { session, facts: connectionFacts(r), streams: 0 };
+      const pooled: PooledSession = {
+        session,
+        facts: connectionFacts(r),
+        streams: 0,
+        settled: false,
+        peerEnded: false,
+      };
       this.sessions.push(pooled);
       const forget = () => {
         const i = this.sessions.indexOf(pooled);
         if (i >= 0) this.sessions.splice(i, 1);
+        this.placeWaiting();
       };
       session.on('error', forget);
       session.on('close', forget);
       session.on('goaway', forget);
-      for (const w of waiting) w(pooled);
+      session.once('remoteSettings', () => {
+        pooled.settled = true;
+        this.placeWaiting();
+      });
+      // Cluster sockets allow half-open connections; an HTTP/2 server's FIN ends the session (Envoy: the
+      // connection is closed).
+      socket.once('end', () => {
+        pooled.peerEnded = true;
+        forget();
+        session.destroy();
+      });
+      first(pooled);
     });
   }
 
   close(): void {
     for (const s of this.sessions.splice(0)) s.session.destroy();
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const w of waiting) w(new Error('the connection manager closed'));
   }
 }
 
@@ -197,6 +246,12 @@ export class UpstreamPools {
       setHost: false,
     });
     let responded = false;
+    let failed = false;
+    const fail = (flag: UpstreamFailure, detail: string) => {
+      if (failed) return;
+      failed = true;
+      cb.failed(flag, detail);
+    };
     req.on('response', (up) => {
       responded = true;
       const socket = up.socket;
@@ -205,8 +260,8 @@ export class UpstreamPools {
       up.once('end', () => {
         if (up.rawTrailers.length > 0) cb.trailers(up.trailers);
       });
-      up.on('aborted', () => cb.failed('UC', 'upstream connection closed mid-response'));
-      up.on('error', () => cb.failed('UC', 'upstream connection closed mid-response'));
+      up.on('aborted', () => fail('UC', 'upstream connection closed mid-response'));
+      up.on('error', () => fail('UC', 'upstream connection closed mid-response'));
       cb.response({
         status: up.statusCode ?? 502,
         headers: up.headers,
@@ -217,8 +272,7 @@ export class UpstreamPools {
     });
     req.on('error', (e: NodeJS.ErrnoException) => {
       if (responded) return;
-      if (e.code === CONNECT_FAILED) cb.failed('UF', e.message);
-      else cb.failed('UC', e.message);
+      fail(e.code === CONNECT_FAILED ? 'UF' : 'UC', e.message);
     });
     return { body: req, abort: () => req.destroy() };
   }
@@ -263,13 +317,11 @@ export class UpstreamPools {
       s.streams++;
       st.once('close', () => {
         s.streams--;
-        if (!responded) {
-          fail(
-            st.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM || st.rstCode === 0 ? 'UC' : 'UR',
-            `stream closed (code ${st.rstCode})`,
-          );
-        } else if (!st.readableEnded && st.rstCode !== 0)
-          fail('UR', `stream reset mid-response (code ${st.rstCode})`);
+        const flag: UpstreamFailure = s.peerEnded || st.rstCode === 0 ? 'UC' : 'UR';
+        if (!responded) fail(flag, `stream closed (code ${st.rstCode})`);
+        else if (!st.readableEnded && (st.rstCode !== 0 || s.peerEnded)) {
+          fail(flag, `stream reset mid-response (code ${st.rstCode})`);
+        }
       });
       st.on('error', (e: NodeJS.ErrnoException) =>
         fail(e.code === 'ERR_HTTP2_STREAM_ERROR' ? 'UR' : 'UC', e.message),
