@@ -41,14 +41,23 @@ const child = spawn(
     stdio: ['ignore', 'pipe', 'inherit'],
   },
 );
-let tail = '';
+// The summary line (`# tests N` in TAP, `ℹ tests N` in spec) is looked for in the whole output, line by line:
+// the spec reporter prints failing tests again after the summary, so it is not always near the end.
+let partial = '';
+let testsRun;
 child.stdout.on('data', (chunk) => {
   process.stdout.write(chunk);
-  tail = (tail + chunk.toString()).slice(-4000);
+  const lines = (partial + chunk.toString()).split('\n');
+  partial = lines.pop() ?? '';
+  for (const line of lines) {
+    const m = /^(?:#|ℹ) tests (\d+)/.exec(line);
+    if (m) testsRun = Number(m[1]);
+  }
 });
 child.on('close', (code) => {
-  const tests = /(?:#|ℹ) tests (\d+)/.exec(tail);
-  if (!tests || Number(tests[1]) === 0) {
+  const last = /^(?:#|ℹ) tests (\d+)/.exec(partial);
+  if (last) testsRun = Number(last[1]);
+  if (!testsRun) {
     console.error('the test runner reported no tests: failing');
     process.exit(1);
   }
