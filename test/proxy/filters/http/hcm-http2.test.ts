@@ -4,11 +4,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '../../../../src/core/log.js';
-import type {
-  ClusterConfig,
-  HttpConnectionManagerConfig,
-  NodeInfo,
-} from '../../../../src/proxy/config/model.js';
+import type { HttpConnectionManagerConfig, NodeInfo } from '../../../../src/proxy/config/model.js';
 import { HttpConnectionManager } from '../../../../src/proxy/filters/http/hcm.js';
 import { peek } from '../../../../src/proxy/listener/peek.js';
 import { renderPrometheus, StatsStore } from '../../../../src/proxy/stats/index.js';
@@ -16,6 +12,7 @@ import { ProxyTelemetry } from '../../../../src/proxy/telemetry/context.js';
 import { parseNodeMetadata } from '../../../../src/proxy/telemetry/workload.js';
 import { ClusterManager } from '../../../../src/proxy/upstream/cluster.js';
 import { SERVICE_B_CLUSTER_METADATA, SERVICE_B_NODE } from '../../telemetry/fixtures.js';
+import { portOf, staticCluster, until } from './helpers.js';
 
 const prefix = (value: string) => ({ kind: 'prefix' as const, value });
 
@@ -62,27 +59,6 @@ function config(o: Partial<HttpConnectionManagerConfig> = {}): HttpConnectionMan
     ...o,
   };
 }
-
-function cluster(
-  name: string,
-  port: number,
-  httpProtocol: ClusterConfig['httpProtocol'],
-  filterMetadata: ClusterConfig['filterMetadata'] = {},
-): ClusterConfig {
-  return {
-    name,
-    type: 'STATIC',
-    connectTimeoutMs: 500,
-    lbPolicy: 'ROUND_ROBIN',
-    endpoints: [{ address: { host: '127.0.0.1', port }, healthy: true, metadata: {}, transportMatch: {} }],
-    transport: { kind: 'raw' },
-    transportSocketMatches: [],
-    httpProtocol,
-    filterMetadata,
-  };
-}
-
-const portOf = (s: net.Server | http.Server | http2.Http2Server) => (s.address() as net.AddressInfo).port;
 
 interface H2Reply {
   status: number;
@@ -141,37 +117,13 @@ function h2request(
   });
 }
 
-/**
- * A check that fails with a one-line error (these tests began as todo tests of known bugs). Node's spec reporter prints every failing
- * test again after its summary, todo ones included, and scripts/run-tests.js looks for that summary in the last
- * 4000 characters of output: stack traces and assertion diffs would push it out.
- */
-function check(ok: boolean, what: string): asserts ok {
-  if (ok) return;
-  const e = new Error(what);
-  e.stack = `Error: ${what}`;
-  throw e;
-}
-
 /** A request whose failure should read as one line: its reply, or the error. */
 async function attempt(p: Promise<H2Reply>): Promise<H2Reply> {
   try {
     return await p;
   } catch (e) {
-    check(false, (e as Error).message);
+    assert.fail((e as Error).message);
   }
-}
-
-function until(predicate: () => boolean, what: string, ms = 2000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = () => {
-      if (predicate()) resolve();
-      else if (Date.now() - started > ms) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(poll, 5);
-    };
-    poll();
-  });
 }
 
 /** A gRPC message frame: uncompressed, 4-byte length, payload. */
@@ -270,12 +222,14 @@ class Apps {
     const h2 = portOf(this.h2);
     return new ClusterManager(
       [
-        cluster('h1app', h1, 'http1'),
-        cluster('h1close', h1, 'http1'),
-        cluster('h2app', h2, 'http2', servicesMetadata ? SERVICE_B_CLUSTER_METADATA : {}),
-        cluster('h2close', h2, 'http2'),
-        cluster('dsapp', h2, 'downstream'),
-        cluster('down', this.deadPort, 'http2'),
+        staticCluster('h1app', h1, 'http1'),
+        staticCluster('h1close', h1, 'http1'),
+        staticCluster('h2app', h2, 'http2', {
+          filterMetadata: servicesMetadata ? SERVICE_B_CLUSTER_METADATA : {},
+        }),
+        staticCluster('h2close', h2, 'http2'),
+        staticCluster('dsapp', h2, 'downstream'),
+        staticCluster('down', this.deadPort, 'http2'),
       ],
       store,
     );
@@ -563,7 +517,7 @@ describe('http_connection_manager over HTTP/2 (h2c)', { timeout: 30_000 }, () =>
       const r = await attempt(
         h2request(client, { ':method': 'GET', ':path': '/h2/uninspected' }, undefined, 500),
       );
-      check(r.status === 200, `got ${r.status}`);
+      assert.ok(r.status === 200, `got ${r.status}`);
     } finally {
       f.stop();
     }
@@ -576,7 +530,7 @@ describe('http_connection_manager over HTTP/2 (h2c)', { timeout: 30_000 }, () =>
     const r = await attempt(
       h2request(client, { ':method': 'GET', ':path': '/h2close/close' }, undefined, 500),
     );
-    check(r.status === 503 && r.headers['x-skiff-response-flags'] === 'UC', `got ${r.status}`);
+    assert.ok(r.status === 503 && r.headers['x-skiff-response-flags'] === 'UC', `got ${r.status}`);
   });
 
   // Regression (found by this test, fixed in upstream.ts): the HTTP/1.1 pool reuses an idle socket the app closed; the request
@@ -590,7 +544,7 @@ describe('http_connection_manager over HTTP/2 (h2c)', { timeout: 30_000 }, () =>
     const r = await attempt(
       h2request(client, { ':method': 'GET', ':path': '/h1close/second' }, undefined, 500),
     );
-    check(r.status === 200, `got ${r.status}`);
+    assert.ok(r.status === 200, `got ${r.status}`);
   });
 });
 

@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
-import net from 'node:net';
+import type net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import type { ClusterConfig } from '../../../../src/proxy/config/model.js';
 import {
   type UpstreamConnectionFacts,
   type UpstreamExchange,
@@ -13,35 +12,9 @@ import {
 } from '../../../../src/proxy/filters/http/upstream.js';
 import { StatsStore } from '../../../../src/proxy/stats/index.js';
 import { type Cluster, ClusterManager } from '../../../../src/proxy/upstream/cluster.js';
+import { deadPort, portOf, staticCluster, until } from './helpers.js';
 
 const ENDPOINT_FILTER_METADATA = { istio: { workload: 'ratings-v1;bookinfo;ratings;v1;Kubernetes' } };
-
-function clusterConfig(
-  name: string,
-  port: number,
-  httpProtocol: ClusterConfig['httpProtocol'],
-): ClusterConfig {
-  return {
-    name,
-    type: 'STATIC',
-    connectTimeoutMs: 500,
-    lbPolicy: 'ROUND_ROBIN',
-    endpoints: [
-      {
-        address: { host: '127.0.0.1', port },
-        healthy: true,
-        metadata: { filter_metadata: ENDPOINT_FILTER_METADATA },
-        transportMatch: {},
-      },
-    ],
-    transport: { kind: 'raw' },
-    transportSocketMatches: [],
-    httpProtocol,
-    filterMetadata: {},
-  };
-}
-
-const portOf = (s: net.Server | http.Server | http2.Http2Server) => (s.address() as net.AddressInfo).port;
 
 function head(path: string, o: Partial<UpstreamHead> = {}): UpstreamHead {
   return { method: 'GET', path, authority: 'app.test', scheme: 'http', headers: {}, ...o };
@@ -139,41 +112,8 @@ async function send(
   return exchange(pools, cluster, protocol, h, requestBody).outcome;
 }
 
-/**
- * A check that fails with a one-line error (these tests began as todo tests of known bugs). Node's spec reporter prints every failing
- * test again after its summary, todo ones included, and scripts/run-tests.js looks for that summary in the last
- * 4000 characters of output: stack traces and assertion diffs would push it out.
- */
-function check(ok: boolean, what: string): asserts ok {
-  if (ok) return;
-  const e = new Error(what);
-  e.stack = `Error: ${what}`;
-  throw e;
-}
-
 const within = <T>(p: Promise<T>, ms: number) =>
   Promise.race([p, new Promise<undefined>((res) => setTimeout(() => res(undefined), ms))]);
-
-/** A port nothing listens on. */
-async function deadPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = portOf(s);
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
-function until(predicate: () => boolean, what: string, ms = 2000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now();
-    const poll = () => {
-      if (predicate()) resolve();
-      else if (Date.now() - started > ms) reject(new Error(`timed out waiting for ${what}`));
-      else setTimeout(poll, 5);
-    };
-    poll();
-  });
-}
 
 describe('UpstreamPools over HTTP/1.1', { timeout: 20_000 }, () => {
   let app: http.Server;
@@ -237,7 +177,10 @@ describe('UpstreamPools over HTTP/1.1', { timeout: 20_000 }, () => {
     await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
     store = new StatsStore();
     clusters = new ClusterManager(
-      [clusterConfig('h1', portOf(app), 'http1'), clusterConfig('h1-down', await deadPort(), 'http1')],
+      [
+        staticCluster('h1', portOf(app), 'http1', { endpointMetadata: ENDPOINT_FILTER_METADATA }),
+        staticCluster('h1-down', await deadPort(), 'http1', { endpointMetadata: ENDPOINT_FILTER_METADATA }),
+      ],
       store,
     );
     pools = new UpstreamPools();
@@ -302,8 +245,8 @@ describe('UpstreamPools over HTTP/1.1', { timeout: 20_000 }, () => {
       const next = exchange(fresh, h1(), 'http1', head('/after-close'));
       const r = await within(next.outcome, 500);
       next.exchange.abort();
-      check(r !== undefined, 'no callback within 500 ms');
-      check(r.status === 200, `status ${r.status}, events ${r.events.join(' ')}`);
+      assert.ok(r !== undefined, 'no callback within 500 ms');
+      assert.ok(r.status === 200, `status ${r.status}, events ${r.events.join(' ')}`);
     } finally {
       fresh.close();
     }
@@ -349,7 +292,7 @@ describe('UpstreamPools over HTTP/1.1', { timeout: 20_000 }, () => {
   it('reports a mid-body connection close once', {}, async () => {
     const r = await send(pools, h1(), 'http1', head('/close-mid-response'));
     const failures = r.events.filter((e) => e.startsWith('failed'));
-    check(failures.length === 1, `failed() called ${failures.length} times`);
+    assert.ok(failures.length === 1, `failed() called ${failures.length} times`);
   });
 
   it('abort() cancels the request: the upstream sees it go, and no response is reported', async () => {
@@ -485,9 +428,9 @@ describe('UpstreamPools over HTTP/2 (h2c)', { timeout: 20_000 }, () => {
     store = new StatsStore();
     clusters = new ClusterManager(
       [
-        clusterConfig('h2', portOf(app), 'http2'),
-        clusterConfig('h2-single', portOf(single), 'http2'),
-        clusterConfig('h2-down', await deadPort(), 'http2'),
+        staticCluster('h2', portOf(app), 'http2', { endpointMetadata: ENDPOINT_FILTER_METADATA }),
+        staticCluster('h2-single', portOf(single), 'http2', { endpointMetadata: ENDPOINT_FILTER_METADATA }),
+        staticCluster('h2-down', await deadPort(), 'http2', { endpointMetadata: ENDPOINT_FILTER_METADATA }),
       ],
       store,
     );
@@ -573,8 +516,8 @@ describe('UpstreamPools over HTTP/2 (h2c)', { timeout: 20_000 }, () => {
       await first.responded;
       held.pop()?.end('released');
       await first.outcome;
-      check(r !== undefined, 'the second request did not complete while the first was held');
-      check(r.status === 200, `second request: ${r.events.join(' ')} ${r.failures[0]?.detail ?? ''}`);
+      assert.ok(r !== undefined, 'the second request did not complete while the first was held');
+      assert.ok(r.status === 200, `second request: ${r.events.join(' ')} ${r.failures[0]?.detail ?? ''}`);
     } finally {
       fresh.close();
     }
@@ -647,9 +590,9 @@ describe('UpstreamPools over HTTP/2 (h2c)', { timeout: 20_000 }, () => {
       await send(fresh, cluster('h2'), 'http2', head('/warm'));
       const closed = await within(send(fresh, cluster('h2'), 'http2', head('/close-before-headers')), 500);
       const next = await within(send(fresh, cluster('h2'), 'http2', head('/echo')), 500);
-      check(closed !== undefined, 'closed connection: no callback within 500 ms');
-      check(closed.events.join(' ') === 'failed:UC', `closed connection: ${closed.events.join(' ')}`);
-      check(next?.status === 200, 'next request: no response within 500 ms');
+      assert.ok(closed !== undefined, 'closed connection: no callback within 500 ms');
+      assert.ok(closed.events.join(' ') === 'failed:UC', `closed connection: ${closed.events.join(' ')}`);
+      assert.ok(next?.status === 200, 'next request: no response within 500 ms');
     } finally {
       fresh.close();
     }
