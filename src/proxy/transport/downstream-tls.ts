@@ -40,7 +40,8 @@ export interface SslStats {
   failVerifyError: Counter;
   failVerifySan: Counter;
   noCertificate: Counter;
-  handshakeTimeout: Counter;
+  /** `listener.<addr>.downstream_cx_transport_socket_connect_timeout` (listeners only). */
+  handshakeTimeout: Counter | undefined;
   /** `ssl.versions.TLSv1.3`, `ssl.ciphers.<name>` (OpenSSL name, as Envoy's SSL_get_cipher_name),
    * `ssl.curves.<name>`: created on first use. */
   named(kind: 'versions' | 'ciphers' | 'curves', name: string): Counter;
@@ -56,10 +57,10 @@ export function sslStats(store: StatsStore, prefix: string): SslStats {
     failVerifyError: store.counter(`${prefix}fail_verify_error`),
     failVerifySan: store.counter(`${prefix}fail_verify_san`),
     noCertificate: store.counter(`${prefix}no_certificate`),
-    // Envoy counts transport_socket_connect_timeout on the listener, not under ssl.
-    handshakeTimeout: store.counter(
-      `${prefix.replace(/ssl\.$/, '')}downstream_cx_transport_socket_connect_timeout`,
-    ),
+    // Envoy counts transport_socket_connect_timeout on the listener, not under ssl; a cluster has no such stat.
+    handshakeTimeout: prefix.startsWith('listener.')
+      ? store.counter(`${prefix.replace(/ssl\.$/, '')}downstream_cx_transport_socket_connect_timeout`)
+      : undefined,
     named(kind, name) {
       const key = `${kind}.${name}`;
       let c = cache.get(key);
@@ -199,7 +200,7 @@ export class DownstreamTls {
     };
     if (timeoutMs > 0) {
       timer = setTimeout(() => {
-        stats.handshakeTimeout.inc();
+        stats.handshakeTimeout?.inc();
         fail('timeout', `no TLS handshake within ${timeoutMs} ms`);
       }, timeoutMs);
     }

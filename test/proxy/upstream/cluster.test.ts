@@ -96,6 +96,20 @@ describe('transport socket matches (Envoy TransportSocketMatcher)', () => {
   }
 });
 
+describe("a cluster's statistics", () => {
+  it("has Envoy's cluster.<name>.ssl.* counters and no listener-only stat", () => {
+    const store = new StatsStore();
+    new Cluster(clusterConfig([endpoint(1)]), store);
+    const names = [...store.counters()].map((c) => c.name);
+    assert.ok(names.includes('cluster.c.ssl.handshake'));
+    assert.deepEqual(
+      names.filter((n) => n.includes('transport_socket_connect_timeout')),
+      [],
+      'downstream_cx_transport_socket_connect_timeout belongs to listeners',
+    );
+  });
+});
+
 describe('load balancing and outlier handling', { timeout: 20_000 }, () => {
   const servers: net.Server[] = [];
   after(() => {
