@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { formatDiagnostic } from '../../../src/core/diagnostics.js';
 import { parseBootstrap } from '../../../src/proxy/config/load.js';
@@ -497,6 +497,16 @@ ${tcp.trim().replace(/^filters:\n/, '')}`);
       },
     });
   });
+});
+
+describe('examples/proxy', () => {
+  for (const name of readdirSync(`${repoRoot}examples/proxy`).filter((n) => n.endsWith('.yaml'))) {
+    it(`${name} loads without a diagnostic`, () => {
+      const loaded = parseBootstrap(readFileSync(`${repoRoot}examples/proxy/${name}`, 'utf8'), name);
+      assert.deepEqual(loaded.diagnostics.map(formatDiagnostic), []);
+      assert.ok(loaded.config);
+    });
+  }
 });
 
 describe('docs/proxy-config.md', () => {
