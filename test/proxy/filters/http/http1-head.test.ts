@@ -1,0 +1,593 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  ChunkedDecoder,
+  type ChunkedResult,
+  type HeaderField,
+  type HeadLimits,
+  parseRequestHead,
+  parseResponseHead,
+  type RequestHead,
+  type ResponseHead,
+  serializeRequestHead,
+  serializeResponseHead,
+} from '../../../../src/proxy/filters/http/http1-head.js';
+
+const LIMITS: HeadLimits = { maxHeaderBytes: 200, maxHeaders: 8 };
+const b = (s: string): Buffer => Buffer.from(s, 'latin1');
+const req = (s: string, limits = LIMITS) => parseRequestHead(b(s), 0, limits);
+const res = (s: string, method = 'GET', limits = LIMITS) => parseResponseHead(b(s), 0, limits, method);
+
+function head(r: ReturnType<typeof req>): RequestHead {
+  assert.equal(r.kind, 'head', JSON.stringify(r));
+  return r as RequestHead;
+}
+function rhead(r: ReturnType<typeof res>): ResponseHead {
+  assert.equal(r.kind, 'head', JSON.stringify(r));
+  return r as ResponseHead;
+}
+
+describe('parseRequestHead: accepted heads', () => {
+  const cases: [string, string, Partial<RequestHead>][] = [
+    [
+      'simple GET',
+      'GET /a?b=c HTTP/1.1\r\nHost: x\r\n\r\n',
+      {
+        method: 'GET',
+        target: '/a?b=c',
+        version: '1.1',
+        headers: [['host', 'x']],
+        body: { kind: 'none' },
+        keepAlive: true,
+        upgrade: undefined,
+        expectContinue: false,
+      },
+    ],
+    [
+      'names lower-cased, values trimmed of OWS only, order kept, repeats kept',
+      'GET / HTTP/1.1\r\nHost: x\r\nX-A:\t a b \t\r\nx-a: 2\r\nEmpty:\r\nLatin: \xa0\xe9\xa0\r\n\r\n',
+      {
+        headers: [
+          ['host', 'x'],
+          ['x-a', 'a b'],
+          ['x-a', '2'],
+          ['empty', ''],
+          ['latin', '\xa0\xe9\xa0'],
+        ],
+      },
+    ],
+    ['leading empty lines skipped', '\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n', { method: 'GET', end: 31 }],
+    ['end is after CRLFCRLF', 'GET / HTTP/1.1\r\nHost: x\r\n\r\nBODY', { end: 27 }],
+    ['HTTP/1.0 closes by default', 'GET / HTTP/1.0\r\n\r\n', { version: '1.0', keepAlive: false }],
+    [
+      'HTTP/1.0 keep-alive in a token list',
+      'GET / HTTP/1.0\r\nConnection: foo, Keep-Alive\r\n\r\n',
+      { keepAlive: true },
+    ],
+    [
+      'HTTP/1.1 Connection: close',
+      'GET / HTTP/1.1\r\nHost: x\r\nConnection: CLOSE\r\n\r\n',
+      { keepAlive: false },
+    ],
+    [
+      'close in a second Connection header',
+      'GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive\r\nConnection: te ,close\r\n\r\n',
+      { keepAlive: false },
+    ],
+    ['closed is not close', 'GET / HTTP/1.1\r\nHost: x\r\nConnection: closed\r\n\r\n', { keepAlive: true }],
+    [
+      'Content-Length',
+      'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0012\r\n\r\n',
+      { body: { kind: 'length', length: 12 } },
+    ],
+    [
+      'Content-Length 0 is no body',
+      'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n',
+      { body: { kind: 'none' } },
+    ],
+    [
+      'Content-Length 2^53-1',
+      'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 9007199254740991\r\n\r\n',
+      { body: { kind: 'length', length: 9007199254740991 } },
+    ],
+    [
+      'chunked, any case',
+      'POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n',
+      { body: { kind: 'chunked' }, keepAlive: true },
+    ],
+    [
+      'chunked on HTTP/1.0 closes after (RFC 9112 6.1)',
+      'POST / HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n\r\n',
+      { body: { kind: 'chunked' }, keepAlive: false },
+    ],
+    [
+      'websocket upgrade',
+      'GET /ws HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n',
+      { upgrade: 'websocket' },
+    ],
+    [
+      'Upgrade without Connection: upgrade is ignored',
+      'GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n',
+      { upgrade: undefined },
+    ],
+    [
+      'Upgrade on HTTP/1.0 is ignored',
+      'GET /ws HTTP/1.0\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n',
+      { upgrade: undefined },
+    ],
+    [
+      'Expect: 100-continue',
+      'PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-Continue\r\nContent-Length: 3\r\n\r\n',
+      { expectContinue: true },
+    ],
+    [
+      'Expect on HTTP/1.0 is ignored',
+      'PUT / HTTP/1.0\r\nExpect: 100-continue\r\n\r\n',
+      { expectContinue: false },
+    ],
+    ['extension method, absolute form', 'PURGE http://a/b HTTP/1.1\r\nHost: a\r\n\r\n', { method: 'PURGE' }],
+    ['CONNECT authority form', 'CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n', { target: 'a:443' }],
+    ['asterisk form', 'OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n', { target: '*' }],
+  ];
+  for (const [name, input, expected] of cases) {
+    it(name, () => {
+      const h = head(req(input));
+      for (const [k, v] of Object.entries(expected)) assert.deepEqual(h[k as keyof RequestHead], v, k);
+    });
+  }
+});
+
+describe('parseRequestHead: rejected heads (smuggling, RFC 9112, limits)', () => {
+  const H = 'Host: x\r\n';
+  const cases: [string, string, number][] = [
+    ['bare LF line endings', 'GET / HTTP/1.1\nHost: x\n\n', 400],
+    ['bare LF after the request line', 'GET / HTTP/1.1\nHost: x\r\n\r\n', 400],
+    ['bare LF ending a header', `GET / HTTP/1.1\r\n${H}X: a\nY: b\r\n\r\n`, 400],
+    ['bare CR in a header', `GET / HTTP/1.1\r\n${H}X: a\rY: b\r\n\r\n`, 400],
+    ['NUL in a value', `GET / HTTP/1.1\r\n${H}X: a\0b\r\n\r\n`, 400],
+    ['CTL in a value', `GET / HTTP/1.1\r\n${H}X: a\x01b\r\n\r\n`, 400],
+    ['DEL in a value', `GET / HTTP/1.1\r\n${H}X: a\x7fb\r\n\r\n`, 400],
+    ['obs-fold', `GET / HTTP/1.1\r\n${H}X: a\r\n b\r\n\r\n`, 400],
+    ['obs-fold with HTAB', `GET / HTTP/1.1\r\n${H}X: a\r\n\tb\r\n\r\n`, 400],
+    ['whitespace before the colon', `GET / HTTP/1.1\r\n${H}Content-Length : 5\r\n\r\n`, 400],
+    ['tab before the colon', `GET / HTTP/1.1\r\n${H}X\t: 5\r\n\r\n`, 400],
+    ['empty header name', `GET / HTTP/1.1\r\n${H}: 5\r\n\r\n`, 400],
+    ['no colon', `GET / HTTP/1.1\r\n${H}X\r\n\r\n`, 400],
+    ['non-token in a name', `GET / HTTP/1.1\r\n${H}X(y): 5\r\n\r\n`, 400],
+    ['non-token method', 'G@T / HTTP/1.1\r\nHost: x\r\n\r\n', 400],
+    ['empty method', ' / HTTP/1.1\r\nHost: x\r\n\r\n', 400],
+    ['two spaces after the method', 'GET  / HTTP/1.1\r\nHost: x\r\n\r\n', 400],
+    ['two spaces after the target', 'GET /  HTTP/1.1\r\nHost: x\r\n\r\n', 400],
+    ['tab as separator', 'GET\t/ HTTP/1.1\r\nHost: x\r\n\r\n', 400],
+    ['control char in the target', 'GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n', 400],
+    ['HTTP/0.9-style request line', 'GET /\r\n\r\n', 400],
+    ['HTTP/2.0', 'GET / HTTP/2.0\r\nHost: x\r\n\r\n', 400],
+    ['HTTP/1.2', 'GET / HTTP/1.2\r\nHost: x\r\n\r\n', 400],
+    ['lower-case http', 'GET / http/1.1\r\nHost: x\r\n\r\n', 400],
+    ['trailing space after the version', 'GET / HTTP/1.1 \r\nHost: x\r\n\r\n', 400],
+    ['HTTP/1.1 without Host', 'GET / HTTP/1.1\r\nX: y\r\n\r\n', 400],
+    ['two Host headers', 'GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n', 400],
+    ['CL and TE', `POST / HTTP/1.1\r\n${H}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n`, 400],
+    ['TE and CL', `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n`, 400],
+    [
+      'different Content-Lengths',
+      `POST / HTTP/1.1\r\n${H}Content-Length: 5\r\nContent-Length: 6\r\n\r\n`,
+      400,
+    ],
+    ['different Content-Length list', `POST / HTTP/1.1\r\n${H}Content-Length: 5, 6\r\n\r\n`, 400],
+    [
+      'identical Content-Length repeats (llhttp and Envoy refuse them)',
+      `POST / HTTP/1.1\r\n${H}Content-Length: 5\r\ncontent-length: 5\r\n\r\n`,
+      400,
+    ],
+    ['identical Content-Length list', `POST / HTTP/1.1\r\n${H}Content-Length: 5, 5\r\n\r\n`, 400],
+    ['empty Content-Length', `POST / HTTP/1.1\r\n${H}Content-Length:\r\n\r\n`, 400],
+    ['signed Content-Length', `POST / HTTP/1.1\r\n${H}Content-Length: +5\r\n\r\n`, 400],
+    ['negative Content-Length', `POST / HTTP/1.1\r\n${H}Content-Length: -1\r\n\r\n`, 400],
+    ['hex Content-Length', `POST / HTTP/1.1\r\n${H}Content-Length: 0x5\r\n\r\n`, 400],
+    ['Content-Length with inner space', `POST / HTTP/1.1\r\n${H}Content-Length: 1 2\r\n\r\n`, 400],
+    ['Content-Length over 2^53-1', `POST / HTTP/1.1\r\n${H}Content-Length: 9007199254740992\r\n\r\n`, 400],
+    ['Content-Length of 17 digits', `POST / HTTP/1.1\r\n${H}Content-Length: 00000000000000001\r\n\r\n`, 400],
+    ['TE gzip', `POST / HTTP/1.1\r\n${H}Transfer-Encoding: gzip\r\n\r\n`, 501],
+    [
+      'TE gzip, chunked (Envoy: only exactly chunked)',
+      `POST / HTTP/1.1\r\n${H}Transfer-Encoding: gzip, chunked\r\n\r\n`,
+      501,
+    ],
+    ['TE chunked, gzip', `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked, gzip\r\n\r\n`, 501],
+    [
+      'TE chunked twice',
+      `POST / HTTP/1.1\r\n${H}Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n`,
+      501,
+    ],
+    ['TE xchunked', `POST / HTTP/1.1\r\n${H}Transfer-Encoding: xchunked\r\n\r\n`, 501],
+    ['TE empty', `POST / HTTP/1.1\r\n${H}Transfer-Encoding:\r\n\r\n`, 501],
+    ['TE on CONNECT', 'CONNECT a:1 HTTP/1.1\r\nHost: a:1\r\nTransfer-Encoding: chunked\r\n\r\n', 501],
+    [
+      'CL+TE with bad TE is 400 first (Envoy order)',
+      `POST / HTTP/1.1\r\n${H}Content-Length: 1\r\nTransfer-Encoding: gzip\r\n\r\n`,
+      400,
+    ],
+    ['too many headers', `GET / HTTP/1.1\r\n${H}${'a: 1\r\n'.repeat(8)}\r\n`, 431],
+    ['names + values over the limit', `GET / HTTP/1.1\r\n${H}a: ${'v'.repeat(195)}\r\n\r\n`, 431],
+    [
+      'target counts against the limit',
+      `GET /${'p'.repeat(190)} HTTP/1.1\r\nHost: x\r\nab: cdef\r\n\r\n`,
+      431,
+    ],
+  ];
+  for (const [name, input, status] of cases) {
+    it(`${name} → ${status}`, () => {
+      const r = req(input);
+      assert.equal(r.kind, 'error', JSON.stringify(r));
+      assert.equal(r.kind === 'error' && r.status, status, JSON.stringify(r));
+    });
+  }
+
+  it('the size limit is exact: names + values + target (Envoy getHeadersSize)', () => {
+    // target '/' (1) + 'host' 'x' (5) + 'a' + value: 1 + 5 + 1 + 193 = 200 = maxHeaderBytes
+    assert.equal(req(`GET / HTTP/1.1\r\nHost: x\r\na:   ${'v'.repeat(193)}  \r\n\r\n`).kind, 'head');
+    assert.equal(req(`GET / HTTP/1.1\r\nHost: x\r\na: ${'v'.repeat(194)}\r\n\r\n`).kind, 'error');
+    assert.equal(req(`GET / HTTP/1.1\r\n${'a: 1\r\n'.repeat(7)}Host: x\r\n\r\n`).kind, 'head');
+  });
+
+  it('an unterminated head over the raw cap is 431 without waiting for the end', () => {
+    const r = req(`GET / HTTP/1.1\r\nHost: x\r\na: ${'v'.repeat(2000)}`);
+    assert.deepEqual(r, { kind: 'error', status: 431, reason: 'header block too large' });
+  });
+
+  it('bare LF inside a CRLF-terminated head is named as such', () => {
+    for (const input of [
+      'GET / HTTP/1.1\r\nHost: x\r\nX: a\nY: b\r\n\r\n',
+      'GET / HTTP/1.1\r\nHost: x\r\nX\nY: b\r\n\r\n',
+    ]) {
+      assert.deepEqual(req(input), { kind: 'error', status: 400, reason: 'bare LF line ending' });
+    }
+  });
+
+  it('a bare-LF blank line is 400 without waiting for a CRLFCRLF', () => {
+    assert.equal(req('GET / HTTP/1.1\nHost: x\n\n').kind, 'error');
+  });
+});
+
+describe('parseRequestHead: incremental feeding', () => {
+  const message =
+    'POST /upload HTTP/1.1\r\nHost: example\r\nContent-Length: 5\r\nX-Long:  some value \r\n\r\nhello' +
+    'GET /next HTTP/1.1\r\nHost: example\r\n\r\n';
+  const whole = b(message);
+  const first = head(parseRequestHead(whole, 0, LIMITS));
+
+  it('every split point: need-more until CRLFCRLF, then the same head', () => {
+    for (let k = 0; k <= whole.length; k++) {
+      const r = parseRequestHead(whole.subarray(0, k), 0, LIMITS);
+      if (k < first.end) assert.deepEqual(r, { kind: 'need-more' }, `k=${k}`);
+      else assert.deepEqual(r, first, `k=${k}`);
+    }
+  });
+
+  it('parses at an offset (pipelined request after a body)', () => {
+    const second = head(parseRequestHead(whole, first.end + 5, LIMITS));
+    assert.equal(second.target, '/next');
+    assert.equal(second.end, whole.length);
+    for (let k = first.end + 5; k < whole.length; k++) {
+      assert.equal(parseRequestHead(whole.subarray(0, k), first.end + 5, LIMITS).kind, 'need-more', `k=${k}`);
+    }
+  });
+
+  it('every split point of a bad request: need-more, then the error', () => {
+    const bad = b('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n');
+    for (let k = 0; k < bad.length; k++)
+      assert.equal(parseRequestHead(bad.subarray(0, k), 0, LIMITS).kind, 'need-more');
+    assert.equal(parseRequestHead(bad, 0, LIMITS).kind, 'error');
+  });
+});
+
+describe('parseResponseHead', () => {
+  const cases: [string, string, string, Partial<ResponseHead>][] = [
+    [
+      'Content-Length',
+      'GET',
+      'HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc',
+      {
+        status: 200,
+        reason: 'OK',
+        version: '1.1',
+        body: { kind: 'length', length: 3 },
+        keepAlive: true,
+        end: 38,
+      },
+    ],
+    [
+      'chunked',
+      'GET',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n',
+      { body: { kind: 'chunked' } },
+    ],
+    [
+      'neither: read until close',
+      'GET',
+      'HTTP/1.1 200 OK\r\n\r\n',
+      { body: { kind: 'close' }, keepAlive: false },
+    ],
+    [
+      'CL 0',
+      'GET',
+      'HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n',
+      { body: { kind: 'none' }, keepAlive: true },
+    ],
+    [
+      'HEAD: no body despite CL',
+      'HEAD',
+      'HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n',
+      { body: { kind: 'none' } },
+    ],
+    [
+      'HEAD: no body despite TE',
+      'HEAD',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n',
+      { body: { kind: 'none' } },
+    ],
+    [
+      'HEAD without framing stays keep-alive',
+      'HEAD',
+      'HTTP/1.1 200 OK\r\n\r\n',
+      { body: { kind: 'none' }, keepAlive: true },
+    ],
+    [
+      '204',
+      'GET',
+      'HTTP/1.1 204 No Content\r\n\r\n',
+      { status: 204, body: { kind: 'none' }, keepAlive: true },
+    ],
+    [
+      '304 with CL',
+      'GET',
+      'HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\n\r\n',
+      { body: { kind: 'none' } },
+    ],
+    ['100 Continue', 'PUT', 'HTTP/1.1 100 Continue\r\n\r\n', { status: 100, body: { kind: 'none' } }],
+    [
+      '101 upgrade',
+      'GET',
+      'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n',
+      { status: 101, body: { kind: 'none' }, upgrade: 'websocket' },
+    ],
+    [
+      'CONNECT 200: tunnel, no body',
+      'CONNECT',
+      'HTTP/1.1 200 Connection established\r\n\r\n',
+      { body: { kind: 'none' } },
+    ],
+    [
+      'CONNECT 407 has a body',
+      'CONNECT',
+      'HTTP/1.1 407 Auth\r\nContent-Length: 2\r\n\r\n',
+      { body: { kind: 'length', length: 2 } },
+    ],
+    ['no reason phrase', 'GET', 'HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n', { reason: '' }],
+    [
+      'no SP before an empty reason',
+      'GET',
+      'HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n',
+      { status: 200, reason: '' },
+    ],
+    [
+      'reason with spaces',
+      'GET',
+      'HTTP/1.1 404 Not  Found\r\nContent-Length: 0\r\n\r\n',
+      { reason: 'Not  Found' },
+    ],
+    [
+      'HTTP/1.0 closes by default',
+      'GET',
+      'HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n',
+      { keepAlive: false },
+    ],
+    [
+      'HTTP/1.0 keep-alive',
+      'GET',
+      'HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n',
+      { keepAlive: true },
+    ],
+    [
+      'Connection: close',
+      'GET',
+      'HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+      { keepAlive: false },
+    ],
+  ];
+  for (const [name, method, input, expected] of cases) {
+    it(name, () => {
+      const h = rhead(res(input, method));
+      for (const [k, v] of Object.entries(expected)) assert.deepEqual(h[k as keyof ResponseHead], v, k);
+    });
+  }
+
+  const errors: [string, string][] = [
+    ['CL and TE', 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n'],
+    ['different CLs', 'HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n'],
+    ['bad CL', 'HTTP/1.1 200 OK\r\nContent-Length: 1a\r\n\r\n'],
+    ['TE gzip', 'HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n'],
+    ['HTTP/2.0', 'HTTP/2.0 200 OK\r\n\r\n'],
+    ['not HTTP', 'ICY 200 OK\r\n\r\n'],
+    ['two-digit status', 'HTTP/1.1 20 OK\r\n\r\n'],
+    ['status 099', 'HTTP/1.1 099 OK\r\n\r\n'],
+    ['four-digit status', 'HTTP/1.1 2000 OK\r\n\r\n'],
+    ['bare LF', 'HTTP/1.1 200 OK\nContent-Length: 0\n\n'],
+    ['obs-fold', 'HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n'],
+    ['NUL in the reason', 'HTTP/1.1 200 O\0K\r\n\r\n'],
+    ['too many headers', `HTTP/1.1 200 OK\r\n${'a: 1\r\n'.repeat(9)}\r\n`],
+  ];
+  for (const [name, input] of errors) {
+    it(`${name} → 502`, () => {
+      const r = res(input);
+      assert.equal(r.kind, 'error', JSON.stringify(r));
+      assert.equal(r.kind === 'error' && r.status, 502);
+    });
+  }
+
+  it('every split point: need-more, then the same head', () => {
+    const whole = b('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok');
+    const full = rhead(parseResponseHead(whole, 0, LIMITS, 'GET'));
+    for (let k = 0; k < full.end; k++) {
+      assert.deepEqual(parseResponseHead(whole.subarray(0, k), 0, LIMITS, 'GET'), { kind: 'need-more' });
+    }
+    for (let k = full.end; k <= whole.length; k++) {
+      assert.deepEqual(parseResponseHead(whole.subarray(0, k), 0, LIMITS, 'GET'), full);
+    }
+  });
+});
+
+describe('serialize heads', () => {
+  const headers: HeaderField[] = [
+    ['host', 'example'],
+    ['x-request-id', 'abc'],
+    ['content-length', '5'],
+  ];
+  it('request: one buffer, HTTP/1.1, final CRLF; parses back to the same fields', () => {
+    const out = serializeRequestHead('POST', '/p?q', headers);
+    assert.equal(
+      out.toString('latin1'),
+      'POST /p?q HTTP/1.1\r\nhost: example\r\nx-request-id: abc\r\ncontent-length: 5\r\n\r\n',
+    );
+    const h = head(parseRequestHead(out, 0, LIMITS));
+    assert.deepEqual([h.method, h.target, h.headers, h.end], ['POST', '/p?q', headers, out.length]);
+  });
+  it('response: one buffer; obs-text survives (latin1)', () => {
+    const out = serializeResponseHead(200, 'OK', [['x', '\xe9']]);
+    assert.equal(out.toString('latin1'), 'HTTP/1.1 200 OK\r\nx: \xe9\r\n\r\n');
+    assert.deepEqual(rhead(parseResponseHead(out, 0, LIMITS, 'GET')).headers, [['x', '\xe9']]);
+  });
+});
+
+/** Feeds `pieces` to a fresh decoder; returns the payload, trailers, done, error and bytes consumed overall. */
+function decode(pieces: Buffer[], limits?: HeadLimits) {
+  const d = new ChunkedDecoder(limits);
+  const data: Buffer[] = [];
+  let consumed = 0;
+  let last: ChunkedResult = { data: [], done: false, consumed: 0 };
+  for (const p of pieces) {
+    last = d.push(p);
+    data.push(...last.data);
+    consumed += last.consumed;
+    if (last.done || last.error !== undefined) break;
+  }
+  return {
+    payload: Buffer.concat(data).toString('latin1'),
+    done: last.done,
+    trailers: last.trailers,
+    error: last.error,
+    consumed,
+  };
+}
+
+describe('ChunkedDecoder', () => {
+  const cases: [string, string, string, HeaderField[]][] = [
+    ['one chunk', '5\r\nhello\r\n0\r\n\r\n', 'hello', []],
+    ['hex sizes, both cases', 'a\r\n0123456789\r\nA\r\nabcdefghij\r\n0\r\n\r\n', '0123456789abcdefghij', []],
+    ['leading zeros', '0005\r\nhello\r\n000\r\n\r\n', 'hello', []],
+    ['empty body', '0\r\n\r\n', '', []],
+    ['extensions', '5;a=b;c="d;e"\r\nhello\r\n0;last\r\n\r\n', 'hello', []],
+    ['BWS before an extension', '5 \t;a\r\nhello\r\n0\r\n\r\n', 'hello', []],
+    ['payload with CRLF inside', '4\r\n\r\n\r\n\r\n0\r\n\r\n', '\r\n\r\n', []],
+    [
+      'trailers',
+      '3\r\nabc\r\n0\r\nX-Checksum:  ab12 \r\nExpires: never\r\n\r\n',
+      'abc',
+      [
+        ['x-checksum', 'ab12'],
+        ['expires', 'never'],
+      ],
+    ],
+  ];
+  for (const [name, input, payload, trailers] of cases) {
+    const whole = b(`${input}NEXT`);
+    const bodyLen = input.length;
+    it(`${name}: whole, every split point, byte by byte`, () => {
+      const splits: Buffer[][] = [[whole]];
+      for (let k = 1; k < whole.length; k++) splits.push([whole.subarray(0, k), whole.subarray(k)]);
+      splits.push([...whole].map((c) => Buffer.from([c])));
+      for (const pieces of splits) {
+        const r = decode(pieces);
+        const where = pieces.map((p) => p.length).join('+');
+        assert.equal(r.error, undefined, where);
+        assert.equal(r.done, true, where);
+        assert.equal(r.payload, payload, where);
+        assert.deepEqual(r.trailers, trailers, where);
+        assert.equal(r.consumed, bodyLen, where);
+      }
+    });
+  }
+
+  it('every pair of split points of a body with extensions and trailers', () => {
+    const whole = b('3;x=1\r\nabc\r\n10\r\n0123456789abcdef\r\n0\r\nT: v\r\n\r\n');
+    for (let i = 1; i < whole.length; i++) {
+      for (let j = i + 1; j < whole.length; j++) {
+        const r = decode([whole.subarray(0, i), whole.subarray(i, j), whole.subarray(j)]);
+        assert.equal(r.payload, 'abc0123456789abcdef', `${i},${j}`);
+        assert.deepEqual(r.trailers, [['t', 'v']], `${i},${j}`);
+        assert.equal(r.consumed, whole.length, `${i},${j}`);
+      }
+    }
+  });
+
+  it('data slices are views of the pushed buffer, not copies', () => {
+    const buf = b('5\r\nhello\r\n0\r\n\r\n');
+    const r = new ChunkedDecoder().push(buf);
+    assert.equal(r.data.length, 1);
+    assert.equal(r.data[0]?.buffer, buf.buffer);
+  });
+
+  it('pushes after done consume nothing', () => {
+    const d = new ChunkedDecoder();
+    assert.equal(d.push(b('0\r\n\r\n')).done, true);
+    assert.deepEqual(d.push(b('GET')), { data: [], done: true, consumed: 0, trailers: [] });
+    assert.equal(d.done, true);
+  });
+
+  const errors: [string, string, string][] = [
+    ['no size', '\r\nhello\r\n0\r\n\r\n', 'invalid chunk size'],
+    ['garbage size', 'zz\r\n', 'invalid chunk size'],
+    ['leading space', ' 5\r\nhello\r\n0\r\n\r\n', 'invalid chunk size'],
+    ['0x prefix', '0x5\r\nhello\r\n0\r\n\r\n', 'invalid chunk size'],
+    ['negative', '-5\r\nhello\r\n', 'invalid chunk size'],
+    ['space after size without extension', '5 \r\nhello\r\n0\r\n\r\n', 'invalid chunk size'],
+    ['17 hex digits', '00000000000000001\r\nx\r\n0\r\n\r\n', 'chunk size too long'],
+    ['over 2^53-1', '20000000000000\r\n', 'chunk size too large'],
+    ['16 f (2^64-1)', 'ffffffffffffffff\r\n', 'chunk size too large'],
+    ['bare LF after size', '5\nhello\r\n0\r\n\r\n', 'invalid chunk size'],
+    ['bare CR after size', '5\rhello\r\n0\r\n\r\n', 'bare CR after the chunk size'],
+    ['bare LF in an extension', '5;a\nhello\r\n0\r\n\r\n', 'invalid character in a chunk extension'],
+    ['NUL in an extension', '5;a\0\r\nhello\r\n0\r\n\r\n', 'invalid character in a chunk extension'],
+    ['extension too long', `5;${'a'.repeat(5000)}\r\nhello\r\n`, 'chunk extension too long'],
+    ['data longer than the size', '5\r\nhello!\r\n0\r\n\r\n', 'missing CRLF after chunk data'],
+    ['bare LF after data', '5\r\nhello\n0\r\n\r\n', 'missing CRLF after chunk data'],
+    ['CR without LF after data', '5\r\nhello\rX0\r\n\r\n', 'missing CRLF after chunk data'],
+    ['bare LF ending the trailers', '0\r\n\n', 'bare LF in the trailers'],
+    ['bare LF ending a trailer', '0\r\nA: b\n\r\n', 'bare LF in the trailers'],
+    ['obs-fold in trailers', '0\r\nA: b\r\n c\r\n\r\n', 'trailer: obsolete line folding'],
+    ['whitespace before a trailer colon', '0\r\nA : b\r\n\r\n', 'trailer: whitespace before the colon'],
+    ['bare CR in trailers', '0\r\nA: b\rc\r\n\r\n', 'bare CR in the trailers'],
+    ['too many trailers', `0\r\n${'a: 1\r\n'.repeat(9)}\r\n`, 'too many trailers'],
+    ['trailers too large', `0\r\na: ${'v'.repeat(2000)}`, 'trailers too large'],
+  ];
+  for (const [name, input, error] of errors) {
+    it(`${name} → ${error}, at any split, and sticky`, () => {
+      const whole = b(input);
+      for (let k = 1; k <= whole.length; k++) {
+        const r = decode([whole.subarray(0, k), whole.subarray(k)], LIMITS);
+        assert.equal(r.error, error, `k=${k}`);
+        assert.equal(r.done, false);
+      }
+      const d = new ChunkedDecoder(LIMITS);
+      d.push(whole);
+      assert.equal(d.push(b('0\r\n\r\n')).error, error);
+    });
+  }
+
+  it('payload before a fault is still returned', () => {
+    const r = new ChunkedDecoder().push(b('3\r\nabc\r\nzz'));
+    assert.equal(Buffer.concat(r.data).toString(), 'abc');
+    assert.equal(r.error, 'invalid chunk size');
+  });
+});
