@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import * as grpc from '@grpc/grpc-js';
+import { ENVOY_BUCKETS_LE } from '../proxy/telemetry/fixtures.js';
 import { downstreamTls, meshSecrets } from './helpers/inbound.js';
 import { adminGet, freePort, makePki, type RunningProxy, runAsync, startProxy } from './helpers/mesh.js';
 import { evaluate, formatVector, type Scrape } from './helpers/promql.js';
@@ -19,27 +20,6 @@ import { evaluate, formatVector, type Scrape } from './helpers/promql.js';
 const RATINGS = 'spiffe://cluster.local/ns/bookinfo/sa/bookinfo-ratings';
 const PRODUCTPAGE = 'spiffe://cluster.local/ns/bookinfo/sa/productpage';
 const SERVICE = 'ratings.bookinfo.svc.cluster.local';
-const BUCKETS = [
-  '0.5',
-  '1',
-  '5',
-  '10',
-  '25',
-  '50',
-  '100',
-  '250',
-  '500',
-  '1000',
-  '2500',
-  '5000',
-  '10000',
-  '30000',
-  '60000',
-  '300000',
-  '600000',
-  '1800000',
-  '3600000',
-];
 
 const node = (pod: string, workload: string, app: string, sa: string) => ({
   id: `sidecar~127.0.0.1~${pod}.bookinfo~bookinfo.svc.cluster.local`,
@@ -292,7 +272,7 @@ function histogram(
   const buckets = lines.filter((l) => l.startsWith(`${metric}_bucket`));
   assert.deepEqual(
     buckets.map((l) => /le="([^"]+)"/.exec(l)?.[1]),
-    [...BUCKETS, '+Inf'],
+    [...ENVOY_BUCKETS_LE, '+Inf'],
     `${metric}{${labelsText}}: buckets\n${lines.join('\n')}`,
   );
   const values = buckets.map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
@@ -315,6 +295,54 @@ async function scrape(p: RunningProxy): Promise<string> {
     if (!busy || i === 40) return r.body;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** curl's status code for one request (`'000'` and curl's message when it got no response). */
+async function httpCode(url: string, extra: string[] = []): Promise<string> {
+  const r = await runAsync('curl', [
+    '-sS',
+    '-o',
+    '/dev/null',
+    '-w',
+    '%{http_code}',
+    '--max-time',
+    '5',
+    ...extra,
+    url,
+  ]);
+  return r.code === 0 ? r.out : `${r.out} ${r.err}`;
+}
+
+/** Sends `payload` on a new TCP connection, half-closes, and reads the reply until the other side ends. */
+function tcpExchange(port: number, payload: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const s = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
+    let got = '';
+    s.on('data', (d) => {
+      got += d;
+    });
+    s.on('end', () => resolve(got));
+    s.on('error', reject);
+    s.write(payload, () => s.end());
+  });
+}
+
+/**
+ * The four TCP series of one label set (closed, opened, received, sent): TCP connections are reported at close,
+ * so poll until both sides have seen it (at most 5 s).
+ */
+async function tcpLines(p: RunningProxy, text: string): Promise<string[]> {
+  let lines: string[] = [];
+  for (let i = 0; i < 50; i++) {
+    const s = await scrape(p);
+    lines = [
+      ...['closed', 'opened'].flatMap((k) => seriesLines(s, `istio_tcp_connections_${k}_total`, text)),
+      ...['received', 'sent'].flatMap((k) => seriesLines(s, `istio_tcp_${k}_bytes_total`, text)),
+    ];
+    if (lines.length === 4) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return lines;
 }
 
 describe("Istio's standard metrics through a proxy pair", { timeout: 90_000 }, () => {
@@ -629,19 +657,10 @@ describe("Istio's standard metrics through a proxy pair", { timeout: 90_000 }, (
   });
 
   it('plaintext from a non-mesh client straight to B: every source label unknown, connection_security_policy "none"', async () => {
-    const r = await runAsync('curl', [
-      '-sS',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      '-H',
-      'x-envoy-peer-metadata-id: forged',
-      '--max-time',
-      '5',
-      `http://127.0.0.1:${port.b}/ratings/3`,
-    ]);
-    assert.equal(r.out, '200', r.err);
+    assert.equal(
+      await httpCode(`http://127.0.0.1:${port.b}/ratings/3`, ['-H', 'x-envoy-peer-metadata-id: forged']),
+      '200',
+    );
     const destination = { ...RATINGS_SIDE, principal: 'unknown' };
     const text = labelText(
       HTTP_ORDER,
@@ -653,17 +672,7 @@ describe("Istio's standard metrics through a proxy pair", { timeout: 90_000 }, (
   });
 
   it('a meshed client whose route is plaintext: peer labels from the headers, "none" on both reporters', async () => {
-    const r = await runAsync('curl', [
-      '-sS',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      '--max-time',
-      '5',
-      `http://127.0.0.1:${port.a}/plain/1`,
-    ]);
-    assert.equal(r.out, '200', r.err);
+    assert.equal(await httpCode(`http://127.0.0.1:${port.a}/plain/1`), '200');
     const plainNone = { ...ok, connection_security_policy: 'none' };
     const bText = labelText(
       HTTP_ORDER,
@@ -692,16 +701,7 @@ describe("Istio's standard metrics through a proxy pair", { timeout: 90_000 }, (
   });
 
   it('raw TCP over mTLS through A and B: opened, closed and byte counters with the certificate labels', async () => {
-    const reply = await new Promise<string>((resolve, reject) => {
-      const s = net.connect({ host: '127.0.0.1', port: port.aTcp, allowHalfOpen: true });
-      let got = '';
-      s.on('data', (d) => {
-        got += d;
-      });
-      s.on('end', () => resolve(got));
-      s.on('error', reject);
-      s.write('ping-12345', () => s.end());
-    });
+    const reply = await tcpExchange(port.aTcp, 'ping-12345');
     assert.equal(reply, 'echo:ping-12345');
     // The labels are reported at close (the 5 s tick has not come): wait for both sides to see the close.
     const tcpDest = labels(
@@ -742,31 +742,12 @@ describe("Istio's standard metrics through a proxy pair", { timeout: 90_000 }, (
       [a, tcpSrc],
     ] as const) {
       const text = labelText(TCP_ORDER, l);
-      let lines: string[] = [];
-      for (let i = 0; i < 50; i++) {
-        const s = await scrape(proxy);
-        lines = ['closed', 'opened'].flatMap((k) => seriesLines(s, `istio_tcp_connections_${k}_total`, text));
-        lines.push(
-          ...['received', 'sent'].flatMap((k) => seriesLines(s, `istio_tcp_${k}_bytes_total`, text)),
-        );
-        if (lines.length === 4) break;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      assert.deepEqual(lines, expectTcp(text));
+      assert.deepEqual(await tcpLines(proxy, text), expectTcp(text));
     }
   });
 
   it('raw TCP in plaintext from a non-mesh client to B: source unknown, connection_security_policy "none"', async () => {
-    const reply = await new Promise<string>((resolve, reject) => {
-      const s = net.connect({ host: '127.0.0.1', port: port.bTcp, allowHalfOpen: true });
-      let got = '';
-      s.on('data', (d) => {
-        got += d;
-      });
-      s.on('end', () => resolve(got));
-      s.on('error', reject);
-      s.write('plain', () => s.end());
-    });
+    const reply = await tcpExchange(port.bTcp, 'plain');
     assert.equal(reply, 'echo:plain');
     const text = labelText(
       TCP_ORDER,
@@ -777,16 +758,7 @@ describe("Istio's standard metrics through a proxy pair", { timeout: 90_000 }, (
         { request_protocol: 'tcp', response_flags: '-', connection_security_policy: 'none' },
       ),
     );
-    let lines: string[] = [];
-    for (let i = 0; i < 50 && lines.length < 4; i++) {
-      const s = await scrape(b);
-      lines = [
-        ...['closed', 'opened'].flatMap((k) => seriesLines(s, `istio_tcp_connections_${k}_total`, text)),
-        ...['received', 'sent'].flatMap((k) => seriesLines(s, `istio_tcp_${k}_bytes_total`, text)),
-      ];
-      if (lines.length < 4) await new Promise((r) => setTimeout(r, 100));
-    }
-    assert.deepEqual(lines, [
+    assert.deepEqual(await tcpLines(b, text), [
       `istio_tcp_connections_closed_total{${text}} 1`,
       `istio_tcp_connections_opened_total{${text}} 1`,
       `istio_tcp_received_bytes_total{${text}} 5`,
@@ -821,17 +793,7 @@ describe("Istio's standard metrics through a proxy pair", { timeout: 90_000 }, (
       stats.split('\n').filter((l) => l.startsWith('envoy_http_0_0_0_9080_downstream_cx_protocol_error{')),
       ['envoy_http_0_0_0_9080_downstream_cx_protocol_error{envoy_http_conn_manager_prefix="outbound_0"} 2'],
     );
-    const r = await runAsync('curl', [
-      '-sS',
-      '-o',
-      '/dev/null',
-      '-w',
-      '%{http_code}',
-      '--max-time',
-      '5',
-      `http://127.0.0.1:${port.a}/after`,
-    ]);
-    assert.equal(r.out, '200', r.err);
+    assert.equal(await httpCode(`http://127.0.0.1:${port.a}/after`), '200');
   });
 
   it("the seed's PromQL on the scrapes: the mTLS ratio per service and the handshake error rate per pod", async () => {
@@ -854,17 +816,7 @@ describe("Istio's standard metrics through a proxy pair", { timeout: 90_000 }, (
     );
     // Three requests to a route whose cluster expects another identity: three failed handshakes on A.
     for (let i = 0; i < 3; i++) {
-      const r = await runAsync('curl', [
-        '-sS',
-        '-o',
-        '/dev/null',
-        '-w',
-        '%{http_code}',
-        '--max-time',
-        '5',
-        `http://127.0.0.1:${port.a}/wrong`,
-      ]);
-      assert.equal(r.out, '503', r.err);
+      assert.equal(await httpCode(`http://127.0.0.1:${port.a}/wrong`), '503');
     }
     const second = await scrapeBoth(1060);
     assert.deepEqual(

@@ -146,6 +146,11 @@ function safeDuration(text: string): number {
   }
 }
 
+/** A field's proto name from either of its proto3 JSON spellings (`tcpReportingDuration` → `tcp_reporting_duration`). */
+function protoName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+}
+
 /** A proto3 JSON field by its proto name or its lowerCamelCase JSON name (a Struct keeps either). */
 function field(o: JsonObject, name: string): Json | undefined {
   return o[name] ?? o[name.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase())];
@@ -535,7 +540,7 @@ class Compiler {
   /** A TypedStruct's value may carry only the fields Skiff honours (by proto or JSON name); others are errors. */
   private onlyFields(v: JsonObject, at: FieldPath, type: string, known: readonly string[]): void {
     for (const k of Object.keys(v)) {
-      if (!known.some((n) => field({ [k]: true }, n) !== undefined)) {
+      if (!known.includes(protoName(k))) {
         this.error(
           [...at, k],
           'proxy.unsupported',

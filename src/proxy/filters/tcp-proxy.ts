@@ -11,6 +11,7 @@ import type { ProxyTelemetry } from '../telemetry/context.js';
 import {
   endpointWorkloadFromMetadata,
   type PeerLabels,
+  type ServiceRef,
   type TcpSeries,
   upstreamSecurityPolicy,
 } from '../telemetry/index.js';
@@ -37,6 +38,7 @@ export class TcpProxy implements NetworkFilter {
   private readonly stats: TcpProxyStats;
   /** Istio's TCP metrics (the istio.stats network filter before this one). */
   private readonly telemetry: ProxyTelemetry | undefined;
+  private service: ServiceRef | undefined;
 
   constructor(
     private readonly config: TcpProxyConfig,
@@ -110,7 +112,9 @@ export class TcpProxy implements NetworkFilter {
   ): { bytes: ByteMeter; connected(r: ConnectResult): void } {
     const t = this.telemetry as ProxyTelemetry;
     const stats = this.config.istioStats as NonNullable<TcpProxyConfig['istioStats']>;
-    const service = t.resolver(undefined, cluster.config)(undefined);
+    // tcp_proxy has one cluster: its service is worked out on the first connection and kept.
+    this.service ??= t.resolver(undefined, cluster.config)(undefined);
+    const service = this.service;
     const bytes: ByteMeter = { received: 0, sent: 0 };
     let labels: PeerLabels | undefined;
     let flags = '-';

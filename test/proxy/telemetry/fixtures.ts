@@ -100,3 +100,26 @@ export const SERVICE_B_CLUSTER_METADATA = {
     services: [{ host: 'service-b.shop.svc.cluster.local', name: 'service-b', namespace: 'shop' }],
   },
 };
+
+/** Envoy's 19 default buckets, as Envoy prints `le`. */
+export const ENVOY_BUCKETS_LE: readonly string[] = [
+  '0.5',
+  '1',
+  '5',
+  '10',
+  '25',
+  '50',
+  '100',
+  '250',
+  '500',
+  '1000',
+  '2500',
+  '5000',
+  '10000',
+  '30000',
+  '60000',
+  '300000',
+  '600000',
+  '1800000',
+  '3600000',
+];

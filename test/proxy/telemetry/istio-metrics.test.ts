@@ -18,6 +18,7 @@ import {
   workloadFromNode,
 } from '../../../src/proxy/telemetry/index.js';
 import {
+  ENVOY_BUCKETS_LE as LE,
   SERVICE_A_NODE,
   SERVICE_B_CLUSTER_METADATA,
   SERVICE_B_NODE,
@@ -34,29 +35,6 @@ const serviceB = destinationService(
   undefined,
   clusterServiceInfo('outbound|8080||service-b.shop.svc.cluster.local', SERVICE_B_CLUSTER_METADATA),
 );
-
-/** Envoy's 19 default buckets, as Envoy prints `le`. */
-const LE = [
-  '0.5',
-  '1',
-  '5',
-  '10',
-  '25',
-  '50',
-  '100',
-  '250',
-  '500',
-  '1000',
-  '2500',
-  '5000',
-  '10000',
-  '30000',
-  '60000',
-  '300000',
-  '600000',
-  '1800000',
-  '3600000',
-];
 
 /** The lines of one histogram series: 19 buckets with their cumulative counts, +Inf, _sum, _count. */
 function histogram(

@@ -91,11 +91,15 @@ function startsWithPreface(bytes: Buffer): boolean {
   );
 }
 
+/** The key of the destination-service resolver for requests no route matched. */
+const NO_ROUTE = {};
+
 /** One request on its way through the router, and what Istio's metrics record of it at its end. */
 interface Stream {
   readonly req: DownstreamRequest;
   readonly res: DownstreamResponse;
-  readonly grpc: boolean;
+  /** `grpc` for gRPC requests (Envoy's isGrpcRequestHeaders): local replies and request_protocol. */
+  readonly protocol: 'http' | 'grpc';
   /**
    * The connection's state, read when the request starts: an HTTP/2 request reaches its socket only through
    * the stream's session, which is gone once the stream closes.
@@ -167,6 +171,8 @@ export class HttpConnectionManager implements NetworkFilter {
   private readonly index: VirtualHostIndex<RouteActionConfig>;
   private readonly stats: HcmStats;
   private readonly pools = new UpstreamPools();
+  /** Destination-service resolvers by route entry (config objects, stable for the filter's life). */
+  private readonly services = new WeakMap<object, (host: string | undefined) => ServiceRef>();
   /** Istio's filters: set when the chain has istio.stats or istio.metadata_exchange. */
   private readonly telemetry: ProxyTelemetry | undefined;
   /** Outbound: labels and peer of each upstream connection, worked out once. */
@@ -310,8 +316,9 @@ export class HttpConnectionManager implements NetworkFilter {
         subject: rfc2253Subject(cert.subject),
         uri: facts.peer.sans.find((x) => x.type === 'URI')?.value ?? '',
         dns: facts.peer.sans.filter((x) => x.type === 'DNS').map((x) => x.value),
-        certPem: cert.toString(),
-        chainPem: cert.toString(),
+        // PEM only when XFCC carries Cert= or Chain= (Istio asks for neither).
+        certPem: this.config.clientCertDetails.cert ? cert.toString() : '',
+        chainPem: this.config.clientCertDetails.chain ? cert.toString() : '',
       };
     }
     if (conn) conn.cert = out;
@@ -337,7 +344,7 @@ export class HttpConnectionManager implements NetworkFilter {
       return;
     }
     let headers: http.OutgoingHttpHeaders;
-    if (st.grpc) {
+    if (st.protocol === 'grpc') {
       const grpcStatus = String(httpToGrpcStatus(status));
       headers = {
         'content-type': 'application/grpc',
@@ -430,7 +437,7 @@ export class HttpConnectionManager implements NetworkFilter {
     const st: Stream = {
       req,
       res,
-      grpc: requestProtocol(req.url, req.headers['content-type']) === 'grpc',
+      protocol: requestProtocol(req.url, req.headers['content-type']),
       conn: stateOf(req.socket),
       done: false,
       start: performance.now(),
@@ -475,7 +482,7 @@ export class HttpConnectionManager implements NetworkFilter {
       return;
     }
     const cluster = this.clusters.get(route.action.cluster);
-    if (this.telemetry) st.service = this.telemetry.resolver(route.name, cluster?.config);
+    if (this.telemetry) st.service = this.serviceOf(route, cluster, this.telemetry);
     if (!cluster) {
       s.noCluster.inc();
       req.resume();
@@ -483,6 +490,21 @@ export class HttpConnectionManager implements NetworkFilter {
       return;
     }
     this.forward(st, cluster, route.action, h2);
+  }
+
+  /** The destination-service resolver of a route (and of no route), made once and kept with the route. */
+  private serviceOf(
+    route: { name: string } | undefined,
+    cluster: Cluster | undefined,
+    t: ProxyTelemetry,
+  ): (host: string | undefined) => ServiceRef {
+    const key = route ?? NO_ROUTE;
+    let r = this.services.get(key);
+    if (r === undefined) {
+      r = t.resolver(route?.name, cluster?.config);
+      this.services.set(key, r);
+    }
+    return r;
   }
 
   /** Inbound `istio.metadata_exchange`: the client proxy's workload from its request headers. */
@@ -512,8 +534,8 @@ export class HttpConnectionManager implements NetworkFilter {
       peer ??= u.peer;
     } else labels = t.metrics.connection('source', undefined, undefined, 'unknown');
     const host = stats.disableHostHeaderFallback ? undefined : this.authority(st.req);
-    const service = (st.service ?? t.resolver(undefined, undefined))(host);
-    const protocol = requestProtocol(st.req.url, st.req.headers['content-type']);
+    const service = (st.service ?? this.serviceOf(undefined, undefined, t))(host);
+    const protocol = st.protocol;
     const grpc =
       protocol === 'grpc'
         ? grpcResponseStatus(st.grpcStatusTrailer, st.grpcStatusHeader, st.code)

@@ -205,6 +205,26 @@ describe('http_connection_manager over HTTP/1.1', { timeout: 20_000 }, () => {
     assert.equal((await get('/api/after')).status, 200);
   });
 
+  it('serves pipelined requests one at a time, in order, as Envoy does', async () => {
+    const got = await new Promise<string>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () =>
+        s.write(
+          'GET /api/p1 HTTP/1.1\r\nhost: a\r\n\r\nGET /api/p2 HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n',
+        ),
+      );
+      let text = '';
+      s.on('data', (d) => {
+        text += d;
+      });
+      s.on('close', () => resolve(text));
+      s.on('error', () => resolve(text));
+    });
+    const responses = got.split(/(?=HTTP\/1\.1 )/);
+    assert.equal(responses.length, 2, got);
+    assert.match(responses[0] ?? '', /^HTTP\/1\.1 200 [\s\S]*GET \/api\/p1 0$/);
+    assert.match(responses[1] ?? '', /^HTTP\/1\.1 200 [\s\S]*GET \/api\/p2 0$/);
+  });
+
   it('passes a websocket upgrade through and refuses other upgrades with 403', async () => {
     const upgrade = (type: string) =>
       new Promise<string>((resolve) => {
