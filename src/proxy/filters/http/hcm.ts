@@ -1,11 +1,13 @@
-// `envoy.filters.network.http_connection_manager` with the router. Downstream codecs: HTTP/1.1 (Node's parser:
-// keep-alive, chunked bodies, pipelined requests served one at a time as Envoy serves them) and HTTP/2 (over TLS
+// `envoy.filters.network.http_connection_manager` with the router. Downstream codecs: HTTP/1.1 (h1-server.ts, a
+// lean codec on the raw socket: keep-alive, chunked bodies, pipelined requests served one at a time as Envoy
+// serves them, Expect: 100-continue answered by the proxy) and HTTP/2 (node:http2; over TLS
 // when ALPN chose `h2`; with codec AUTO also whenever the connection opens with the HTTP/2 preface — h2c prior
 // knowledge, or TLS where the client offered Istio's `istio-h2`). The route table picks a cluster
 // (policy/routes.ts); the request goes upstream over the cluster's HTTP/1.1 or HTTP/2 pool (upstream.ts), so
 // gRPC works end to end. Envoy's local replies and response flags: 404 NR (no route), 503 NC (no cluster),
-// 503 UF (connect failure), 503 UC / UR (upstream reset before headers), 504 UT (route timeout), 431 (headers
-// too large), 400 (bad framing), 408 (request headers timeout); gRPC requests get them as trailers-only gRPC
+// 503 UF (connect failure), 503 UC / UR (upstream reset before headers), 502 UPE (the upstream broke HTTP/1.1),
+// 504 UT (route timeout), 431 (headers too large), 400 (bad framing), 501 (transfer coding other than chunked),
+// 408 (request headers timeout); gRPC requests get them as trailers-only gRPC
 // responses. After the response headers an upstream reset resets the downstream stream. x-forwarded-client-cert
 // as Envoy writes it (xfcc.ts); `Connection: upgrade` passed through for configured upgrade types (websocket).
 
@@ -34,6 +36,10 @@ import {
 } from '../../telemetry/index.js';
 import type { Cluster, ClusterManager } from '../../upstream/cluster.js';
 import type { DownstreamFacts, NetworkFilter } from '../network-filter.js';
+import { type BodySink, type BodySource, readableSource, writableSink } from './body.js';
+import { BodyDecoder, fieldLines } from './h1-codec.js';
+import { H1Request, H1Response, H1Server } from './h1-server.js';
+import { DEFAULT_HEAD_LIMITS, parseResponseHead } from './http1-head.js';
 import {
   type UpstreamConnectionFacts,
   type UpstreamFailure,
@@ -41,7 +47,7 @@ import {
   UpstreamPools,
   type UpstreamResponse,
 } from './upstream.js';
-import { type ClientCertFacts, mutateXfcc, rfc2253Subject } from './xfcc.js';
+import { type ClientCertFacts, mutateXfcc, rfc2253Subject, xfccElement } from './xfcc.js';
 
 /** Connection-specific headers: never forwarded (and forbidden in HTTP/2). `te` is kept when it is `trailers`. */
 const HOP_BY_HOP = new Set([
@@ -58,8 +64,24 @@ const HOP_BY_HOP = new Set([
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
-type DownstreamRequest = http.IncomingMessage | http2.Http2ServerRequest;
-type DownstreamResponse = http.ServerResponse | http2.Http2ServerResponse;
+type DownstreamRequest = H1Request | http2.Http2ServerRequest;
+type DownstreamResponse = H1Response | http2.Http2ServerResponse;
+
+/** A request's body as a source, whatever the codec. */
+function bodyOf(req: DownstreamRequest): BodySource {
+  return req instanceof H1Request ? req.body : readableSource(req);
+}
+
+/** Where a response's body goes, whatever the codec. */
+function sinkOf(res: DownstreamResponse): BodySink {
+  return res instanceof H1Response ? res : writableSink(res);
+}
+
+/** Calls `cb` once the response is over (written in full, or the downstream went away). */
+function onResponseClose(res: DownstreamResponse, cb: () => void): void {
+  if (res instanceof H1Response) res.onClose(cb);
+  else res.once('close', cb);
+}
 
 interface HcmStats {
   cxTotal: Counter;
@@ -73,6 +95,7 @@ interface HcmStats {
   rqActive: Gauge;
   rqByClass: Counter[];
   rqTimeout: Counter;
+  rqIdleTimeout: Counter;
   noRoute: Counter;
   noCluster: Counter;
   rxReset: Counter;
@@ -139,8 +162,8 @@ interface ConnectionState {
   writeMark: number;
   /** The HTTP/1.1 parser failed on this connection (answered 400/408/431 once). */
   protocolError?: boolean;
-  /** XFCC material (computed on first use; null: no client certificate). */
-  cert?: ClientCertFacts | null;
+  /** This proxy's XFCC element (computed on first use; null: no client certificate). */
+  xfcc?: string | null;
   /** Destination-reporter labels of this connection (computed on first use). */
   labels?: ConnectionLabels;
 }
@@ -166,7 +189,7 @@ function headerBlockBytes(headers: http.IncomingHttpHeaders | http.OutgoingHttpH
 }
 
 export class HttpConnectionManager implements NetworkFilter {
-  private readonly h1: http.Server;
+  private readonly h1: H1Server;
   private readonly h2: http2.Http2Server;
   private readonly index: VirtualHostIndex<RouteActionConfig>;
   private readonly stats: HcmStats;
@@ -203,21 +226,23 @@ export class HttpConnectionManager implements NetworkFilter {
       rqActive: store.gauge(`${p}downstream_rq_active`),
       rqByClass: [1, 2, 3, 4, 5].map((c) => store.counter(`${p}downstream_rq_${c}xx`)),
       rqTimeout: store.counter(`${p}downstream_rq_timeout`),
+      rqIdleTimeout: store.counter(`${p}downstream_rq_idle_timeout`),
       noRoute: store.counter(`${p}no_route`),
       noCluster: store.counter(`${p}no_cluster`),
       rxReset: store.counter(`${p}downstream_rq_rx_reset`),
     };
-    this.h1 = http.createServer({
-      maxHeaderSize: config.maxRequestHeadersKb * 1024,
-      requestTimeout: 0,
-      headersTimeout: config.requestHeadersTimeoutMs,
-      keepAliveTimeout: config.streamIdleTimeoutMs,
-      insecureHTTPParser: false,
-    });
-    this.h1.on('request', (req, res) => this.onRequest(req, res));
-    this.h1.on('upgrade', (req, socket: Socket, head: Buffer) => this.onUpgrade(req, socket, head));
-    this.h1.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) =>
-      this.onClientError(err, socket),
+    this.h1 = new H1Server(
+      {
+        // Envoy's max_request_headers_kb and its default max_headers_count.
+        limits: { maxHeaderBytes: config.maxRequestHeadersKb * 1024, maxHeaders: 100 },
+        headersTimeoutMs: config.requestHeadersTimeoutMs,
+        idleTimeoutMs: config.streamIdleTimeoutMs,
+      },
+      {
+        request: (req, res) => this.onRequest(req, res),
+        upgrade: (req, socket, rest) => this.onUpgrade(req, socket, rest),
+        protocolError: (socket, status, reason) => this.onProtocolError(socket, status, reason),
+      },
     );
     this.h2 = http2.createServer({
       maxHeaderListPairs: 100 * 2,
@@ -256,8 +281,7 @@ export class HttpConnectionManager implements NetworkFilter {
 
   private serveHttp1(socket: Socket): void {
     this.stats.cxHttp1Total.inc();
-    this.h1.emit('connection', socket);
-    socket.resume();
+    this.h1.serve(socket);
   }
 
   private serveHttp2(socket: Socket): void {
@@ -276,52 +300,37 @@ export class HttpConnectionManager implements NetworkFilter {
     this.h2.emit('connection', socket);
   }
 
-  private onClientError(err: NodeJS.ErrnoException, socket: Socket): void {
-    // A reset or broken pipe (the client went away, maybe after our 400/431) is not a protocol error.
-    if (err.code === 'ECONNRESET' || err.code === 'EPIPE') {
-      socket.destroy();
-      return;
-    }
-    // Node's parser reports an error again for each later chunk of the same connection: answer and count once.
+  /** The HTTP/1.1 codec answered a protocol error (status 0: it closed the connection) and closes. */
+  private onProtocolError(socket: Socket, status: number, reason: string): void {
     const conn = stateOf(socket);
-    if (conn?.protocolError) return;
     if (conn) conn.protocolError = true;
     this.stats.cxProtocolError.inc();
-    this.log.debug('HTTP protocol error', { code: err.code, source: socket.remoteAddress });
-    if (!socket.writable) {
-      socket.destroy();
-      return;
-    }
-    const status =
-      err.code === 'HPE_HEADER_OVERFLOW' ? 431 : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400;
-    const body =
-      status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'request timeout' : 'Bad Request';
-    this.countResponse(status);
-    socket.end(
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`,
-    );
+    this.log.debug('HTTP protocol error', { status, reason, source: socket.remoteAddress });
+    if (status > 0) this.countResponse(status);
   }
 
-  /** What XFCC needs about the client certificate of this connection (computed once per connection). */
-  private clientCert(conn: ConnectionState | undefined): ClientCertFacts | undefined {
-    if (conn?.cert !== undefined) return conn.cert ?? undefined;
+  /** This proxy's XFCC element for the connection's client certificate (made once per connection). */
+  private xfccElementOf(conn: ConnectionState | undefined): string | undefined {
+    if (conn?.xfcc !== undefined) return conn.xfcc ?? undefined;
     const facts = conn?.facts;
-    let out: ClientCertFacts | null = null;
+    let out: string | null = null;
     if (facts?.peer?.certificate && facts.peer.spiffeId !== undefined) {
       const der = facts.peer.certificate;
       const cert = new X509Certificate(der);
-      out = {
+      const details = this.config.clientCertDetails;
+      const c: ClientCertFacts = {
         localUri: facts.peer.localSpiffeId ?? '',
         hash: createHash('sha256').update(der).digest('hex'),
         subject: rfc2253Subject(cert.subject),
         uri: facts.peer.sans.find((x) => x.type === 'URI')?.value ?? '',
         dns: facts.peer.sans.filter((x) => x.type === 'DNS').map((x) => x.value),
         // PEM only when XFCC carries Cert= or Chain= (Istio asks for neither).
-        certPem: this.config.clientCertDetails.cert ? cert.toString() : '',
-        chainPem: this.config.clientCertDetails.chain ? cert.toString() : '',
+        certPem: details.cert ? cert.toString() : '',
+        chainPem: details.chain ? cert.toString() : '',
       };
+      out = xfccElement(c, details);
     }
-    if (conn) conn.cert = out;
+    if (conn) conn.xfcc = out;
     return out ?? undefined;
   }
 
@@ -372,7 +381,7 @@ export class HttpConnectionManager implements NetworkFilter {
 
   private resetDownstream(st: Stream): void {
     const res = st.res;
-    if (res instanceof http.ServerResponse) res.destroy();
+    if (res instanceof H1Response) res.destroy();
     else res.stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
   }
 
@@ -395,34 +404,33 @@ export class HttpConnectionManager implements NetworkFilter {
     req: DownstreamRequest,
     conn: ConnectionState | undefined,
   ): http.OutgoingHttpHeaders {
+    const mx = this.config.peerMetadata;
+    const dropPeerHeaders = mx?.downstreamDiscovery === true;
     const headers: http.OutgoingHttpHeaders = {};
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (v === undefined || k.charCodeAt(0) === 58 /* ':' */) continue;
+    const from = req.headers;
+    // Headers are copied, not deleted afterwards: an object that loses properties turns slow to read.
+    for (const k in from) {
+      const v = from[k];
+      if (v === undefined || k.charCodeAt(0) === 58 /* ':' */ || k === 'x-forwarded-client-cert') continue;
       if (HOP_BY_HOP.has(k)) {
         if (k === 'te' && v === 'trailers') headers.te = v;
         continue;
       }
+      if (dropPeerHeaders && (k === PEER_METADATA_HEADER || k === PEER_METADATA_ID_HEADER)) continue;
       headers[k] = v;
-    }
-    const mx = this.config.peerMetadata;
-    if (mx?.downstreamDiscovery) {
-      delete headers[PEER_METADATA_HEADER];
-      delete headers[PEER_METADATA_ID_HEADER];
     }
     if (mx?.upstreamPropagation && this.telemetry) {
       headers[PEER_METADATA_HEADER] = this.telemetry.peerMetadata;
       headers[PEER_METADATA_ID_HEADER] = this.telemetry.peerMetadataId;
     }
     const facts = conn?.facts;
-    const incoming = req.headers['x-forwarded-client-cert'];
+    const incoming = from['x-forwarded-client-cert'];
     const xfcc = mutateXfcc(
       this.config.forwardClientCertDetails,
-      this.config.clientCertDetails,
       Array.isArray(incoming) ? incoming.join(',') : incoming,
-      this.clientCert(conn),
+      this.xfccElementOf(conn),
     );
-    if (xfcc === undefined) delete headers['x-forwarded-client-cert'];
-    else headers['x-forwarded-client-cert'] = xfcc;
+    if (xfcc !== undefined) headers['x-forwarded-client-cert'] = xfcc;
     headers['x-forwarded-proto'] ??= facts?.tls ? 'https' : 'http';
     headers['x-request-id'] ??= randomUUID();
     return headers;
@@ -461,7 +469,15 @@ export class HttpConnectionManager implements NetworkFilter {
       }
       if (this.config.peerMetadata?.downstreamDiscovery) this.discoverDownstreamPeer(st);
     }
-    res.once('close', () => {
+    if (res instanceof H1Response) {
+      // Envoy's stream_idle_timeout: nothing moved either way for that long.
+      res.onIdleTimeout = () => {
+        s.rqIdleTimeout.inc();
+        st.abort?.();
+        this.localReply(st, 408, 'stream timeout', 'SI');
+      };
+    }
+    onResponseClose(res, () => {
       s.rqActive.dec();
       if (st.timer) clearTimeout(st.timer);
       if (!res.writableFinished) {
@@ -477,7 +493,7 @@ export class HttpConnectionManager implements NetworkFilter {
     const route = this.route(req);
     if (!route) {
       s.noRoute.inc();
-      req.resume();
+      bodyOf(req).discard();
       this.localReply(st, 404, '', 'NR');
       return;
     }
@@ -485,7 +501,7 @@ export class HttpConnectionManager implements NetworkFilter {
     if (this.telemetry) st.service = this.serviceOf(route, cluster, this.telemetry);
     if (!cluster) {
       s.noCluster.inc();
-      req.resume();
+      bodyOf(req).discard();
       this.localReply(st, 503, 'no healthy upstream', 'NC');
       return;
     }
@@ -603,6 +619,7 @@ export class HttpConnectionManager implements NetworkFilter {
       authority: this.authority(req),
       scheme: 'http',
       headers: this.upstreamHeaders(req, st.conn),
+      hasBody: req instanceof H1Request ? req.hasBody : !req.stream.endAfterHeaders,
     };
     const exchange = this.pools.send(cluster, protocol, head, {
       response: (up) => this.relayResponse(st, up),
@@ -625,7 +642,7 @@ export class HttpConnectionManager implements NetworkFilter {
         this.localReply(st, 504, 'upstream request timeout', 'UT');
       }, action.timeoutMs);
     }
-    (req as NodeJS.ReadableStream).pipe(exchange.body);
+    bodyOf(req).pipeTo(exchange.body);
   }
 
   private upstreamFailed(st: Stream, flag: UpstreamFailure, detail: string): void {
@@ -643,10 +660,13 @@ export class HttpConnectionManager implements NetworkFilter {
         ? `connection failure, transport failure reason: ${detail}`
         : flag === 'UR'
           ? 'remote reset'
-          : 'connection termination';
+          : flag === 'UPE'
+            ? 'protocol error'
+            : 'connection termination';
     this.localReply(
       st,
-      503,
+      // An upstream that broke HTTP is a bad gateway (Envoy's UPE); every other reset is unavailability.
+      flag === 'UPE' ? 502 : 503,
       `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`,
       flag,
     );
@@ -654,41 +674,61 @@ export class HttpConnectionManager implements NetworkFilter {
 
   private relayResponse(st: Stream, up: UpstreamResponse): void {
     if (st.done) {
-      up.body.resume();
+      up.body.discard();
       return;
     }
     st.done = true;
     st.upstream = up.connection;
     const res = st.res;
-    const headers: http.OutgoingHttpHeaders = {};
-    for (const [k, v] of Object.entries(up.headers))
-      if (!HOP_BY_HOP.has(k) && v !== undefined) headers[k] = v;
     const mx = this.config.peerMetadata;
-    if (mx && this.telemetry) this.exchangeOnResponse(st, headers, mx);
+    const from = up.headers;
+    // Outbound metadata exchange reads the server proxy's headers and does not pass them on.
+    const dropPeerHeaders =
+      mx?.upstreamDiscovery === true &&
+      this.telemetry !== undefined &&
+      (from[PEER_METADATA_HEADER] !== undefined || from[PEER_METADATA_ID_HEADER] !== undefined);
+    const headers: http.OutgoingHttpHeaders = {};
+    for (const k in from) {
+      const v = from[k];
+      if (v === undefined || HOP_BY_HOP.has(k)) continue;
+      if (dropPeerHeaders && (k === PEER_METADATA_HEADER || k === PEER_METADATA_ID_HEADER)) continue;
+      headers[k] = v;
+    }
+    if (mx && this.telemetry) this.exchangeOnResponse(st, from, headers, mx, dropPeerHeaders);
     this.countResponse(up.status);
     st.code = up.status;
+    const count = st.h2 && this.telemetry !== undefined;
     if (this.telemetry) {
       const grpcStatus = headers['grpc-status'];
       if (typeof grpcStatus === 'string') st.grpcStatusHeader = grpcStatus;
-      if (st.h2) {
-        st.responseBytes = headerBlockBytes(headers, 42);
-        up.body.on('data', (chunk: Buffer) => {
-          st.responseBytes += chunk.length;
-        });
-      }
+      if (count) st.responseBytes = headerBlockBytes(headers, 42);
     }
-    if (st.timer) {
-      const timer = st.timer;
-      up.body.once('end', () => clearTimeout(timer));
-    }
-    if (up.endedWithHeaders && !(res instanceof http.ServerResponse)) {
+    if (up.endedWithHeaders && !(res instanceof H1Response)) {
       // A trailers-only response (gRPC errors): one HEADERS frame with END_STREAM, as the upstream sent it.
+      if (st.timer) clearTimeout(st.timer);
       res.stream.respond({ ':status': up.status, ...headers }, { endStream: true });
-      up.body.resume();
+      up.body.discard();
       return;
     }
     res.writeHead(up.status, headers);
-    up.body.pipe(res as NodeJS.WritableStream);
+    let sink = sinkOf(res);
+    const timer = st.timer;
+    if (count || timer) {
+      // HTTP/2 counts the body bytes; the route timeout ends with the body.
+      const inner = sink;
+      sink = {
+        write(chunk) {
+          if (count) st.responseBytes += chunk.length;
+          return inner.write(chunk);
+        },
+        end() {
+          if (timer) clearTimeout(timer);
+          inner.end();
+        },
+        onDrain: (cb) => inner.onDrain(cb),
+      };
+    }
+    up.body.pipeTo(sink);
   }
 
   /**
@@ -697,18 +737,16 @@ export class HttpConnectionManager implements NetworkFilter {
    */
   private exchangeOnResponse(
     st: Stream,
+    from: http.IncomingHttpHeaders,
     headers: http.OutgoingHttpHeaders,
     mx: NonNullable<HttpConnectionManagerConfig['peerMetadata']>,
+    sawPeerHeaders: boolean,
   ): void {
     const t = this.telemetry as ProxyTelemetry;
-    if (mx.upstreamDiscovery) {
-      const value = headers[PEER_METADATA_HEADER];
-      if (value !== undefined || headers[PEER_METADATA_ID_HEADER] !== undefined) {
-        const found = t.peers.lookup(typeof value === 'string' ? value : undefined);
-        if (found.peer) st.peer = found.peer;
-        delete headers[PEER_METADATA_HEADER];
-        delete headers[PEER_METADATA_ID_HEADER];
-      }
+    if (sawPeerHeaders) {
+      const value = from[PEER_METADATA_HEADER];
+      const found = t.peers.lookup(typeof value === 'string' ? value : undefined);
+      if (found.peer) st.peer = found.peer;
     }
     if (mx.downstreamPropagation && st.peerHeaders) {
       if (st.peerHeaders.value) headers[PEER_METADATA_HEADER] = t.peerMetadata;
@@ -717,7 +755,7 @@ export class HttpConnectionManager implements NetworkFilter {
   }
 
   /** `Connection: upgrade`: configured types become a raw byte relay to an endpoint; others get 403. */
-  private onUpgrade(req: http.IncomingMessage, socket: Socket, head: Buffer): void {
+  private onUpgrade(req: H1Request, socket: Socket, head: Buffer): void {
     const type = String(req.headers.upgrade ?? '').toLowerCase();
     const action = this.route(req)?.action;
     const cluster = action ? this.clusters.get(action.cluster) : undefined;
@@ -747,14 +785,11 @@ export class HttpConnectionManager implements NetworkFilter {
         return;
       }
       const up = r.socket;
-      const lines = [`${req.method} ${req.url} HTTP/1.1`, `host: ${this.authority(req)}`];
       const headers = this.upstreamHeaders(req, stateOf(socket));
-      for (const [k, v] of Object.entries(headers))
-        lines.push(`${k}: ${Array.isArray(v) ? v.join(', ') : String(v)}`);
-      lines.push(`connection: upgrade`, `upgrade: ${req.headers.upgrade}`);
-      up.write(`${lines.join('\r\n')}\r\n\r\n`);
-      if (head.length > 0) up.write(head);
-      socket.pipe(up).pipe(socket);
+      up.write(
+        `${req.method} ${req.url} HTTP/1.1\r\nhost: ${this.authority(req)}\r\n${fieldLines(headers)}` +
+          `connection: upgrade\r\nupgrade: ${req.headers.upgrade}\r\n\r\n`,
+      );
       const close = () => {
         socket.destroy();
         up.destroy();
@@ -763,7 +798,55 @@ export class HttpConnectionManager implements NetworkFilter {
       up.on('error', close);
       socket.on('close', close);
       up.on('close', close);
+      this.awaitSwitch(req.method, socket, up, head);
     });
+  }
+
+  /**
+   * The upgrade's upstream answer. Only a 101 turns the connection into a byte relay (Envoy): until then the
+   * client's bytes are held, so that nothing reaches the app unparsed. Any other answer is relayed and both
+   * connections close.
+   */
+  private awaitSwitch(method: string, socket: Socket, up: Socket, held: Buffer): void {
+    let buf: Buffer | undefined;
+    let decoder: BodyDecoder | undefined;
+    const onData = (chunk: Buffer) => {
+      if (decoder !== undefined) {
+        // Relaying a refusal: its bytes as they come, until its body ends.
+        socket.write(chunk);
+        if (decoder.push(chunk, 0).done) socket.end();
+        return;
+      }
+      buf = buf === undefined ? chunk : Buffer.concat([buf, chunk]);
+      const r = parseResponseHead(buf, 0, DEFAULT_HEAD_LIMITS, method);
+      if (r.kind === 'need-more') return;
+      up.off('data', onData);
+      if (r.kind === 'error') {
+        this.countResponse(502);
+        socket.end(
+          'HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nx-skiff-response-flags: UPE\r\nconnection: close\r\n\r\n',
+        );
+        up.destroy();
+        return;
+      }
+      this.countResponse(r.status);
+      if (r.status === 101) {
+        socket.write(buf);
+        if (held.length > 0) up.write(held);
+        socket.pipe(up);
+        up.pipe(socket);
+        socket.resume();
+        return;
+      }
+      socket.write(buf.subarray(0, r.end));
+      decoder = new BodyDecoder(r.body, DEFAULT_HEAD_LIMITS);
+      up.on('data', onData);
+      const rest = buf.subarray(r.end);
+      if (decoder.empty) socket.end();
+      else if (rest.length > 0) onData(rest);
+    };
+    up.on('data', onData);
+    up.on('end', () => socket.end());
   }
 
   /** Closes the upstream pools (the listener is gone). */

@@ -1,5 +1,5 @@
-// HTTP/1.1 message heads and chunked bodies, pure (no sockets): groundwork for a lean HTTP/1.1 relay that reads
-// heads off raw sockets instead of node:http (docs/performance.md, "Is a fast HTTP/1.1 path possible in Node?").
+// HTTP/1.1 message heads and chunked bodies, pure (no sockets): what the lean HTTP/1.1 codecs (h1-server.ts
+// downstream, upstream.ts's HTTP/1.1 pool) read off raw sockets instead of node:http (docs/performance.md).
 //
 // Strict in the way Envoy's HTTP/1 codec on llhttp (strict mode) is, since a relay that is more lenient than the
 // server behind it is a request-smuggling hole (RFC 9112 §11.2):

@@ -42,28 +42,26 @@ export function xfccElement(c: ClientCertFacts, d: XfccDetails): string {
 }
 
 /**
- * The XFCC value to send upstream: undefined removes the header. `incoming` is what the client sent,
- * `facts` is undefined on a connection without a (verified) client certificate.
+ * The XFCC value to send upstream: undefined removes the header. `incoming` is what the client sent, `element`
+ * this proxy's element for the connection (`xfccElement`, made once per connection), undefined on a connection
+ * without a (verified) client certificate.
  */
 export function mutateXfcc(
   mode: ForwardClientCertDetails,
-  details: XfccDetails,
   incoming: string | undefined,
-  facts: ClientCertFacts | undefined,
+  element: string | undefined,
 ): string | undefined {
   if (mode === 'ALWAYS_FORWARD_ONLY') return incoming;
-  if (!facts) return undefined;
+  if (element === undefined) return undefined;
   switch (mode) {
     case 'FORWARD_ONLY':
       return incoming;
     case 'SANITIZE':
       return undefined;
     case 'SANITIZE_SET':
-      return xfccElement(facts, details);
-    case 'APPEND_FORWARD': {
-      const element = xfccElement(facts, details);
+      return element;
+    case 'APPEND_FORWARD':
       return incoming ? `${incoming},${element}` : element;
-    }
   }
 }
 

@@ -82,6 +82,7 @@ describe('http_connection_manager over HTTP/1.1', { timeout: 20_000 }, () => {
   let store: StatsStore;
   let hcm: HttpConnectionManager;
   const seen: http.IncomingHttpHeaders[] = [];
+  const smuggled: string[] = [];
   const downstream = new Set<net.Socket>();
 
   before(async () => {
@@ -101,7 +102,13 @@ describe('http_connection_manager over HTTP/1.1', { timeout: 20_000 }, () => {
         res.end(`${req.method} ${req.url} ${body.length}`);
       });
     });
-    app.on('upgrade', (_req, socket) => {
+    app.on('upgrade', (req, socket) => {
+      if (req.url === '/api/refuse') {
+        // An app that does not switch: a plain answer, then whatever else comes is recorded.
+        socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nno');
+        socket.on('data', (d) => smuggled.push(String(d)));
+        return;
+      }
       socket.write('HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n');
       socket.on('data', (d) => socket.write(`ws:${d}`));
     });
@@ -245,5 +252,25 @@ describe('http_connection_manager over HTTP/1.1', { timeout: 20_000 }, () => {
     assert.match(ws, /^HTTP\/1\.1 101 /);
     assert.match(ws, /ws:ping/);
     assert.match(await upgrade('h2c'), /^HTTP\/1\.1 403 /);
+  });
+
+  it('an upgrade the app does not accept (no 101) is relayed and closed: bytes after it never reach the app unparsed', async () => {
+    const got = await new Promise<string>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () =>
+        s.write(
+          'GET /api/refuse HTTP/1.1\r\nhost: a\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n' +
+            'GET /admin HTTP/1.1\r\nhost: a\r\nx-forwarded-client-cert: By=forged\r\n\r\n',
+        ),
+      );
+      let text = '';
+      s.on('data', (d) => {
+        text += d;
+      });
+      s.on('close', () => resolve(text));
+      s.on('error', () => resolve(text));
+    });
+    assert.equal(got, 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nno');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(smuggled, []);
   });
 });

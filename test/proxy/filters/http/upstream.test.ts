@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import http2 from 'node:http2';
-import type net from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import net from 'node:net';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import type { BodySink } from '../../../../src/proxy/filters/http/body.js';
 import {
   type UpstreamConnectionFacts,
   type UpstreamExchange,
@@ -17,7 +18,7 @@ import { deadPort, portOf, staticCluster, until } from './helpers.js';
 const ENDPOINT_FILTER_METADATA = { istio: { workload: 'ratings-v1;bookinfo;ratings;v1;Kubernetes' } };
 
 function head(path: string, o: Partial<UpstreamHead> = {}): UpstreamHead {
-  return { method: 'GET', path, authority: 'app.test', scheme: 'http', headers: {}, ...o };
+  return { method: 'GET', path, authority: 'app.test', scheme: 'http', headers: {}, hasBody: false, ...o };
 }
 
 /** Everything the callbacks heard, in order. */
@@ -45,7 +46,20 @@ function exchange(
   protocol: 'http1' | 'http2',
   h: UpstreamHead,
   requestBody?: string,
-): { exchange: UpstreamExchange; outcome: Promise<Outcome>; responded: Promise<void> } {
+): ReturnType<typeof open> {
+  const x = open(pools, cluster, protocol, h);
+  if (requestBody !== undefined) x.exchange.body.write(Buffer.from(requestBody));
+  x.exchange.body.end();
+  return x;
+}
+
+/** As `exchange`, but the request body is left to the caller (nothing written, not ended). */
+function open(
+  pools: UpstreamPools,
+  cluster: Cluster,
+  protocol: 'http1' | 'http2',
+  h: UpstreamHead,
+): { exchange: UpstreamExchange; outcome: Promise<Outcome>; responded: Promise<void>; seen: Outcome } {
   const o: Outcome = {
     events: [],
     status: undefined,
@@ -76,15 +90,17 @@ function exchange(
       o.headers = r.headers;
       o.endedWithHeaders = r.endedWithHeaders;
       o.connection = r.connection;
-      r.body.setEncoding('utf8');
-      r.body.on('data', (d: string) => {
-        o.body += d;
+      r.body.pipeTo({
+        write(chunk) {
+          o.body += chunk.toString('utf8');
+          return true;
+        },
+        end() {
+          o.events.push('end');
+          finish();
+        },
+        onDrain() {},
       });
-      r.body.on('end', () => {
-        o.events.push('end');
-        finish();
-      });
-      r.body.on('error', () => {});
       respondedResolve();
     },
     trailers(t) {
@@ -97,9 +113,7 @@ function exchange(
       finish();
     },
   });
-  if (requestBody !== undefined) x.body.end(requestBody);
-  else x.body.end();
-  return { exchange: x, outcome, responded };
+  return { exchange: x, outcome, responded, seen: o };
 }
 
 async function send(
@@ -200,7 +214,11 @@ describe('UpstreamPools over HTTP/1.1', { timeout: 20_000 }, () => {
       pools,
       h1(),
       'http1',
-      head('/echo?q=1', { method: 'POST', headers: { 'x-test': 'yes', 'content-type': 'text/plain' } }),
+      head('/echo?q=1', {
+        method: 'POST',
+        hasBody: true,
+        headers: { 'x-test': 'yes', 'content-type': 'text/plain' },
+      }),
       'hello',
     );
     assert.deepEqual(first.failures, []);
@@ -256,7 +274,7 @@ describe('UpstreamPools over HTTP/1.1', { timeout: 20_000 }, () => {
     const r = await send(pools, h1(), 'http1', head('/trailers'));
     assert.equal(r.status, 200);
     assert.equal(r.body, 'with trailers');
-    assert.deepEqual(r.trailers, { 'x-checksum': 'abc123', 'grpc-status': '0' });
+    assert.deepEqual({ ...r.trailers }, { 'x-checksum': 'abc123', 'grpc-status': '0' });
     assert.deepEqual(r.events, ['response', 'trailers', 'end']);
     assert.deepEqual(r.failures, []);
   });
@@ -454,7 +472,7 @@ describe('UpstreamPools over HTTP/2 (h2c)', { timeout: 20_000 }, () => {
       pools,
       cluster('h2'),
       'http2',
-      head('/echo?q=1', { method: 'POST', headers: { 'x-test': 'yes' } }),
+      head('/echo?q=1', { method: 'POST', hasBody: true, headers: { 'x-test': 'yes' } }),
       'hello',
     );
     assert.deepEqual(r.failures, []);
@@ -524,7 +542,13 @@ describe('UpstreamPools over HTTP/2 (h2c)', { timeout: 20_000 }, () => {
   });
 
   it('delivers response trailers through the trailers callback', async () => {
-    const r = await send(pools, cluster('h2'), 'http2', head('/trailers', { method: 'POST' }), 'x');
+    const r = await send(
+      pools,
+      cluster('h2'),
+      'http2',
+      head('/trailers', { method: 'POST', hasBody: true }),
+      'x',
+    );
     assert.equal(r.status, 200);
     assert.equal(r.body, 'with trailers');
     assert.equal(r.trailers?.['grpc-status'], '0');
@@ -632,5 +656,986 @@ describe('UpstreamPools over HTTP/2 (h2c)', { timeout: 20_000 }, () => {
     } finally {
       fresh.close();
     }
+  });
+});
+
+// The lean HTTP/1.1 pool on the wire: a raw TCP server scripted byte by byte, so that what the pool writes and
+// how it reads what comes back is checked exactly, not through node:http's own leniency.
+
+/** One connection the scripted server accepted. */
+interface RawConn {
+  /** 0 for the first connection of the test, 1 for the next… */
+  id: number;
+  socket: net.Socket;
+  /** Every 'data' event, as it arrived. */
+  reads: Buffer[];
+  /** Bytes received and not yet taken by `nextRequest`. */
+  buf: Buffer;
+  /** The proxy sent FIN. */
+  ended: boolean;
+  closed: boolean;
+  /** Requests taken off this connection by `nextRequest`. */
+  requests: number;
+}
+
+/** Where a chunked body that starts at `from` ends (the last chunk without trailers), or -1 if incomplete. */
+function chunkedEnd(buf: Buffer, from: number): number {
+  let pos = from;
+  for (;;) {
+    const eol = buf.indexOf('\r\n', pos);
+    if (eol === -1) return -1;
+    const size = Number.parseInt(buf.toString('latin1', pos, eol), 16);
+    if (size === 0) return buf.length >= eol + 4 ? eol + 4 : -1;
+    pos = eol + 2 + size + 2;
+    if (pos > buf.length) return -1;
+  }
+}
+
+/** Waits for the next whole request on `c` (by its Content-Length or chunked framing) and takes it. */
+async function nextRequest(c: RawConn): Promise<{ head: string; body: Buffer }> {
+  await until(() => c.buf.indexOf('\r\n\r\n') !== -1, `a request head on connection ${c.id}`);
+  const end = c.buf.indexOf('\r\n\r\n') + 4;
+  const head = c.buf.toString('latin1', 0, end);
+  const cl = /\r\ncontent-length: *(\d+)\r\n/i.exec(head);
+  let bodyEnd = end;
+  if (cl) {
+    const n = Number(cl[1]);
+    await until(() => c.buf.length >= end + n, 'the request body');
+    bodyEnd = end + n;
+  } else if (/\r\ntransfer-encoding: *chunked\r\n/i.test(head)) {
+    await until(() => chunkedEnd(c.buf, end) !== -1, 'the chunked request body');
+    bodyEnd = chunkedEnd(c.buf, end);
+  }
+  const body = Buffer.from(c.buf.subarray(end, bodyEnd));
+  c.buf = c.buf.subarray(bodyEnd);
+  c.requests++;
+  return { head, body };
+}
+
+/** Writes `text` one byte at a time, each its own segment (the server sets TCP_NODELAY). */
+async function dribble(socket: net.Socket, text: string): Promise<void> {
+  for (const b of Buffer.from(text, 'latin1')) {
+    socket.write(Buffer.of(b));
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const ok = (body: string, extra = '') =>
+  `HTTP/1.1 200 OK\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
+
+describe('the lean HTTP/1.1 pool on the wire (scripted raw server)', { timeout: 30_000 }, () => {
+  let server: net.Server;
+  let store: StatsStore;
+  let clusters: ClusterManager;
+  let pools: UpstreamPools;
+  /** Connections accepted during the current test. */
+  let conns: RawConn[] = [];
+  const all = new Set<net.Socket>();
+  /** What the server does with each connection of the current test. */
+  let script: (c: RawConn) => void | Promise<void> = () => {};
+  let scriptErrors: unknown[] = [];
+
+  before(async () => {
+    server = net.createServer({ noDelay: true }, (socket) => {
+      const c: RawConn = {
+        id: conns.length,
+        socket,
+        reads: [],
+        buf: Buffer.alloc(0),
+        ended: false,
+        closed: false,
+        requests: 0,
+      };
+      conns.push(c);
+      all.add(socket);
+      socket.on('data', (d: Buffer) => {
+        c.reads.push(d);
+        c.buf = Buffer.concat([c.buf, d]);
+      });
+      socket.on('end', () => {
+        c.ended = true;
+      });
+      socket.on('error', () => {});
+      socket.once('close', () => {
+        c.closed = true;
+        all.delete(socket);
+      });
+      Promise.resolve()
+        .then(() => script(c))
+        .catch((e: unknown) => {
+          if (!c.closed) scriptErrors.push(e);
+        });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    store = new StatsStore();
+    clusters = new ClusterManager(
+      [staticCluster('raw', portOf(server), 'http1'), staticCluster('raw-down', await deadPort(), 'http1')],
+      store,
+    );
+  });
+
+  beforeEach(() => {
+    conns = [];
+    scriptErrors = [];
+    script = () => {};
+    pools = new UpstreamPools();
+  });
+
+  afterEach(() => {
+    pools.close();
+    for (const s of all) s.destroy();
+    assert.deepEqual(scriptErrors, [], 'the server script failed');
+  });
+
+  after(() => {
+    clusters.close();
+    for (const s of all) s.destroy();
+    server.close();
+  });
+
+  const raw = () => clusters.get('raw') as Cluster;
+
+  /** Records every `write` the pool makes on the sockets it gets from `cluster` while `fn` runs. */
+  async function spyWrites<T>(cluster: Cluster, fn: (writes: Buffer[]) => Promise<T>): Promise<T> {
+    const writes: Buffer[] = [];
+    const connect = cluster.connect;
+    cluster.connect = (done) =>
+      connect.call(cluster, (r) => {
+        if (r.ok) {
+          const write = r.socket.write;
+          r.socket.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]) {
+            writes.push(Buffer.from(chunk as Buffer));
+            return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+          } as typeof write;
+        }
+        done(r);
+      });
+    try {
+      return await fn(writes);
+    } finally {
+      cluster.connect = connect;
+    }
+  }
+
+  describe('request framing', () => {
+    it('a request without a body: just the head, no Content-Length or Transfer-Encoding, in one write', async () => {
+      let request: { head: string; body: Buffer } | undefined;
+      script = async (c) => {
+        request = await nextRequest(c);
+        c.socket.write(ok('fine'));
+      };
+      const { r, writes } = await spyWrites(raw(), async (writes) => {
+        const r = await send(
+          pools,
+          raw(),
+          'http1',
+          head('/plain?x=1', { headers: { 'x-test': 'yes', 'x-multi': ['a', 'b'] } }),
+        );
+        return { r, writes };
+      });
+      assert.deepEqual(r.events, ['response', 'end']);
+      assert.equal(r.body, 'fine');
+      assert.equal(
+        request?.head,
+        'GET /plain?x=1 HTTP/1.1\r\nhost: app.test\r\nx-test: yes\r\nx-multi: a\r\nx-multi: b\r\n\r\n',
+      );
+      assert.equal(request?.body.length, 0);
+      assert.equal(writes.length, 1, 'one write');
+    });
+
+    it('hasBody with a content-length header: the body goes raw, as written', async () => {
+      let request: { head: string; body: Buffer } | undefined;
+      script = async (c) => {
+        request = await nextRequest(c);
+        c.socket.write(ok('got it'));
+      };
+      const x = open(
+        pools,
+        raw(),
+        'http1',
+        head('/upload', {
+          method: 'PUT',
+          hasBody: true,
+          headers: { 'content-length': '11', 'content-type': 'text/plain' },
+        }),
+      );
+      await until(() => conns[0]?.buf.includes('\r\n\r\n') === true, 'the head to reach the server');
+      assert.equal(
+        conns[0]?.buf.toString('latin1'),
+        'PUT /upload HTTP/1.1\r\nhost: app.test\r\ncontent-length: 11\r\ncontent-type: text/plain\r\n\r\n',
+        'the head leaves on its own when the body is late',
+      );
+      x.exchange.body.write(Buffer.from('hello '));
+      await until(() => conns[0]?.buf.toString().endsWith('hello ') === true, 'the first chunk');
+      x.exchange.body.write(Buffer.from('world'));
+      x.exchange.body.end();
+      const r = await x.outcome;
+      assert.deepEqual(r.events, ['response', 'end']);
+      assert.equal(r.body, 'got it');
+      assert.equal(request?.body.toString('latin1'), 'hello world');
+      assert.doesNotMatch(request?.head ?? '', /transfer-encoding/i);
+    });
+
+    it('hasBody without content-length: transfer-encoding chunked, one chunk per write, then the last chunk', async () => {
+      let request: { head: string; body: Buffer } | undefined;
+      script = async (c) => {
+        request = await nextRequest(c);
+        c.socket.write(ok('chunked ok'));
+      };
+      const big = Buffer.alloc(20_000, 'z'); // over the 16 KiB the writer copies into one buffer
+      const x = open(
+        pools,
+        raw(),
+        'http1',
+        head('/stream', { method: 'POST', hasBody: true, headers: { 'content-type': 'text/plain' } }),
+      );
+      await until(() => conns[0]?.buf.includes('\r\n\r\n') === true, 'the head to reach the server');
+      const c = conns[0] as RawConn;
+      x.exchange.body.write(Buffer.from('ab'));
+      await until(() => c.buf.toString('latin1').endsWith('2\r\nab\r\n'), 'the first chunk');
+      assert.equal(x.exchange.body.write(Buffer.alloc(0)), true, 'an empty write is not the last chunk');
+      x.exchange.body.write(Buffer.from('cde'));
+      x.exchange.body.write(big);
+      await sleep(20);
+      assert.ok(!c.buf.toString('latin1').endsWith('0\r\n\r\n'), 'no last chunk before end()');
+      x.exchange.body.end();
+      const r = await x.outcome;
+      assert.deepEqual(r.events, ['response', 'end']);
+      assert.equal(
+        request?.head,
+        'POST /stream HTTP/1.1\r\nhost: app.test\r\ncontent-type: text/plain\r\ntransfer-encoding: chunked\r\n\r\n',
+      );
+      assert.equal(
+        request?.body.toString('latin1'),
+        `2\r\nab\r\n3\r\ncde\r\n4e20\r\n${big.toString('latin1')}\r\n0\r\n\r\n`,
+      );
+    });
+
+    it('hasBody, chunked, ended before any data: the head and the last chunk in one write', async () => {
+      let request: { head: string; body: Buffer } | undefined;
+      script = async (c) => {
+        request = await nextRequest(c);
+        c.socket.write(ok(''));
+      };
+      const { r, writes } = await spyWrites(raw(), async (writes) => {
+        const r = await send(pools, raw(), 'http1', head('/empty', { method: 'POST', hasBody: true }));
+        return { r, writes };
+      });
+      assert.deepEqual(r.events, ['response', 'end']);
+      assert.equal(request?.body.toString('latin1'), '0\r\n\r\n');
+      assert.equal(writes.length, 1);
+      assert.equal(
+        writes[0]?.toString('latin1'),
+        'POST /empty HTTP/1.1\r\nhost: app.test\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n',
+      );
+    });
+
+    for (const framing of ['content-length', 'chunked'] as const) {
+      it(`request body written before the connection is up (${framing}): pending chunks arrive intact and in order`, async () => {
+        let request: { head: string; body: Buffer } | undefined;
+        script = async (c) => {
+          request = await nextRequest(c);
+          c.socket.write(ok('done'));
+        };
+        const chunks = Array.from({ length: 40 }, (_, i) =>
+          Buffer.from(`<chunk ${i}:${'x'.repeat(i * 37)}>`),
+        );
+        const total = chunks.reduce((n, c) => n + c.length, 0);
+        const headers: http.OutgoingHttpHeaders =
+          framing === 'chunked' ? {} : { 'content-length': `${total}` };
+        const x = open(pools, raw(), 'http1', head('/pending', { method: 'POST', hasBody: true, headers }));
+        const returned = chunks.map((c) => x.exchange.body.write(c));
+        let drained = 0;
+        x.exchange.body.onDrain(() => {
+          drained++;
+        });
+        x.exchange.body.end();
+        const r = await x.outcome;
+        assert.deepEqual(r.events, ['response', 'end']);
+        assert.equal(r.body, 'done');
+        assert.equal(returned[0], false, 'the sink is full until the connection is there');
+        assert.equal(drained, 1, 'onDrain fires once the pending chunks are written');
+        const expected =
+          framing === 'chunked'
+            ? `${chunks.map((c) => `${c.length.toString(16)}\r\n${c.toString('latin1')}\r\n`).join('')}0\r\n\r\n`
+            : Buffer.concat(chunks).toString('latin1');
+        assert.equal(request?.body.toString('latin1'), expected);
+      });
+    }
+
+    it('the head and a small body written before the connection is up leave in one write', async () => {
+      script = async (c) => {
+        await nextRequest(c);
+        c.socket.write(ok('one'));
+      };
+      const { r, writes } = await spyWrites(raw(), async (writes) => {
+        const r = await send(
+          pools,
+          raw(),
+          'http1',
+          head('/small', { method: 'POST', hasBody: true, headers: { 'content-length': '5' } }),
+          'hello',
+        );
+        return { r, writes };
+      });
+      assert.deepEqual(r.events, ['response', 'end']);
+      const request = 'POST /small HTTP/1.1\r\nhost: app.test\r\ncontent-length: 5\r\n\r\nhello';
+      assert.deepEqual(
+        writes.map((w) => w.toString('latin1')),
+        [request],
+      );
+      // And so the server's first read holds all of it (loopback, one small segment).
+      assert.equal(conns[0]?.reads[0]?.toString('latin1'), request);
+    });
+  });
+
+  describe('response framing', () => {
+    it('Content-Length, dribbled one byte at a time; repeated headers; the connection is reused', async () => {
+      script = async (c) => {
+        await nextRequest(c);
+        await dribble(
+          c.socket,
+          'HTTP/1.1 200 OK\r\nContent-Length: 11\r\nSet-Cookie: a=1\r\nset-cookie: b=2\r\nX-Dup: 1\r\nx-dup: 2\r\n\r\nhello world',
+        );
+        await nextRequest(c);
+        c.socket.write(ok('again'));
+      };
+      const r = await send(pools, raw(), 'http1', head('/cl'));
+      assert.deepEqual(r.events, ['response', 'end']);
+      assert.equal(r.status, 200);
+      assert.equal(r.body, 'hello world');
+      assert.deepEqual(
+        { ...r.headers },
+        { 'content-length': '11', 'set-cookie': ['a=1', 'b=2'], 'x-dup': '1, 2' },
+      );
+      const next = await send(pools, raw(), 'http1', head('/next'));
+      assert.equal(next.body, 'again');
+      assert.equal(conns.length, 1);
+    });
+
+    it('chunked with extensions and trailers, dribbled: trailers() before the end, then reuse', async () => {
+      script = async (c) => {
+        await nextRequest(c);
+        await dribble(
+          c.socket,
+          'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: x-checksum\r\n\r\n' +
+            '5;name=value\r\nhello\r\n6\r\n world\r\n0\r\nX-Checksum: abc\r\ngrpc-status: 0\r\n\r\n',
+        );
+        await nextRequest(c);
+        c.socket.write(ok('again'));
+      };
+      const r = await send(pools, raw(), 'http1', head('/chunked'));
+      assert.deepEqual(r.events, ['response', 'trailers', 'end']);
+      assert.equal(r.body, 'hello world');
+      assert.deepEqual({ ...r.trailers }, { 'x-checksum': 'abc', 'grpc-status': '0' });
+      assert.equal(r.headers?.['transfer-encoding'], 'chunked');
+      const next = await send(pools, raw(), 'http1', head('/next'));
+      assert.equal(next.body, 'again');
+      assert.equal(conns.length, 1);
+    });
+
+    it('a close-delimited body (no Content-Length, no Transfer-Encoding) ends at FIN; the connection is not reused', async () => {
+      let second: () => void = () => {};
+      const secondPart = new Promise<void>((r) => {
+        second = r;
+      });
+      script = async (c) => {
+        await nextRequest(c);
+        if (c.id === 0) {
+          c.socket.write('HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n\r\nhello');
+          await secondPart;
+          c.socket.end(' world');
+        } else c.socket.write(ok('fresh'));
+      };
+      const x = exchange(pools, raw(), 'http1', head('/close-delimited'));
+      await x.responded;
+      await until(() => x.seen.body === 'hello', 'the first part of the body');
+      await sleep(20);
+      assert.deepEqual(x.seen.events, ['response'], 'no end before the FIN');
+      second();
+      const r = await x.outcome;
+      assert.deepEqual(r.events, ['response', 'end']);
+      assert.equal(r.body, 'hello world');
+      await until(() => conns[0]?.closed === true, 'the first connection to close');
+      const next = await send(pools, raw(), 'http1', head('/next'));
+      assert.equal(next.body, 'fresh');
+      assert.equal(conns.length, 2);
+    });
+
+    it('HEAD: a Content-Length response has no body, and the connection carries the next request', async () => {
+      script = async (c) => {
+        const first = await nextRequest(c);
+        assert.match(first.head, /^HEAD \/file HTTP\/1\.1\r\n/);
+        c.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 1234\r\ncontent-type: text/plain\r\n\r\n');
+        await nextRequest(c);
+        c.socket.write(ok('after head'));
+      };
+      const r = await send(pools, raw(), 'http1', head('/file', { method: 'HEAD' }));
+      assert.deepEqual(r.events, ['response', 'end']);
+      assert.equal(r.headers?.['content-length'], '1234');
+      assert.equal(r.body, '');
+      const next = await send(pools, raw(), 'http1', head('/next'));
+      assert.deepEqual(next.events, ['response', 'end']);
+      assert.equal(next.body, 'after head');
+      assert.equal(conns.length, 1);
+    });
+
+    for (const [status, extra] of [
+      ['204 No Content', ''],
+      ['304 Not Modified', 'content-length: 5\r\netag: "v1"\r\n'],
+    ] as const) {
+      it(`${status}: no body (whatever Content-Length says), and the connection is reused`, async () => {
+        script = async (c) => {
+          await nextRequest(c);
+          c.socket.write(`HTTP/1.1 ${status}\r\n${extra}\r\n`);
+          await nextRequest(c);
+          c.socket.write(ok('next'));
+        };
+        const r = await send(pools, raw(), 'http1', head('/nobody'));
+        assert.deepEqual(r.events, ['response', 'end']);
+        assert.equal(r.status, Number(status.slice(0, 3)));
+        assert.equal(r.body, '');
+        const next = await send(pools, raw(), 'http1', head('/next'));
+        assert.equal(next.body, 'next');
+        assert.equal(conns.length, 1);
+      });
+    }
+
+    it('interim 100 Continue and 103 Early Hints are skipped: one response(), the final one', async () => {
+      script = async (c) => {
+        await nextRequest(c);
+        c.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
+        await sleep(10);
+        c.socket.write(
+          'HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\n' +
+            'HTTP/1.1 100 Continue\r\n\r\n' +
+            'HTTP/1.1 201 Created\r\ncontent-length: 2\r\n\r\nok',
+        );
+        await nextRequest(c);
+        c.socket.write(ok('next'));
+      };
+      const r = await send(
+        pools,
+        raw(),
+        'http1',
+        head('/interim', { method: 'POST', hasBody: true, headers: { 'content-length': '1' } }),
+        'x',
+      );
+      assert.deepEqual(r.events, ['response', 'end']);
+      assert.equal(r.status, 201);
+      assert.equal(r.headers?.link, undefined, "the 103's headers are not the response's");
+      assert.equal(r.body, 'ok');
+      assert.equal((await send(pools, raw(), 'http1', head('/next'))).body, 'next');
+      assert.equal(conns.length, 1);
+    });
+  });
+
+  describe('errors', () => {
+    const malformed: [string, string][] = [
+      ['a malformed status code', 'HTTP/1.1 2x0 OK\r\ncontent-length: 0\r\n\r\n'],
+      ['an unsupported version', 'HTTP/2.0 200 OK\r\ncontent-length: 0\r\n\r\n'],
+      ['not HTTP at all', 'SSH-2.0-OpenSSH_9.6\r\n\r\n'],
+      ['a header line without a colon', 'HTTP/1.1 200 OK\r\nbad header\r\ncontent-length: 0\r\n\r\n'],
+      ['whitespace before the colon', 'HTTP/1.1 200 OK\r\ncontent-length : 0\r\n\r\n'],
+      ['obsolete line folding', 'HTTP/1.1 200 OK\r\nx-a: 1\r\n folded\r\ncontent-length: 0\r\n\r\n'],
+      ['a bare LF', 'HTTP/1.1 200 OK\ncontent-length: 0\n\n'],
+      ['duplicate Content-Length', 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 2\r\n\r\nok'],
+      ['an invalid Content-Length', 'HTTP/1.1 200 OK\r\ncontent-length: -2\r\n\r\nok'],
+      [
+        'Content-Length with Transfer-Encoding',
+        'HTTP/1.1 200 OK\r\ncontent-length: 2\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n',
+      ],
+      ['an unsupported Transfer-Encoding', 'HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\nok'],
+      [
+        'more header fields than max_headers_count (100)',
+        `HTTP/1.1 200 OK\r\n${'x-h: 1\r\n'.repeat(101)}content-length: 0\r\n\r\n`,
+      ],
+      [
+        '101 Switching Protocols',
+        'HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n',
+      ],
+    ];
+    for (const [what, response] of malformed) {
+      it(`${what} → failed('UPE') before any response; the connection is closed, not reused`, async () => {
+        script = async (c) => {
+          await nextRequest(c);
+          if (c.id === 0) c.socket.write(response);
+          else c.socket.write(ok('fresh'));
+        };
+        const r = await send(pools, raw(), 'http1', head('/bad'));
+        assert.deepEqual(r.events, ['failed:UPE'], r.failures[0]?.detail);
+        assert.equal(r.status, undefined);
+        await until(() => conns[0]?.closed === true, 'the proxy to close the connection');
+        const next = await send(pools, raw(), 'http1', head('/next'));
+        assert.equal(next.body, 'fresh');
+        assert.equal(conns.length, 2);
+      });
+    }
+
+    for (const [what, bad, delivered] of [
+      ['an invalid chunk size', 'zz\r\nmore\r\n', 'hello'],
+      // The chunk's data is delivered before its missing CRLF is seen.
+      ['chunk data without its CRLF', '4\r\nmoreXX', 'hellomore'],
+    ] as const) {
+      it(`${what} mid-body → failed('UPE') after response() and the body so far; no end; connection closed`, async () => {
+        script = async (c) => {
+          await nextRequest(c);
+          if (c.id > 0) {
+            c.socket.write(ok('fresh'));
+            return;
+          }
+          c.socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n');
+          await sleep(20);
+          c.socket.write(bad);
+        };
+        const r = await send(pools, raw(), 'http1', head('/bad-chunk'));
+        assert.deepEqual(r.events, ['response', 'failed:UPE']);
+        assert.equal(r.body, delivered);
+        await until(() => conns[0]?.closed === true, 'the proxy to close the connection');
+        assert.equal((await send(pools, raw(), 'http1', head('/next'))).body, 'fresh');
+        assert.equal(conns.length, 2);
+      });
+    }
+
+    it('bytes after a complete response (same segment): the response is fine, the connection is not reused', async () => {
+      script = async (c) => {
+        await nextRequest(c);
+        if (c.id === 0) c.socket.write(`${ok('ok')}GARBAGE`);
+        else c.socket.write(ok('fresh'));
+      };
+      const r = await send(pools, raw(), 'http1', head('/garbage'));
+      assert.deepEqual(r.events, ['response', 'end']);
+      assert.equal(r.body, 'ok');
+      await until(() => conns[0]?.ended === true, 'the proxy to close the connection');
+      assert.equal((await send(pools, raw(), 'http1', head('/next'))).body, 'fresh');
+      assert.equal(conns.length, 2);
+      assert.equal(conns[0]?.requests, 1);
+    });
+
+    it('bytes on an idle keep-alive connection: the connection is dropped and the next request gets a new one', async () => {
+      script = async (c) => {
+        await nextRequest(c);
+        c.socket.write(ok(c.id === 0 ? 'first' : 'fresh'));
+        if (c.id === 0) {
+          await sleep(30);
+          c.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nstale');
+        }
+      };
+      const r = await send(pools, raw(), 'http1', head('/first'));
+      assert.equal(r.body, 'first');
+      await until(() => conns[0]?.closed === true, 'the proxy to drop the connection');
+      const next = await send(pools, raw(), 'http1', head('/next'));
+      assert.deepEqual(next.events, ['response', 'end']);
+      assert.equal(next.body, 'fresh');
+      assert.equal(conns.length, 2);
+    });
+
+    for (const [what, act] of [
+      ['closes (FIN) after reading the request', (s: net.Socket) => s.end()],
+      ['resets (RST) after reading the request', (s: net.Socket) => s.resetAndDestroy()],
+      ['closes (FIN) in the middle of the head', (s: net.Socket) => s.end('HTTP/1.1 200 OK\r\ncontent-le')],
+    ] as const) {
+      it(`the server ${what} → failed('UC'), no response`, async () => {
+        script = async (c) => {
+          await nextRequest(c);
+          act(c.socket);
+        };
+        const r = await send(pools, raw(), 'http1', head('/closing'));
+        assert.deepEqual(r.events, ['failed:UC']);
+        assert.match(r.failures[0]?.detail ?? '', /before the response/);
+      });
+    }
+
+    it("the server closes in the middle of a Content-Length body → failed('UC') after response(), no end", async () => {
+      script = async (c) => {
+        await nextRequest(c);
+        c.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 10\r\n\r\nhello');
+        await sleep(20);
+        c.socket.end();
+      };
+      const r = await send(pools, raw(), 'http1', head('/truncated'));
+      assert.deepEqual(r.events, ['response', 'failed:UC']);
+      assert.equal(r.body, 'hello');
+      assert.match(r.failures[0]?.detail ?? '', /mid-response/);
+    });
+
+    it("connect refused with the request body already written → failed('UF'); later writes are dropped", async () => {
+      const x = open(
+        pools,
+        clusters.get('raw-down') as Cluster,
+        'http1',
+        head('/x', { method: 'POST', hasBody: true }),
+      );
+      x.exchange.body.write(Buffer.from('early'));
+      const r = await x.outcome;
+      assert.deepEqual(r.events, ['failed:UF']);
+      assert.match(r.failures[0]?.detail ?? '', /ECONNREFUSED/);
+      assert.equal(x.exchange.body.write(Buffer.from('late')), true);
+      x.exchange.body.end();
+      x.exchange.abort();
+    });
+  });
+
+  describe('pooling', () => {
+    it('keep-alive: sequential requests go over one server-side socket', async () => {
+      script = async (c) => {
+        for (let i = 0; ; i++) {
+          const req = await nextRequest(c);
+          c.socket.write(ok(`#${i} ${req.head.split(' ')[1]}`));
+        }
+      };
+      for (let i = 0; i < 3; i++) {
+        const r = await send(pools, raw(), 'http1', head(`/seq/${i}`));
+        assert.equal(r.body, `#${i} /seq/${i}`);
+      }
+      assert.equal(conns.length, 1);
+      assert.equal(conns[0]?.requests, 3);
+    });
+
+    for (const [what, response, reused] of [
+      ['connection: close', ok('bye', 'connection: close\r\n'), false],
+      ['connection: Keep-Alive, Close', ok('bye', 'connection: Keep-Alive, Close\r\n'), false],
+      ['HTTP/1.0', 'HTTP/1.0 200 OK\r\ncontent-length: 3\r\n\r\nbye', false],
+      [
+        'HTTP/1.0 with connection: keep-alive',
+        'HTTP/1.0 200 OK\r\ncontent-length: 3\r\nconnection: keep-alive\r\n\r\nbye',
+        true,
+      ],
+    ] as const) {
+      it(`a response with ${what} → ${reused ? 'reused' : 'the proxy closes the connection, not reused'}`, async () => {
+        script = async (c) => {
+          await nextRequest(c);
+          c.socket.write(c.id === 0 ? response : ok('next'));
+          await nextRequest(c);
+          c.socket.write(ok('next'));
+        };
+        const r = await send(pools, raw(), 'http1', head('/one'));
+        assert.deepEqual(r.events, ['response', 'end']);
+        assert.equal(r.body, 'bye');
+        if (!reused) await until(() => conns[0]?.ended === true, 'the proxy to close the connection');
+        const next = await send(pools, raw(), 'http1', head('/two'));
+        assert.equal(next.body, 'next');
+        assert.equal(conns.length, reused ? 1 : 2);
+      });
+    }
+
+    it('two concurrent requests use two connections, one request each (never pipelined); then both are pooled', async () => {
+      const waiting: net.Socket[] = [];
+      script = async (c) => {
+        for (;;) {
+          const req = await nextRequest(c);
+          if (req.head.startsWith('GET /pair ')) {
+            waiting.push(c.socket);
+            if (waiting.length === 2) for (const s of waiting.splice(0)) s.write(ok('paired'));
+          } else c.socket.write(ok(`conn ${c.id}`));
+        }
+      };
+      const both = await Promise.all([1, 2].map(() => send(pools, raw(), 'http1', head('/pair'))));
+      for (const r of both) assert.equal(r.body, 'paired');
+      assert.equal(conns.length, 2);
+      for (const c of conns) {
+        assert.equal(c.requests, 1);
+        assert.equal(c.buf.length, 0, 'nothing else was written on it');
+      }
+      const again = await Promise.all([1, 2].map(() => send(pools, raw(), 'http1', head('/again'))));
+      assert.deepEqual(again.map((r) => r.body).sort(), ['conn 0', 'conn 1']);
+      assert.equal(conns.length, 2);
+    });
+
+    it('abort() mid-response: that connection is destroyed, no further callbacks; later requests still work', async () => {
+      script = async (c) => {
+        await nextRequest(c);
+        if (c.id === 0) c.socket.write('HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial');
+        else c.socket.write(ok('fresh'));
+      };
+      const x = exchange(pools, raw(), 'http1', head('/abort'));
+      await x.responded;
+      await until(() => x.seen.body === 'partial', 'the first bytes of the body');
+      x.exchange.abort();
+      await until(() => conns[0]?.closed === true, 'the server to see the connection go');
+      conns[0]?.socket.write('more bytes');
+      await sleep(30);
+      assert.deepEqual(x.seen.events, ['response'], 'no end and no failure after abort()');
+      assert.equal(x.seen.body, 'partial');
+      const next = await send(pools, raw(), 'http1', head('/next'));
+      assert.equal(next.body, 'fresh');
+      assert.equal(conns.length, 2);
+    });
+
+    it('abort() before the connection is up: nothing is sent on it, and it goes to the pool for the next request', async () => {
+      script = async (c) => {
+        const req = await nextRequest(c);
+        c.socket.write(ok(req.head.split(' ')[1] ?? ''));
+      };
+      const x = exchange(pools, raw(), 'http1', head('/never'));
+      x.exchange.abort();
+      await until(() => conns.length === 1, 'the connection');
+      await sleep(20);
+      const r = await send(pools, raw(), 'http1', head('/next'));
+      assert.equal(r.body, '/next');
+      assert.equal(conns.length, 1);
+      assert.equal(conns[0]?.requests, 1);
+      assert.deepEqual(x.seen.events, []);
+    });
+
+    it('abort() from inside response(): nothing more reaches the body sink', async () => {
+      script = async (c) => {
+        await nextRequest(c);
+        c.socket.write(ok('body in the same segment'));
+      };
+      const events: string[] = [];
+      const x = pools.send(raw(), 'http1', head('/abort-in-response'), {
+        response(r) {
+          events.push('response');
+          x.abort();
+          r.body.pipeTo({
+            write: (chunk) => {
+              events.push(`write ${chunk}`);
+              return true;
+            },
+            end: () => events.push('end'),
+            onDrain() {},
+          });
+        },
+        trailers: () => events.push('trailers'),
+        failed: (flag) => events.push(`failed:${flag}`),
+      });
+      x.body.end();
+      await until(() => events.length > 0, 'the response');
+      await sleep(30);
+      assert.deepEqual(events, ['response']);
+    });
+
+    it('request body writes after an early response closed the connection: write() returns true or onDrain fires', async () => {
+      script = async (c) => {
+        await until(() => c.buf.toString('latin1').endsWith('\r\n\r\nhalf!'), 'the head and half the body');
+        c.socket.write('HTTP/1.1 413 Payload Too Large\r\ncontent-length: 0\r\n\r\n');
+      };
+      let returned: boolean | undefined;
+      let drained = false;
+      const x = pools.send(
+        raw(),
+        'http1',
+        head('/upload', { method: 'POST', hasBody: true, headers: { 'content-length': '10' } }),
+        {
+          response: (r) =>
+            r.body.pipeTo({
+              write: () => true,
+              // The downstream body goes on arriving just after the response ended (here: the next tick).
+              end: () =>
+                process.nextTick(() => {
+                  returned = x.body.write(Buffer.from('rest!'));
+                  if (!returned)
+                    x.body.onDrain(() => {
+                      drained = true;
+                    });
+                }),
+              onDrain: () => {},
+            }),
+          trailers: () => {},
+          failed: () => {},
+        },
+      );
+      x.body.write(Buffer.from('half!'));
+      await until(() => returned !== undefined, 'the early response');
+      await sleep(300);
+      assert.ok(returned || drained, 'write() returned false and onDrain never fired');
+    });
+
+    it('a response that arrives before the request body is finished: the connection is closed, not reused', async () => {
+      script = async (c) => {
+        if (c.id > 0) {
+          await nextRequest(c);
+          c.socket.write(ok('fresh'));
+          return;
+        }
+        await until(() => c.buf.toString('latin1').endsWith('\r\n\r\nhalf!'), 'the head and half the body');
+        c.socket.write('HTTP/1.1 413 Payload Too Large\r\ncontent-length: 8\r\n\r\ntoo big!');
+      };
+      const x = open(
+        pools,
+        raw(),
+        'http1',
+        head('/upload', { method: 'POST', hasBody: true, headers: { 'content-length': '10' } }),
+      );
+      x.exchange.body.write(Buffer.from('half!'));
+      await until(() => x.seen.events.includes('end'), 'the early response');
+      assert.equal(x.seen.status, 413);
+      assert.equal(x.seen.body, 'too big!');
+      await until(() => conns[0]?.ended === true, 'the proxy to close the connection');
+      const next = await send(pools, raw(), 'http1', head('/next'));
+      assert.equal(next.body, 'fresh');
+      assert.equal(conns.length, 2);
+      x.exchange.body.end();
+    });
+  });
+
+  describe('backpressure', () => {
+    /** A sink that is full after every write until its drain callback runs (a turn of the event loop later). */
+    function slowSink(done: () => void) {
+      const s = { chunks: [] as Buffer[], full: false, writesWhileFull: 0, drains: 0, ended: false };
+      const sink: BodySink = {
+        write(chunk) {
+          if (s.full) s.writesWhileFull++;
+          s.chunks.push(Buffer.from(chunk));
+          s.full = true;
+          return false;
+        },
+        end() {
+          s.ended = true;
+          done();
+        },
+        onDrain(cb) {
+          setImmediate(() => {
+            s.drains++;
+            s.full = false;
+            cb();
+          });
+        },
+      };
+      return { s, sink };
+    }
+
+    const pattern = (n: number) => {
+      const b = Buffer.alloc(n);
+      for (let i = 0; i < n; i++) b[i] = (i * 7 + (i >> 12)) & 0xff;
+      return b;
+    };
+
+    it('a large Content-Length body (8 MiB) to a slow sink arrives complete and in order', async () => {
+      const payload = pattern(8 * 1024 * 1024);
+      script = async (c) => {
+        await nextRequest(c);
+        c.socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${payload.length}\r\n\r\n`);
+        c.socket.write(payload);
+        await nextRequest(c);
+        c.socket.write(ok('next'));
+      };
+      let ended!: () => void;
+      const end = new Promise<void>((r) => {
+        ended = r;
+      });
+      const { s, sink } = slowSink(ended);
+      const failures: string[] = [];
+      pools
+        .send(raw(), 'http1', head('/big'), {
+          response: (r) => r.body.pipeTo(sink),
+          trailers: () => {},
+          failed: (flag, detail) => failures.push(`${flag} ${detail}`),
+        })
+        .body.end();
+      await end;
+      assert.deepEqual(failures, []);
+      const got = Buffer.concat(s.chunks);
+      assert.equal(got.length, payload.length);
+      assert.ok(got.equals(payload), 'the bytes arrive in order');
+      assert.ok(s.drains > 1, 'the sink was drained many times');
+      assert.equal(s.writesWhileFull, 0, 'no write while the sink is full');
+      // The end can reach a sink that is still full; the connection returns to the pool once it drains.
+      await new Promise((r) => setTimeout(r, 20));
+      assert.equal((await send(pools, raw(), 'http1', head('/next'))).body, 'next');
+      assert.equal(conns.length, 1);
+    });
+
+    it('a chunked body with many chunks per read: no write while the sink is full, one onDrain per false', async () => {
+      script = async (c) => {
+        await nextRequest(c);
+        const piece = `3e8\r\n${'a'.repeat(1000)}\r\n`;
+        c.socket.write(`HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${piece.repeat(50)}0\r\n\r\n`);
+      };
+      let ended!: () => void;
+      const end = new Promise<void>((r) => {
+        ended = r;
+      });
+      const { s, sink } = slowSink(ended);
+      let registrations = 0;
+      const counting: BodySink = {
+        write: (chunk) => sink.write(chunk),
+        end: () => sink.end(),
+        onDrain: (cb) => {
+          registrations++;
+          sink.onDrain(cb);
+        },
+      };
+      pools
+        .send(raw(), 'http1', head('/many-chunks'), {
+          response: (r) => r.body.pipeTo(counting),
+          trailers: () => {},
+          failed: () => {},
+        })
+        .body.end();
+      await within(end, 2000);
+      assert.equal(Buffer.concat(s.chunks).length, 50_000);
+      assert.equal(s.writesWhileFull, 0, `${s.writesWhileFull} writes while the sink was full`);
+      assert.ok(
+        registrations <= s.chunks.length - s.writesWhileFull,
+        `${registrations} onDrain registrations`,
+      );
+    });
+
+    it('a connection whose last response bytes met a full sink is not handed to the next request paused', async () => {
+      script = async (c) => {
+        for (;;) {
+          const req = await nextRequest(c);
+          c.socket.write(ok(req.head.split(' ')[1] ?? ''));
+        }
+      };
+      let firstEnded!: () => void;
+      const first = new Promise<void>((r) => {
+        firstEnded = r;
+      });
+      pools
+        .send(raw(), 'http1', head('/first'), {
+          // A downstream that stopped reading: full, and it never drains.
+          response: (r) => r.body.pipeTo({ write: () => false, end: () => firstEnded(), onDrain: () => {} }),
+          trailers: () => {},
+          failed: () => {},
+        })
+        .body.end();
+      await first;
+      const next = exchange(pools, raw(), 'http1', head('/second'));
+      const r = await within(next.outcome, 1000);
+      next.exchange.abort();
+      assert.ok(r !== undefined, 'the second request got no callback within 1 s');
+      assert.equal(r.body, '/second');
+      // The first connection waits, paused, for its downstream; the second request took a connection of its own.
+      assert.equal(conns[0]?.requests, 1);
+      assert.equal(conns[1]?.requests, 1);
+    });
+
+    it('a large chunked body (4 MiB in 1000-byte chunks) to a slow sink arrives complete and in order', async () => {
+      const payload = pattern(4 * 1024 * 1024);
+      script = async (c) => {
+        await nextRequest(c);
+        const parts: Buffer[] = [Buffer.from('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n')];
+        for (let i = 0; i < payload.length; i += 1000) {
+          const piece = payload.subarray(i, i + 1000);
+          parts.push(Buffer.from(`${piece.length.toString(16)}\r\n`), piece, Buffer.from('\r\n'));
+        }
+        parts.push(Buffer.from('0\r\nx-done: yes\r\n\r\n'));
+        c.socket.write(Buffer.concat(parts));
+      };
+      let ended!: () => void;
+      const end = new Promise<void>((r) => {
+        ended = r;
+      });
+      const { s, sink } = slowSink(ended);
+      const events: string[] = [];
+      pools
+        .send(raw(), 'http1', head('/big-chunked'), {
+          response: (r) => r.body.pipeTo(sink),
+          trailers: (t) => events.push(`trailers ${t['x-done']}`),
+          failed: (flag, detail) => events.push(`${flag} ${detail}`),
+        })
+        .body.end();
+      await end;
+      assert.deepEqual(events, ['trailers yes']);
+      const got = Buffer.concat(s.chunks);
+      assert.equal(got.length, payload.length);
+      assert.ok(got.equals(payload), 'the bytes arrive in order');
+      assert.ok(s.drains > 1);
+    });
   });
 });

@@ -60,7 +60,9 @@ describe('x-forwarded-client-cert (Envoy mutateXfccRequestHeader)', () => {
       ['ALWAYS_FORWARD_ONLY keeps even on plaintext', 'ALWAYS_FORWARD_ONLY', 'By=x', false, 'By=x'],
     ];
   for (const [name, mode, incoming, mtls, expected] of cases) {
-    it(name, () => assert.equal(mutateXfcc(mode, ISTIO, incoming, mtls ? facts : undefined), expected));
+    it(name, () =>
+      assert.equal(mutateXfcc(mode, incoming, mtls ? xfccElement(facts, ISTIO) : undefined), expected),
+    );
   }
 
   it('prints subjects as RFC 2253 (reversed, comma-joined, escaped)', () => {

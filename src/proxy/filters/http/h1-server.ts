@@ -1,0 +1,413 @@
+// The downstream HTTP/1.1 codec of the connection manager, on the raw socket: heads parsed by http1-head.ts
+// (llhttp's and Envoy's strictness), bodies decoded as they arrive and pushed to the router without a stream
+// object per request, the response head sent with the first bytes of the body in one write. Requests on a
+// connection are served one at a time in order (pipelined ones wait in the buffer), as Envoy serves them.
+// Envoy's behaviour where node:http differs: `Expect: 100-continue` is answered by the proxy and the header is
+// not forwarded (Envoy without proxy_100_continue); protocol errors get 400/431/501 and the connection closes.
+
+import { type IncomingHttpHeaders, type OutgoingHttpHeaders, STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import { type BodySink, PushedBody } from './body.js';
+import { BodyDecoder, type Framing, fieldLines, headersObject, MessageWriter } from './h1-codec.js';
+import { type HeadLimits, parseRequestHead, type RequestHead } from './http1-head.js';
+
+export interface H1ServerOptions {
+  limits: HeadLimits;
+  /** Time allowed for a request head once its first byte has arrived (0: none). Envoy request_headers_timeout. */
+  headersTimeoutMs: number;
+  /** An idle keep-alive connection is closed after this long (0: never). */
+  idleTimeoutMs: number;
+}
+
+export interface H1ServerHooks {
+  request(req: H1Request, res: H1Response): void;
+  /** `Connection: upgrade`: the socket is handed over with the bytes that followed the head. */
+  upgrade(req: H1Request, socket: Socket, rest: Buffer): void;
+  /** A protocol error, answered with `status` (0: the connection was just closed) before the connection closes. */
+  protocolError(socket: Socket, status: number, reason: string): void;
+}
+
+const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+/** After the last response of a connection is flushed, the client has this long to close (Envoy's default). */
+const DELAYED_CLOSE_MS = 1000;
+
+/** Ends the socket after what is queued, and destroys it if the client has not closed a while later. */
+function closeAfterFlush(socket: Socket): void {
+  socket.end();
+  socket.once('finish', () => setTimeout(() => socket.destroy(), DELAYED_CLOSE_MS).unref());
+}
+/** Pipelined bytes kept while a request is served; beyond this the socket stops reading. */
+const MAX_BUFFERED = 256 * 1024;
+
+/** A request as the router sees it; its body is `body`. */
+export class H1Request {
+  readonly httpVersionMajor = 1;
+  readonly url: string;
+  readonly method: string;
+  readonly headers: IncomingHttpHeaders;
+  /** The request carries a body (Content-Length > 0 or chunked). */
+  readonly hasBody: boolean;
+  readonly body: PushedBody;
+
+  constructor(
+    head: RequestHead,
+    readonly socket: Socket,
+    conn: H1Connection,
+  ) {
+    this.method = head.method;
+    this.url = head.target;
+    const headers = headersObject(head.headers);
+    if (head.expectContinue) delete headers.expect;
+    this.headers = headers;
+    this.hasBody = head.body.kind !== 'none';
+    this.body = new PushedBody(conn);
+    if (!this.hasBody) this.body.ended = true;
+  }
+
+  /** The whole body has arrived. */
+  get complete(): boolean {
+    return this.body.ended;
+  }
+}
+
+/** The response to an `H1Request`: a head, then a body written as a `BodySink`, then its end. */
+export class H1Response implements BodySink {
+  private writer: MessageWriter | undefined;
+  private closeHandlers: ((finished: boolean) => void)[] = [];
+  private closed = false;
+  private pendingTrailers = '';
+  /** The connection closes after this response. */
+  closeAfter: boolean;
+  /**
+   * Set by the router: answers a stream idle timeout (no bytes either way for the idle timeout) with its local
+   * reply. Without it, or once the response has started, the connection is closed.
+   */
+  onIdleTimeout: (() => void) | undefined;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly req: H1Request,
+    private readonly version: '1.0' | '1.1',
+    keepAlive: boolean,
+    private readonly conn: H1Connection,
+  ) {
+    this.closeAfter = !keepAlive;
+  }
+
+  get headersSent(): boolean {
+    return this.writer !== undefined;
+  }
+
+  /** The whole response has been handed to the socket. */
+  get writableFinished(): boolean {
+    return this.writer?.finished === true;
+  }
+
+  writeHead(status: number, headers: OutgoingHttpHeaders): void {
+    if (this.writer || this.closed) return;
+    let framing: Framing;
+    let extra = '';
+    if (this.req.method === 'HEAD' || status < 200 || status === 204 || status === 304) framing = 'none';
+    else if (headers['content-length'] !== undefined) framing = 'length';
+    else if (this.version === '1.1') {
+      framing = 'chunked';
+      extra = 'transfer-encoding: chunked\r\n';
+    } else {
+      framing = 'close';
+      this.closeAfter = true;
+    }
+    // A response before the whole request body arrived closes the connection, as Envoy's HTTP/1 codec does.
+    if (!this.req.complete) this.closeAfter = true;
+    if (this.closeAfter) extra += 'connection: close\r\n';
+    // HTTP/1.0 is not persistent unless the response says so (RFC 9112 §9.3).
+    else if (this.version === '1.0') extra += 'connection: keep-alive\r\n';
+    const head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n${fieldLines(headers)}${extra}\r\n`;
+    this.writer = new MessageWriter(this.socket, framing, Buffer.from(head, 'latin1'));
+  }
+
+  /** Trailers for a chunked response (dropped in other framings, as in node:http). */
+  addTrailers(trailers: Record<string, string>): void {
+    this.pendingTrailers += fieldLines(trailers);
+  }
+
+  write(chunk: Buffer): boolean {
+    if (this.closed) return true;
+    if (!this.writer) this.writeHead(200, {});
+    return (this.writer as MessageWriter).write(chunk);
+  }
+
+  end(body?: string | Buffer): void {
+    if (this.closed) return;
+    if (!this.writer) this.writeHead(200, {});
+    const w = this.writer as MessageWriter;
+    if (w.finished) return;
+    if (body !== undefined && body.length > 0) w.write(typeof body === 'string' ? Buffer.from(body) : body);
+    w.trailers = this.pendingTrailers;
+    w.end();
+    this.conn.responseDone(this);
+  }
+
+  onDrain(cb: () => void): void {
+    this.socket.once('drain', cb);
+  }
+
+  /** Called once when the response is over: `finished` false when the connection went away first. */
+  onClose(cb: (finished: boolean) => void): void {
+    if (this.closed) cb(this.writableFinished);
+    else this.closeHandlers.push(cb);
+  }
+
+  /** Resets the stream: HTTP/1.1 can only close the connection. */
+  destroy(): void {
+    this.socket.destroy();
+  }
+
+  /** @internal */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    const finished = this.writableFinished;
+    for (const h of this.closeHandlers) h(finished);
+    this.closeHandlers = [];
+  }
+}
+
+const HEAD = 0;
+const BODY = 1;
+/** The request is complete; its response is not. */
+const WAIT = 2;
+const DONE = 3;
+
+/** One downstream HTTP/1.1 connection. */
+class H1Connection {
+  private state = HEAD;
+  private buf: Buffer | undefined;
+  private req: H1Request | undefined;
+  private res: H1Response | undefined;
+  private decoder: BodyDecoder | undefined;
+  private headersTimer: NodeJS.Timeout | undefined;
+  private paused = false;
+  private peerEnded = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly options: H1ServerOptions,
+    private readonly hooks: H1ServerHooks,
+  ) {
+    socket.on('data', this.onData);
+    socket.on('end', this.onEnd);
+    socket.on('error', this.onError);
+    socket.on('close', this.onClose);
+    if (options.idleTimeoutMs > 0) {
+      // setTimeout's own callback would run once: the listener stays for every idle period.
+      socket.setTimeout(options.idleTimeoutMs);
+      socket.on('timeout', this.onTimeout);
+    }
+  }
+
+  pause(): void {
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    if (this.state !== DONE) this.socket.resume();
+  }
+
+  /** Nothing moved either way for the idle timeout. */
+  private readonly onTimeout = (): void => {
+    const state = this.state;
+    const res = this.res;
+    if (state === DONE || (state === HEAD && this.buf === undefined)) this.socket.destroy();
+    else if (state === HEAD) this.fail(408, 'request headers timeout');
+    else if (res !== undefined && !res.headersSent && res.onIdleTimeout !== undefined) {
+      // Envoy's stream_idle_timeout: 408 while the response has not started, and the connection closes.
+      res.closeAfter = true;
+      res.onIdleTimeout();
+    } else this.socket.destroy();
+  };
+
+  private readonly onError = (): void => {
+    this.socket.destroy();
+  };
+
+  private readonly onData = (chunk: Buffer): void => {
+    // A connection that is closing reads nothing more (a body after an early reply, bytes after an error).
+    if (this.state === DONE) return;
+    this.buf = this.buf === undefined ? chunk : Buffer.concat([this.buf, chunk]);
+    this.process();
+  };
+
+  private process(): void {
+    while (this.buf !== undefined && this.state !== DONE) {
+      if (this.state === HEAD) {
+        if (!this.readHead()) return;
+      } else if (this.state === BODY) {
+        if (!this.readBody()) return;
+      } else {
+        // WAIT: a pipelined request waits for the response before it; stop reading if too much piles up.
+        if (this.buf.length > MAX_BUFFERED && !this.paused) {
+          this.paused = true;
+          this.socket.pause();
+        }
+        return;
+      }
+    }
+  }
+
+  private readHead(): boolean {
+    const buf = this.buf as Buffer;
+    const head = parseRequestHead(buf, 0, this.options.limits);
+    if (head.kind === 'need-more') {
+      if (this.headersTimer === undefined && this.options.headersTimeoutMs > 0) {
+        this.headersTimer = setTimeout(
+          () => this.fail(408, 'request headers timeout'),
+          this.options.headersTimeoutMs,
+        );
+      }
+      return false;
+    }
+    if (this.headersTimer !== undefined) {
+      clearTimeout(this.headersTimer);
+      this.headersTimer = undefined;
+    }
+    if (head.kind === 'error') {
+      this.fail(head.status, head.reason);
+      return false;
+    }
+    this.buf = head.end === buf.length ? undefined : buf.subarray(head.end);
+    const req = new H1Request(head, this.socket, this);
+    if (head.upgrade !== undefined) {
+      this.state = DONE;
+      this.detach();
+      this.hooks.upgrade(req, this.socket, this.buf ?? Buffer.alloc(0));
+      return false;
+    }
+    const res = new H1Response(this.socket, req, head.version, head.keepAlive, this);
+    this.req = req;
+    this.res = res;
+    if (req.hasBody) {
+      this.decoder = new BodyDecoder(head.body, this.options.limits);
+      this.state = BODY;
+      if (head.expectContinue && this.buf === undefined) this.socket.write(CONTINUE);
+      // Body bytes that came with the head are taken first, so that a request that is already complete is
+      // complete when the router sees it (a local reply then keeps the connection).
+      if (this.buf !== undefined && !this.readBody()) {
+        if (this.state === DONE) return false;
+        this.hooks.request(req, res);
+        return false;
+      }
+    } else this.state = WAIT;
+    this.hooks.request(req, res);
+    return true;
+  }
+
+  private readBody(): boolean {
+    const buf = this.buf as Buffer;
+    const r = (this.decoder as BodyDecoder).push(buf, 0);
+    const req = this.req as H1Request;
+    for (const c of r.data) req.body.push(c);
+    if (r.error !== undefined) {
+      // A malformed body: as Envoy's HTTP/1 codec, 400 if the response has not started, else the connection
+      // is closed.
+      if (this.res?.headersSent) {
+        this.state = DONE;
+        this.hooks.protocolError(this.socket, 0, r.error);
+        this.socket.destroy();
+      } else this.fail(400, r.error);
+      return false;
+    }
+    this.buf = r.consumed === buf.length ? undefined : buf.subarray(r.consumed);
+    if (!r.done) return false;
+    this.decoder = undefined;
+    this.state = WAIT;
+    req.body.end();
+    return true;
+  }
+
+  /** The response has been written in full: the next request may start, or the connection closes. */
+  responseDone(res: H1Response): void {
+    if (res !== this.res) return;
+    const socket = this.socket;
+    if (res.closeAfter || this.peerEnded || this.state === BODY) {
+      // A response before the whole request body arrived closes the connection, as Envoy does.
+      this.state = DONE;
+      res.close();
+      closeAfterFlush(socket);
+      return;
+    }
+    this.req = undefined;
+    this.res = undefined;
+    this.state = HEAD;
+    res.close();
+    if (this.paused) {
+      this.paused = false;
+      socket.resume();
+    }
+    if (this.buf !== undefined) queueMicrotask(() => this.process());
+  }
+
+  private fail(status: number, reason: string): void {
+    if (this.state === DONE) return;
+    this.state = DONE;
+    if (this.headersTimer !== undefined) clearTimeout(this.headersTimer);
+    const socket = this.socket;
+    this.hooks.protocolError(socket, status, reason);
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const body =
+      status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'request timeout' : 'Bad Request';
+    socket.write(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`,
+    );
+    closeAfterFlush(socket);
+  }
+
+  private readonly onEnd = (): void => {
+    this.peerEnded = true;
+    // The client finished sending: a complete request still gets its response, then the connection closes. A
+    // request body cut short is a downstream reset.
+    if (this.state === HEAD) {
+      this.state = DONE;
+      closeAfterFlush(this.socket);
+    } else if (this.state === BODY) this.socket.destroy();
+  };
+
+  private readonly onClose = (): void => {
+    this.state = DONE;
+    if (this.headersTimer !== undefined) clearTimeout(this.headersTimer);
+    this.res?.close();
+    this.res = undefined;
+    this.req = undefined;
+  };
+
+  /** Hands the socket over (upgrade): none of this connection's listeners stay. */
+  private detach(): void {
+    const socket = this.socket;
+    socket.off('data', this.onData);
+    socket.off('end', this.onEnd);
+    socket.off('error', this.onError);
+    socket.off('close', this.onClose);
+    socket.off('timeout', this.onTimeout);
+    socket.setTimeout(0);
+    socket.pause();
+  }
+}
+
+/** Serves HTTP/1.1 on connections handed to it. */
+export class H1Server {
+  constructor(
+    private readonly options: H1ServerOptions,
+    private readonly hooks: H1ServerHooks,
+  ) {}
+
+  /** Takes over a connection (paused or flowing; bytes put back by a peek are read first). */
+  serve(socket: Socket): void {
+    new H1Connection(socket, this.options, this.hooks);
+    socket.resume();
+  }
+}
