@@ -19,15 +19,18 @@ import {
  * (RFC 9110 §5.3), `cookie` with "; ", and `set-cookie` always an array (it cannot be joined).
  */
 export function headersObject(fields: readonly HeaderField[]): IncomingHttpHeaders {
-  // No prototype: a field named `constructor` or `__proto__` is a header like any other.
-  const out: Record<string, string | string[]> = Object.create(null);
+  // A plain object (fast properties). Names that are Object.prototype members are still plain fields: a
+  // non-string, non-array value seen first is the prototype's, and `__proto__` is defined, not assigned.
+  const out: Record<string, string | string[]> = {};
   for (const [name, value] of fields) {
     const prev = out[name];
     if (name === 'set-cookie') {
-      if (prev === undefined) out[name] = [value];
-      else (prev as string[]).push(value);
-    } else if (prev === undefined) out[name] = value;
-    else out[name] = `${prev}${name === 'cookie' ? '; ' : ', '}${value}`;
+      if (Array.isArray(prev)) prev.push(value);
+      else out[name] = [value];
+    } else if (typeof prev === 'string') out[name] = `${prev}${name === 'cookie' ? '; ' : ', '}${value}`;
+    else if (name === '__proto__')
+      Object.defineProperty(out, name, { value, enumerable: true, writable: true });
+    else out[name] = value;
   }
   return out as IncomingHttpHeaders;
 }

@@ -23,6 +23,11 @@ export interface H1ServerHooks {
   request(req: H1Request, res: H1Response): void;
   /** `Connection: upgrade`: the socket is handed over with the bytes that followed the head. */
   upgrade(req: H1Request, socket: Socket, rest: Buffer): void;
+  /**
+   * Nothing moved either way for the idle timeout while the response has not started (Envoy's
+   * stream_idle_timeout): the router answers (408) or the connection is closed.
+   */
+  idleTimeout(res: H1Response): void;
   /** A protocol error, answered with `status` (0: the connection was just closed) before the connection closes. */
   protocolError(socket: Socket, status: number, reason: string): void;
 }
@@ -78,11 +83,8 @@ export class H1Response implements BodySink {
   private pendingTrailers = '';
   /** The connection closes after this response. */
   closeAfter: boolean;
-  /**
-   * Set by the router: answers a stream idle timeout (no bytes either way for the idle timeout) with its local
-   * reply. Without it, or once the response has started, the connection is closed.
-   */
-  onIdleTimeout: (() => void) | undefined;
+  /** The router's own state for this request, handed back to `H1ServerHooks.idleTimeout`. */
+  context: unknown = undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -222,10 +224,11 @@ class H1Connection {
     const res = this.res;
     if (state === DONE || (state === HEAD && this.buf === undefined)) this.socket.destroy();
     else if (state === HEAD) this.fail(408, 'request headers timeout');
-    else if (res !== undefined && !res.headersSent && res.onIdleTimeout !== undefined) {
-      // Envoy's stream_idle_timeout: 408 while the response has not started, and the connection closes.
+    else if (res !== undefined && !res.headersSent) {
+      // Envoy's stream_idle_timeout: the router's 408 while the response has not started; the connection closes.
       res.closeAfter = true;
-      res.onIdleTimeout();
+      this.hooks.idleTimeout(res);
+      if (!res.headersSent) this.socket.destroy();
     } else this.socket.destroy();
   };
 

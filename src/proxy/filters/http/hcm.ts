@@ -242,6 +242,7 @@ export class HttpConnectionManager implements NetworkFilter {
         request: (req, res) => this.onRequest(req, res),
         upgrade: (req, socket, rest) => this.onUpgrade(req, socket, rest),
         protocolError: (socket, status, reason) => this.onProtocolError(socket, status, reason),
+        idleTimeout: (res) => this.onIdleTimeout(res.context as Stream),
       },
     );
     this.h2 = http2.createServer({
@@ -307,6 +308,13 @@ export class HttpConnectionManager implements NetworkFilter {
     this.stats.cxProtocolError.inc();
     this.log.debug('HTTP protocol error', { status, reason, source: socket.remoteAddress });
     if (status > 0) this.countResponse(status);
+  }
+
+  /** Envoy's stream_idle_timeout on an HTTP/1.1 request whose response has not started. */
+  private onIdleTimeout(st: Stream): void {
+    this.stats.rqIdleTimeout.inc();
+    st.abort?.();
+    this.localReply(st, 408, 'stream timeout', 'SI');
   }
 
   /** This proxy's XFCC element for the connection's client certificate (made once per connection). */
@@ -469,14 +477,7 @@ export class HttpConnectionManager implements NetworkFilter {
       }
       if (this.config.peerMetadata?.downstreamDiscovery) this.discoverDownstreamPeer(st);
     }
-    if (res instanceof H1Response) {
-      // Envoy's stream_idle_timeout: nothing moved either way for that long.
-      res.onIdleTimeout = () => {
-        s.rqIdleTimeout.inc();
-        st.abort?.();
-        this.localReply(st, 408, 'stream timeout', 'SI');
-      };
-    }
+    if (res instanceof H1Response) res.context = st;
     onResponseClose(res, () => {
       s.rqActive.dec();
       if (st.timer) clearTimeout(st.timer);

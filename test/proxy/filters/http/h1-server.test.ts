@@ -93,6 +93,11 @@ describe('H1Server: the lean downstream HTTP/1.1 codec', { timeout: 20_000 }, ()
       protocolError(_socket, status, reason) {
         seen.errors.push({ status, reason });
       },
+      idleTimeout(res) {
+        if (res.context !== 'answer the timeout') return;
+        res.writeHead(408, { 'content-length': 14 });
+        res.end('stream timeout');
+      },
     };
     front = net.createServer({ pauseOnConnect: true }, (s) => {
       sockets.add(s);
@@ -336,10 +341,7 @@ describe('H1Server: the lean downstream HTTP/1.1 codec', { timeout: 20_000 }, ()
     options.idleTimeoutMs = 60;
     answer = (req, res) => {
       req.body.discard();
-      res.onIdleTimeout = () => {
-        res.writeHead(408, { 'content-length': 14 });
-        res.end('stream timeout');
-      };
+      res.context = 'answer the timeout';
     };
     const c = client(port);
     c.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
