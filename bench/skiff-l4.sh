@@ -40,9 +40,11 @@
 #   SKIFF_TLS_MAX=TLSv1_3          A's maximum TLS version (Envoy's client default is TLS 1.2; the harness's
 #                                  HAProxy and nginx negotiate TLS 1.3)
 #   SKIFF_LOG_LEVEL=warn  SKIFF_DRAIN_TIME=1s  SKIFF_A_ADMIN_PORT=15100  SKIFF_B_ADMIN_PORT=15101
-#   SKIFF_NODE_FLAGS=--max-semi-space-size=2   node flags of both proxies (profile adds --cpu-prof …). The
-#                                  2 MB young generation keeps each proxy ~30 MB smaller under load at no
-#                                  measurable CPU cost (docs/performance.md); run the sidecar with it too
+#   SKIFF_NODE_FLAGS="--max-semi-space-size=2 --max-old-space-size=128"   node flags of both proxies
+#                                  (profile adds --cpu-prof …). The 2 MB young generation keeps each proxy
+#                                  ~30 MB smaller under load; the 128 MB old-generation cap (16× the live heap)
+#                                  makes V8 collect before it grows, which keeps RSS under connection churn at
+#                                  ~75 MB instead of 100–135 (docs/performance.md); run the sidecar with them too
 #   COST_CELLS="mesh/ka mesh/close plain1/ka plain1/close"  COST_SECONDS=10  WARMUP_SECONDS=2   (cost, profile)
 #   PROF=/tmp/skiff-prof           .cpuprofile and perf.data files (profile)
 #
@@ -69,7 +71,7 @@ export SKIFF_LOG_LEVEL="${SKIFF_LOG_LEVEL:-warn}"
 export SKIFF_DRAIN_TIME="${SKIFF_DRAIN_TIME:-1s}"
 export SKIFF_A_ADMIN_PORT="${SKIFF_A_ADMIN_PORT:-15100}"
 export SKIFF_B_ADMIN_PORT="${SKIFF_B_ADMIN_PORT:-15101}"
-export SKIFF_NODE_FLAGS="${SKIFF_NODE_FLAGS---max-semi-space-size=2}"
+export SKIFF_NODE_FLAGS="${SKIFF_NODE_FLAGS---max-semi-space-size=2 --max-old-space-size=128}"
 COST_CELLS="${COST_CELLS:-mesh/ka mesh/close plain1/ka plain1/close}"
 COST_SECONDS="${COST_SECONDS:-10}"
 WARMUP_SECONDS="${WARMUP_SECONDS:-2}"

@@ -127,7 +127,8 @@ export const PROXY_SUPPORT: SupportTable = {
       'What an appended XFCC element carries (subject, uri, dns, cert, chain).',
     max_request_headers_kb: 'Largest request header block (default 60); larger → 431.',
     request_headers_timeout: 'Time to receive the request headers (default none); over → 408.',
-    stream_idle_timeout: 'Close a stream without activity for this long (default 5m).',
+    stream_idle_timeout:
+      'A stream with no bytes either way for this long (default 5m) gets 408 SI before its response starts, else is reset; HTTP/1.1 also closes idle keep-alive connections after it.',
     upgrade_configs: 'Upgrades passed through (`websocket`).',
     use_remote_address: 'Recorded (sidecars set false).',
   },

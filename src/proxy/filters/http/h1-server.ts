@@ -39,7 +39,14 @@ const DELAYED_CLOSE_MS = 1000;
 /** Ends the socket after what is queued, and destroys it if the client has not closed a while later. */
 function closeAfterFlush(socket: Socket): void {
   socket.end();
-  socket.once('finish', () => setTimeout(() => socket.destroy(), DELAYED_CLOSE_MS).unref());
+  socket.once('finish', () => {
+    if (socket.destroyed) return;
+    // The timer must not outlive the socket: under connection churn it would keep thousands of closed
+    // sockets alive for a second each.
+    const timer = setTimeout(() => socket.destroy(), DELAYED_CLOSE_MS);
+    timer.unref();
+    socket.once('close', () => clearTimeout(timer));
+  });
 }
 /** Pipelined bytes kept while a request is served; beyond this the socket stops reading. */
 const MAX_BUFFERED = 256 * 1024;
