@@ -91,7 +91,11 @@ split_env() { # the host and port halves of the harness's HOST:PORT variables, f
 }
 render_side() { # a|b dir — $dir/skiff-<side>.yaml for $VARIANT
   [ -f "$HERE/skiff-filter-$VARIANT.yaml.tmpl" ] || die "VARIANT=$VARIANT? (tcp|http)"
-  node "$HERE/render.mjs" "$HERE/skiff-$1.yaml.tmpl" "$2/skiff-$1.yaml"
+  # The harness's TLS_REUSE=0 (no resumption; its HAProxy binds with no-tls-tickets, its nginx has
+  # ssl_session_tickets off): B issues no session tickets either.
+  local no_tickets=true
+  [ "${MESH_TLS_SESSION_REUSE:-0}" = 1 ] && no_tickets=false
+  SKIFF_B_NO_TICKETS=$no_tickets node "$HERE/render.mjs" "$HERE/skiff-$1.yaml.tmpl" "$2/skiff-$1.yaml"
 }
 harness_env() { # the MESH_* variables run.sh hands its peers, as shell (MESH_RUN_DIR excepted: run.sh makes one)
   CERTS="$CERTS" "$HARNESS/run.sh" env | grep -v '^MESH_RUN_DIR=' | sed 's/^/export /'

@@ -943,7 +943,11 @@ class Compiler {
         'a server TLS context needs a certificate: tls_certificates or tls_certificate_sds_secret_configs',
       );
     }
-    return { ...common, requireClientCertificate: d.require_client_certificate === true };
+    return {
+      ...common,
+      requireClientCertificate: d.require_client_certificate === true,
+      sessionTickets: d.disable_stateless_session_resumption !== true,
+    };
   }
 
   private upstreamTransport(ts: JsonObject | undefined, path: FieldPath): UpstreamTransport {

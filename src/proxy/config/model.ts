@@ -77,6 +77,11 @@ export interface CommonTlsConfig {
 
 export interface DownstreamTlsConfig extends CommonTlsConfig {
   requireClientCertificate: boolean;
+  /**
+   * Issue TLS session tickets (stateless resumption), as Envoy does unless `disable_stateless_session_resumption`.
+   * Off, a TLS 1.3 handshake skips encrypting two tickets with the client's certificate in them.
+   */
+  sessionTickets: boolean;
 }
 
 /** UpstreamTlsContext: the client side of TLS to an endpoint. */

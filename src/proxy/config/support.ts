@@ -202,6 +202,8 @@ export const PROXY_SUPPORT: SupportTable = {
   'envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext': {
     common_tls_context: 'Certificates, validation, ALPN, versions and ciphers.',
     require_client_certificate: 'Refuse a client without a certificate.',
+    disable_stateless_session_resumption:
+      'No TLS session tickets (default: issued, as Envoy). Saves their cost on every full handshake.',
   },
   'envoy.extensions.transport_sockets.tls.v3.CommonTlsContext': {
     tls_params: 'Versions, ciphers, curves.',

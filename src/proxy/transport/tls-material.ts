@@ -2,7 +2,7 @@
 // (listeners' DownstreamTlsContext, clusters' UpstreamTlsContext) turn a CommonTlsContext into a Node
 // SecureContext, and rebuild it when a secret it names changes.
 
-import { X509Certificate } from 'node:crypto';
+import { constants as cryptoConstants, X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
 import type { Logger } from '../../core/log.js';
 import type { CommonTlsConfig, SanMatcher } from '../config/model.js';
@@ -34,7 +34,10 @@ function uriSanOf(chain: Buffer): string | undefined {
  * Builds the SecureContext from the current secrets; undefined while a named secret is missing (the agent has
  * not delivered it yet). Throws when OpenSSL refuses the material.
  */
-export function buildTls(config: CommonTlsConfig, secrets: SecretStore): BuiltTls | undefined {
+export function buildTls(
+  config: CommonTlsConfig & { sessionTickets?: boolean },
+  secrets: SecretStore,
+): BuiltTls | undefined {
   const certs: Buffer[] = [];
   const keys: Buffer[] = [];
   for (const name of config.certificateSecrets) {
@@ -66,6 +69,13 @@ export function buildTls(config: CommonTlsConfig, secrets: SecretStore): BuiltTl
     ciphers: config.params.ciphers,
     ecdhCurve: config.params.curves,
     honorCipherOrder: true,
+    // Server side: Envoy's disable_stateless_session_resumption. OpenSSL resumes a session with a verified
+    // client certificate only under a session ID context; without one every ticket is refused.
+    ...(config.sessionTickets === undefined
+      ? {}
+      : config.sessionTickets
+        ? { sessionIdContext: 'skiff' }
+        : { secureOptions: cryptoConstants.SSL_OP_NO_TICKET }),
   });
   return {
     context,
@@ -82,7 +92,7 @@ export class TlsContextHolder {
   private readonly onChange: (name: string) => void;
 
   constructor(
-    private readonly config: CommonTlsConfig,
+    private readonly config: CommonTlsConfig & { sessionTickets?: boolean },
     private readonly secrets: SecretStore,
     private readonly log: Logger,
   ) {

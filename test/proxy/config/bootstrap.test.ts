@@ -74,6 +74,7 @@ describe('the reference bootstrap (shared/examples/inbound-permissive.yaml)', ()
     const mtls = l.filterChains[0]?.transport;
     assert.ok(mtls?.kind === 'tls');
     assert.equal(mtls.tls.requireClientCertificate, true);
+    assert.equal(mtls.tls.sessionTickets, true, "Envoy's default: session tickets issued");
     assert.deepEqual(mtls.tls.alpn, ['istio-peer-exchange', 'h2', 'http/1.1']);
     assert.deepEqual(mtls.tls.certificateSecrets, ['default']);
     assert.equal(mtls.tls.validationSecrets.length, 2);
@@ -91,6 +92,18 @@ describe('the reference bootstrap (shared/examples/inbound-permissive.yaml)', ()
 });
 
 describe('compiling a bootstrap: what decoding cannot see', () => {
+  it('disable_stateless_session_resumption turns session tickets off', () => {
+    const yaml = readFileSync(REFERENCE, 'utf8').replace(
+      'require_client_certificate: true',
+      'require_client_certificate: true\n          disable_stateless_session_resumption: true',
+    );
+    const loaded = parseBootstrap(yaml, 'inbound-permissive.yaml');
+    assert.deepEqual(loaded.diagnostics, []);
+    const mtls = loaded.config?.listeners[0]?.filterChains[0]?.transport;
+    assert.ok(mtls?.kind === 'tls');
+    assert.equal(mtls.tls.sessionTickets, false);
+  });
+
   it('accepts a small valid listener', () => {
     assert.deepEqual(errorsOf(base(`    filter_chains:\n    - ${tcp.trim()}`)), []);
   });

@@ -70,6 +70,7 @@ function config(
   const { params, ...rest } = o;
   const c: DownstreamTlsConfig = {
     requireClientCertificate: true,
+    sessionTickets: true,
     alpn: [],
     certificateSecrets: ['default'],
     validationSecrets: ['ROOTCA'],
@@ -333,6 +334,26 @@ describe('DownstreamTls', { timeout: 60_000 }, () => {
       // connection_error is not counted as well.
       assert.equal(counter('connection_error'), 0);
       assert.equal(counter('handshake'), 0);
+    });
+  }
+
+  for (const tickets of [true, false]) {
+    it(`disable_stateless_session_resumption ${!tickets}: a session ${tickets ? 'resumes from its ticket (Envoy default)' : 'does not resume'}`, async () => {
+      const { dt } = setup(config({ sessionTickets: tickets }), secretsWith());
+      const srv = await serve(dt);
+      const first = connect(srv.port, { cert: clientCert.chain, key: clientCert.key });
+      const session = new Promise<Buffer>((r) => first.socket.once('session', r));
+      succeeded(await srv.next());
+      await first.secure;
+      const saved = await within(session, 'a NewSessionTicket');
+      first.socket.end();
+      const second = connect(srv.port, { cert: clientCert.chain, key: clientCert.key, session: saved });
+      const resumed = succeeded(await srv.next());
+      await second.secure;
+      assert.equal(second.socket.isSessionReused(), tickets);
+      // A resumed session still names the client: its certificate is in the session.
+      assert.equal(resumed.ok && resumed.peer.spiffeId, 'spiffe://cluster.local/ns/shop/sa/web');
+      second.socket.end();
     });
   }
 
