@@ -46,6 +46,8 @@
 #                                  makes V8 collect before it grows, which keeps RSS under connection churn at
 #                                  ~75 MB instead of 100–135 (docs/performance.md); run the sidecar with them too
 #   COST_CELLS="mesh/ka mesh/close plain1/ka plain1/close"  COST_SECONDS=10  WARMUP_SECONDS=2   (cost, profile)
+#   CHURN_SECONDS=0                (cost, profile) seconds of plaintext Connection: close load through B before
+#                                  each cell, as the harness's sequence does before its mesh cells
 #   PROF=/tmp/skiff-prof           .cpuprofile and perf.data files (profile)
 #
 # Memory: while the harness runs, a sampler reads VmRSS/VmHWM of each Skiff proxy from /proc/<pid>/status every
@@ -367,6 +369,9 @@ cost_cell() { # variant path/mode profile(0|1) — one line of cost.tsv
   done
   curl -fsS -m 5 -o /dev/null "http://$target/" || die "$variant: the $path path does not work"
   local wlog="$dir/cost-$path-$mode-wrk.txt"
+  if [ "${CHURN_SECONDS:-0}" -gt 0 ]; then # the harness's sequence: plaintext connection churn through B first
+    timeout $((CHURN_SECONDS + 10)) wrk -t2 -c32 -d"${CHURN_SECONDS}s" -H "Connection: close" "http://$MESH_B_LISTEN/" >/dev/null 2>&1 || true
+  fi
   if [ "$WARMUP_SECONDS" -gt 0 ]; then # JIT and pools warm, not counted
     timeout $((WARMUP_SECONDS + 10)) wrk -t"$threads" -c"$conns" -d"${WARMUP_SECONDS}s" "${hdr[@]}" "http://$target/" >/dev/null 2>&1 || true
   fi
