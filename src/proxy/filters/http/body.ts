@@ -69,6 +69,9 @@ export const EMPTY_BODY: BodySource = {
  * nobody wants them yet (the router attaches its sink in the same tick as it sees the head) and while the sink
  * is full; the socket is paused for as long as the sink is full. A discarded body is dropped.
  */
+/** Envoy's default per_connection_buffer_limit_bytes (1 MiB): what a body may queue before it has a sink. */
+const EARLY_LIMIT_BYTES = 1024 * 1024;
+
 export class PushedBody implements BodySource {
   private sink: BodySink | undefined;
   private queue: Buffer[] = [];
@@ -78,12 +81,18 @@ export class PushedBody implements BodySource {
   /** The whole body has arrived (not necessarily delivered). */
   ended = false;
   private endSent = false;
+  /** Bytes waiting for the first sink. */
+  private early = 0;
 
   constructor(private readonly flow: { pause(): void; resume(): void }) {}
 
   pipeTo(sink: BodySink): void {
     this.sink = sink;
+    // Paused while nobody wanted the body (the limit below): the sink decides from now on.
+    const wasHeld = this.blocked;
+    this.blocked = false;
     this.flush();
+    if (wasHeld && !this.blocked) this.flow.resume();
   }
 
   discard(): void {
@@ -99,7 +108,13 @@ export class PushedBody implements BodySource {
   push(chunk: Buffer): void {
     if (this.discarding) return;
     this.queue.push(chunk);
-    if (this.sink !== undefined && !this.blocked) this.flush();
+    if (this.sink !== undefined) {
+      if (!this.blocked) this.flush();
+    } else if ((this.early += chunk.length) > EARLY_LIMIT_BYTES && !this.blocked) {
+      // Nobody has asked for the body yet: hold no more than Envoy's per-connection buffer limit.
+      this.blocked = true;
+      this.flow.pause();
+    }
   }
 
   /** The body is complete. */
