@@ -110,7 +110,10 @@ export class PushedBody implements BodySource {
     this.queue.push(chunk);
     if (this.sink !== undefined) {
       if (!this.blocked) this.flush();
-    } else if ((this.early += chunk.length) > EARLY_LIMIT_BYTES && !this.blocked) {
+      return;
+    }
+    this.early += chunk.length;
+    if (this.early > EARLY_LIMIT_BYTES && !this.blocked) {
       // Nobody has asked for the body yet: hold no more than Envoy's per-connection buffer limit.
       this.blocked = true;
       this.flow.pause();

@@ -9,7 +9,7 @@ import { type IncomingHttpHeaders, type OutgoingHttpHeaders, STATUS_CODES } from
 import type { Socket } from 'node:net';
 import { type BodySink, PushedBody } from './body.js';
 import { BodyDecoder, type Framing, fieldLines, headersObject, MessageWriter } from './h1-codec.js';
-import { type HeadLimits, parseRequestHead, type RequestHead } from './http1-head.js';
+import { type HeadLimits, headWireCap, parseRequestHead, type RequestHead } from './http1-head.js';
 
 export interface H1ServerOptions {
   limits: HeadLimits;
@@ -33,6 +33,9 @@ export interface H1ServerHooks {
 }
 
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
+const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
+const LFLF = Buffer.from('\n\n', 'latin1');
+const NO_BYTES = Buffer.alloc(0);
 /** After the last response of a connection is flushed, the client has this long to close (Envoy's default). */
 const DELAYED_CLOSE_MS = 1000;
 
@@ -190,7 +193,16 @@ const DONE = 3;
 /** One downstream HTTP/1.1 connection. */
 class H1Connection {
   private state = HEAD;
+  /** Bytes read and not consumed yet, joined. */
   private buf: Buffer | undefined;
+  /**
+   * Bytes held without joining them to `buf`: pipelined requests while a response is pending, and a head that
+   * cannot have ended yet. Joining and parsing on every read would cost the square of a slow client's bytes.
+   */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  /** The last (up to 3) bytes read, to see a head's blank line split across reads. */
+  private tail: Buffer = NO_BYTES;
   private req: H1Request | undefined;
   private res: H1Response | undefined;
   private decoder: BodyDecoder | undefined;
@@ -229,7 +241,8 @@ class H1Connection {
   private readonly onTimeout = (): void => {
     const state = this.state;
     const res = this.res;
-    if (state === DONE || (state === HEAD && this.buf === undefined)) this.socket.destroy();
+    if (state === DONE || (state === HEAD && this.buf === undefined && this.heldBytes === 0))
+      this.socket.destroy();
     else if (state === HEAD) this.fail(408, 'request headers timeout');
     else if (res !== undefined && !res.headersSent) {
       // Envoy's stream_idle_timeout: the router's 408 while the response has not started; the connection closes.
@@ -245,25 +258,70 @@ class H1Connection {
 
   private readonly onData = (chunk: Buffer): void => {
     // A connection that is closing reads nothing more (a body after an early reply, bytes after an error).
-    if (this.state === DONE) return;
-    this.buf = this.buf === undefined ? chunk : Buffer.concat([this.buf, chunk]);
+    const state = this.state;
+    if (state === DONE) return;
+    const mayEnd = this.headMayEnd(chunk);
+    if (state === WAIT || (state === HEAD && !mayEnd)) {
+      this.hold(chunk);
+      return;
+    }
+    this.held.push(chunk);
+    this.heldBytes += chunk.length;
     this.process();
   };
 
-  private process(): void {
-    while (this.buf !== undefined && this.state !== DONE) {
-      if (this.state === HEAD) {
-        if (!this.readHead()) return;
-      } else if (this.state === BODY) {
-        if (!this.readBody()) return;
-      } else {
-        // WAIT: a pipelined request waits for the response before it; stop reading if too much piles up.
-        if (this.buf.length > MAX_BUFFERED && !this.paused) {
-          this.paused = true;
-          this.socket.pause();
-        }
-        return;
+  /** Whether `chunk` may hold the end of a head: a blank line (or a bare-LF one, an error), across reads too. */
+  private headMayEnd(chunk: Buffer): boolean {
+    const edge = this.tail.length > 0 ? Buffer.concat([this.tail, chunk.subarray(0, 3)]) : NO_BYTES;
+    const n = chunk.length;
+    this.tail = n >= 3 ? chunk.subarray(n - 3) : Buffer.concat([this.tail, chunk]).subarray(-3);
+    return (
+      chunk.indexOf(CRLFCRLF) !== -1 ||
+      chunk.indexOf(LFLF) !== -1 ||
+      edge.indexOf(CRLFCRLF) !== -1 ||
+      edge.indexOf(LFLF) !== -1
+    );
+  }
+
+  private hold(chunk: Buffer): void {
+    this.held.push(chunk);
+    this.heldBytes += chunk.length;
+    const bytes = this.heldBytes + (this.buf?.length ?? 0);
+    if (this.state === WAIT) {
+      // A pipelined request waits for the response before it; stop reading if too much piles up.
+      if (bytes > MAX_BUFFERED && !this.paused) {
+        this.paused = true;
+        this.socket.pause();
       }
+      return;
+    }
+    // An incomplete head: parsed once it is too large to be one (431), else it waits for its end.
+    if (bytes > headWireCap(this.options.limits)) this.process();
+    else this.armHeadersTimer();
+  }
+
+  /** Joins what is held to `buf`. */
+  private join(): void {
+    if (this.held.length === 0) return;
+    const parts = this.buf === undefined ? this.held : [this.buf, ...this.held];
+    this.buf = parts.length === 1 ? parts[0] : Buffer.concat(parts);
+    this.held = [];
+    this.heldBytes = 0;
+  }
+
+  private armHeadersTimer(): void {
+    if (this.headersTimer === undefined && this.options.headersTimeoutMs > 0) {
+      this.headersTimer = setTimeout(
+        () => this.fail(408, 'request headers timeout'),
+        this.options.headersTimeoutMs,
+      );
+    }
+  }
+
+  private process(): void {
+    this.join();
+    while (this.buf !== undefined && (this.state === HEAD || this.state === BODY)) {
+      if (!(this.state === HEAD ? this.readHead() : this.readBody())) return;
     }
   }
 
@@ -271,12 +329,7 @@ class H1Connection {
     const buf = this.buf as Buffer;
     const head = parseRequestHead(buf, 0, this.options.limits);
     if (head.kind === 'need-more') {
-      if (this.headersTimer === undefined && this.options.headersTimeoutMs > 0) {
-        this.headersTimer = setTimeout(
-          () => this.fail(408, 'request headers timeout'),
-          this.options.headersTimeoutMs,
-        );
-      }
+      this.armHeadersTimer();
       return false;
     }
     if (this.headersTimer !== undefined) {
@@ -356,7 +409,7 @@ class H1Connection {
       this.paused = false;
       socket.resume();
     }
-    if (this.buf !== undefined) queueMicrotask(() => this.process());
+    if (this.buf !== undefined || this.heldBytes > 0) queueMicrotask(() => this.process());
   }
 
   private fail(status: number, reason: string): void {
@@ -400,7 +453,7 @@ class H1Connection {
     const socket = this.socket;
     socket.off('data', this.onData);
     socket.off('end', this.onEnd);
-    socket.off('error', this.onError);
+    // The error listener stays: nothing else may be listening yet, and an unhandled error would end the process.
     socket.off('close', this.onClose);
     socket.off('timeout', this.onTimeout);
     socket.setTimeout(0);

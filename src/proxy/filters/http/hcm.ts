@@ -635,7 +635,8 @@ export class HttpConnectionManager implements NetworkFilter {
       failed: (flag, detail) => this.upstreamFailed(st, flag, detail),
     });
     st.abort = exchange.abort;
-    if (action.timeoutMs > 0) {
+    // A cluster with no healthy endpoint fails inside send(): the stream is over and needs no timer.
+    if (action.timeoutMs > 0 && !st.done) {
       st.timer = setTimeout(() => {
         if (st.done) return;
         this.stats.rqTimeout.inc();
@@ -799,7 +800,7 @@ export class HttpConnectionManager implements NetworkFilter {
       up.on('error', close);
       socket.on('close', close);
       up.on('close', close);
-      this.awaitSwitch(req.method, socket, up, head);
+      this.awaitSwitch(req.method, socket, up, head, action.timeoutMs || this.config.streamIdleTimeoutMs);
     });
   }
 
@@ -808,19 +809,36 @@ export class HttpConnectionManager implements NetworkFilter {
    * client's bytes are held, so that nothing reaches the app unparsed. Any other answer is relayed and both
    * connections close.
    */
-  private awaitSwitch(method: string, socket: Socket, up: Socket, held: Buffer): void {
+  private awaitSwitch(method: string, socket: Socket, up: Socket, held: Buffer, timeoutMs: number): void {
     let buf: Buffer | undefined;
     let decoder: BodyDecoder | undefined;
+    // An upstream that never answers the upgrade: the route timeout (or the stream idle timeout) as a 504 UT.
+    const timer =
+      timeoutMs > 0
+        ? setTimeout(() => {
+            this.countResponse(504);
+            socket.end(
+              'HTTP/1.1 504 Gateway Timeout\r\ncontent-length: 0\r\nx-skiff-response-flags: UT\r\nconnection: close\r\n\r\n',
+            );
+            up.destroy();
+          }, timeoutMs)
+        : undefined;
+    up.once('close', () => clearTimeout(timer));
     const onData = (chunk: Buffer) => {
       if (decoder !== undefined) {
-        // Relaying a refusal: its bytes as they come, until its body ends.
-        socket.write(chunk);
-        if (decoder.push(chunk, 0).done) socket.end();
+        // Relaying a refusal: its bytes as they come, until its body ends (nothing after it).
+        const r = decoder.push(chunk, 0);
+        socket.write(r.done ? chunk.subarray(0, r.consumed) : chunk);
+        if (r.done) {
+          socket.end();
+          up.destroy();
+        }
         return;
       }
       buf = buf === undefined ? chunk : Buffer.concat([buf, chunk]);
       const r = parseResponseHead(buf, 0, DEFAULT_HEAD_LIMITS, method);
       if (r.kind === 'need-more') return;
+      clearTimeout(timer);
       up.off('data', onData);
       if (r.kind === 'error') {
         this.countResponse(502);

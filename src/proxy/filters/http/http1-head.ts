@@ -174,6 +174,11 @@ interface Fields {
   expect: string | undefined;
 }
 
+/** The most bytes a head may take on the wire under `limits`; a buffer past this without its end is 431. */
+export function headWireCap(limits: HeadLimits): number {
+  return limits.maxHeaderBytes + limits.maxHeaders * RAW_PER_FIELD + RAW_SLACK;
+}
+
 /**
  * Locates the head that starts at `from` (CRLFCRLF), or says why it cannot complete.
  * Returns the index of the final CRLFCRLF.
@@ -184,7 +189,7 @@ function findEnd(
   start: number,
   limits: HeadLimits,
 ): number | NeedMore | HeadError {
-  const rawCap = limits.maxHeaderBytes + limits.maxHeaders * RAW_PER_FIELD + RAW_SLACK;
+  const rawCap = headWireCap(limits);
   const idx = buf.indexOf(CRLFCRLF, from);
   if (idx === -1) {
     if (buf.indexOf(LFLF, from) !== -1) return err(400, 'bare LF line ending');

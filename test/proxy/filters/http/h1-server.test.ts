@@ -435,6 +435,33 @@ describe('H1Server: the lean downstream HTTP/1.1 codec', { timeout: 20_000 }, ()
     assert.equal(c.received(), 'HTTP/1.1 101 Switching Protocols\r\n\r\nupgraded');
   });
 
+  it('a head that arrives in many small reads is joined once, not copied again on every read', async () => {
+    const concat = Buffer.concat;
+    let copied = 0;
+    Buffer.concat = ((list: readonly Uint8Array[], total?: number) => {
+      const out = concat(list, total);
+      copied += out.length;
+      return out;
+    }) as typeof Buffer.concat;
+    try {
+      const c = client(port);
+      c.socket.setNoDelay(true);
+      const pad = 'a'.repeat(300);
+      c.socket.write('GET /slow-head HTTP/1.1\r\nHost: x\r\nx-pad: ');
+      for (let i = 0; i < 100; i++) {
+        c.socket.write(pad);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      c.socket.write('\r\n\r\n');
+      await wait(() => responses(c.received()).length === 1);
+      // Joining on every read would copy about 100 × 30 KB / 2 = 1.5 MB.
+      assert.ok(copied < 200_000, `${copied} bytes copied for a 30 KB head`);
+      c.socket.destroy();
+    } finally {
+      Buffer.concat = concat;
+    }
+  });
+
   it('stops reading the request body while the sink is full, and resumes on drain', async () => {
     let drain: (() => void) | undefined;
     let got = 0;

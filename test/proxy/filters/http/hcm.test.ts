@@ -103,6 +103,7 @@ describe('http_connection_manager over HTTP/1.1', { timeout: 20_000 }, () => {
       });
     });
     app.on('upgrade', (req, socket) => {
+      if (req.url === '/slow') return; // never answers
       if (req.url === '/api/refuse') {
         // An app that does not switch: a plain answer, then whatever else comes is recorded.
         socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nno');
@@ -272,5 +273,21 @@ describe('http_connection_manager over HTTP/1.1', { timeout: 20_000 }, () => {
     assert.equal(got, 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nno');
     await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(smuggled, []);
+  });
+
+  it('an upgrade the app never answers gets 504 UT after the route timeout', async () => {
+    const got = await new Promise<string>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () =>
+        s.write('GET /slow HTTP/1.1\r\nhost: a\r\nconnection: upgrade\r\nupgrade: websocket\r\n\r\n'),
+      );
+      let text = '';
+      s.on('data', (d) => {
+        text += d;
+      });
+      s.on('close', () => resolve(text));
+      s.on('error', () => resolve(text));
+    });
+    assert.match(got, /^HTTP\/1\.1 504 Gateway Timeout\r\n/);
+    assert.match(got, /x-skiff-response-flags: UT/);
   });
 });
