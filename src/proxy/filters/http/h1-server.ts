@@ -36,6 +36,8 @@ const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
 const CRLFCRLF = Buffer.from('\r\n\r\n', 'latin1');
 const LFLF = Buffer.from('\n\n', 'latin1');
 const NO_BYTES = Buffer.alloc(0);
+const CR = 13;
+const LF = 10;
 /** After the last response of a connection is flushed, the client has this long to close (Envoy's default). */
 const DELAYED_CLOSE_MS = 1000;
 
@@ -201,7 +203,7 @@ class H1Connection {
    */
   private held: Buffer[] = [];
   private heldBytes = 0;
-  /** The last (up to 3) bytes read, to see a head's blank line split across reads. */
+  /** The last (up to 3) bytes of an incomplete head, to see its blank line split across reads. */
   private tail: Buffer = NO_BYTES;
   private req: H1Request | undefined;
   private res: H1Response | undefined;
@@ -260,8 +262,7 @@ class H1Connection {
     // A connection that is closing reads nothing more (a body after an early reply, bytes after an error).
     const state = this.state;
     if (state === DONE) return;
-    const mayEnd = this.headMayEnd(chunk);
-    if (state === WAIT || (state === HEAD && !mayEnd)) {
+    if (state === WAIT || (state === HEAD && !this.headMayEnd(chunk))) {
       this.hold(chunk);
       return;
     }
@@ -272,15 +273,15 @@ class H1Connection {
 
   /** Whether `chunk` may hold the end of a head: a blank line (or a bare-LF one, an error), across reads too. */
   private headMayEnd(chunk: Buffer): boolean {
-    const edge = this.tail.length > 0 ? Buffer.concat([this.tail, chunk.subarray(0, 3)]) : NO_BYTES;
+    const tail = this.tail;
     const n = chunk.length;
-    this.tail = n >= 3 ? chunk.subarray(n - 3) : Buffer.concat([this.tail, chunk]).subarray(-3);
-    return (
-      chunk.indexOf(CRLFCRLF) !== -1 ||
-      chunk.indexOf(LFLF) !== -1 ||
-      edge.indexOf(CRLFCRLF) !== -1 ||
-      edge.indexOf(LFLF) !== -1
-    );
+    this.tail = n >= 3 ? chunk.subarray(n - 3) : Buffer.concat([tail, chunk]).subarray(-3);
+    if (chunk.indexOf(CRLFCRLF) !== -1 || chunk.indexOf(LFLF) !== -1) return true;
+    // A blank line split across reads starts in the tail and goes on with this chunk's first byte.
+    const first = chunk[0];
+    if (tail.length === 0 || (first !== CR && first !== LF)) return false;
+    const edge = Buffer.concat([tail, chunk.subarray(0, 3)]);
+    return edge.indexOf(CRLFCRLF) !== -1 || edge.indexOf(LFLF) !== -1;
   }
 
   private hold(chunk: Buffer): void {
@@ -329,6 +330,7 @@ class H1Connection {
     const buf = this.buf as Buffer;
     const head = parseRequestHead(buf, 0, this.options.limits);
     if (head.kind === 'need-more') {
+      this.tail = buf.subarray(Math.max(0, buf.length - 3));
       this.armHeadersTimer();
       return false;
     }
@@ -345,7 +347,7 @@ class H1Connection {
     if (head.upgrade !== undefined) {
       this.state = DONE;
       this.detach();
-      this.hooks.upgrade(req, this.socket, this.buf ?? Buffer.alloc(0));
+      this.hooks.upgrade(req, this.socket, this.buf ?? NO_BYTES);
       return false;
     }
     const res = new H1Response(this.socket, req, head.version, head.keepAlive, this);

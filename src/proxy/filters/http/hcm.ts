@@ -761,29 +761,23 @@ export class HttpConnectionManager implements NetworkFilter {
     const type = String(req.headers.upgrade ?? '').toLowerCase();
     const action = this.route(req)?.action;
     const cluster = action ? this.clusters.get(action.cluster) : undefined;
-    const refuse = (status: number, flag: string) => {
-      this.countResponse(status);
-      socket.end(
-        `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-length: 0\r\nx-skiff-response-flags: ${flag}\r\nconnection: close\r\n\r\n`,
-      );
-    };
     if (!this.config.upgrades.includes(type)) {
-      refuse(403, '-');
+      this.refuseUpgrade(socket, 403, '-');
       return;
     }
     if (!action) {
-      refuse(404, 'NR');
+      this.refuseUpgrade(socket, 404, 'NR');
       return;
     }
     if (!cluster) {
-      refuse(503, 'NC');
+      this.refuseUpgrade(socket, 503, 'NC');
       return;
     }
     this.stats.rqTotal.inc();
     this.stats.rqHttp1Total.inc();
     cluster.connect((r) => {
       if (!r.ok) {
-        refuse(503, 'UF');
+        this.refuseUpgrade(socket, 503, 'UF');
         return;
       }
       const up = r.socket;
@@ -804,6 +798,14 @@ export class HttpConnectionManager implements NetworkFilter {
     });
   }
 
+  /** An upgrade answered by the proxy itself (Envoy's local reply and flag), and the connection closed. */
+  private refuseUpgrade(socket: Socket, status: number, flag: string): void {
+    this.countResponse(status);
+    socket.end(
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-length: 0\r\nx-skiff-response-flags: ${flag}\r\nconnection: close\r\n\r\n`,
+    );
+  }
+
   /**
    * The upgrade's upstream answer. Only a 101 turns the connection into a byte relay (Envoy): until then the
    * client's bytes are held, so that nothing reaches the app unparsed. Any other answer is relayed and both
@@ -816,10 +818,7 @@ export class HttpConnectionManager implements NetworkFilter {
     const timer =
       timeoutMs > 0
         ? setTimeout(() => {
-            this.countResponse(504);
-            socket.end(
-              'HTTP/1.1 504 Gateway Timeout\r\ncontent-length: 0\r\nx-skiff-response-flags: UT\r\nconnection: close\r\n\r\n',
-            );
+            this.refuseUpgrade(socket, 504, 'UT');
             up.destroy();
           }, timeoutMs)
         : undefined;
@@ -841,10 +840,7 @@ export class HttpConnectionManager implements NetworkFilter {
       clearTimeout(timer);
       up.off('data', onData);
       if (r.kind === 'error') {
-        this.countResponse(502);
-        socket.end(
-          'HTTP/1.1 502 Bad Gateway\r\ncontent-length: 0\r\nx-skiff-response-flags: UPE\r\nconnection: close\r\n\r\n',
-        );
+        this.refuseUpgrade(socket, 502, 'UPE');
         up.destroy();
         return;
       }
