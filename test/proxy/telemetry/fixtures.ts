@@ -1,5 +1,13 @@
 // Shared inputs of the telemetry tests: real node metadata and header values from Istio sidecars, and the two
-// workloads of the seed's mesh.
+// workloads of the seed's mesh (as their own proxies and their peers see them).
+
+import {
+  clusterServiceInfo,
+  destinationService,
+  parseNodeMetadata,
+  statsWorkloadFromNode,
+  workloadFromNode,
+} from '../../../src/proxy/telemetry/index.js';
 
 /**
  * The node metadata of an Istio 1.24 sidecar (`pilot-agent request GET server_info`, pod
@@ -123,3 +131,16 @@ export const ENVOY_BUCKETS_LE: readonly string[] = [
   '1800000',
   '3600000',
 ];
+
+/** Each workload as its own proxy's stats see it. */
+export const ownA = statsWorkloadFromNode(parseNodeMetadata(SERVICE_A_NODE));
+export const ownB = statsWorkloadFromNode(parseNodeMetadata(SERVICE_B_NODE));
+/** What each receives in x-envoy-peer-metadata from the other. */
+export const peerA = workloadFromNode(parseNodeMetadata(SERVICE_A_NODE));
+export const peerB = workloadFromNode(parseNodeMetadata(SERVICE_B_NODE));
+/** service-b as the destination of A's outbound cluster. */
+export const serviceB = destinationService(
+  'service-b:8080',
+  undefined,
+  clusterServiceInfo('outbound|8080||service-b.shop.svc.cluster.local', SERVICE_B_CLUSTER_METADATA),
+);

@@ -6,35 +6,22 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { renderPrometheus, StatsStore } from '../../../src/proxy/stats/index.js';
 import {
-  clusterServiceInfo,
-  destinationService,
   IstioMetrics,
-  parseNodeMetadata,
   type ScheduledTask,
-  statsWorkloadFromNode,
   type TcpConnectionProbe,
   type TelemetryScheduler,
   timerScheduler,
-  workloadFromNode,
 } from '../../../src/proxy/telemetry/index.js';
 import {
   ENVOY_BUCKETS_LE as LE,
-  SERVICE_A_NODE,
-  SERVICE_B_CLUSTER_METADATA,
-  SERVICE_B_NODE,
+  ownA,
+  ownB,
+  peerA,
+  peerB,
   SPIFFE_A,
   SPIFFE_B,
+  serviceB,
 } from './fixtures.js';
-
-const ownA = statsWorkloadFromNode(parseNodeMetadata(SERVICE_A_NODE));
-const ownB = statsWorkloadFromNode(parseNodeMetadata(SERVICE_B_NODE));
-const peerA = workloadFromNode(parseNodeMetadata(SERVICE_A_NODE));
-const peerB = workloadFromNode(parseNodeMetadata(SERVICE_B_NODE));
-const serviceB = destinationService(
-  'service-b:8080',
-  undefined,
-  clusterServiceInfo('outbound|8080||service-b.shop.svc.cluster.local', SERVICE_B_CLUSTER_METADATA),
-);
 
 /** The lines of one histogram series: 19 buckets with their cumulative counts, +Inf, _sum, _count. */
 function histogram(

@@ -27,27 +27,18 @@ import {
   upstreamSecurityPolicy,
   WORKLOAD_LABEL_NAMES,
   type WorkloadMetadata,
-  workloadFromNode,
   workloadLabelValues,
 } from '../../../src/proxy/telemetry/index.js';
 import {
-  SERVICE_A_NODE,
+  ownA,
+  ownB,
+  peerA,
+  peerB,
   SERVICE_B_CLUSTER_METADATA,
-  SERVICE_B_NODE,
   SPIFFE_A,
   SPIFFE_B,
+  serviceB,
 } from './fixtures.js';
-
-const ownA = statsWorkloadFromNode(parseNodeMetadata(SERVICE_A_NODE));
-const ownB = statsWorkloadFromNode(parseNodeMetadata(SERVICE_B_NODE));
-/** What each receives in x-envoy-peer-metadata from the other. */
-const peerA = workloadFromNode(parseNodeMetadata(SERVICE_A_NODE));
-const peerB = workloadFromNode(parseNodeMetadata(SERVICE_B_NODE));
-const serviceB = destinationService(
-  'service-b:8080',
-  undefined,
-  clusterServiceInfo('outbound|8080||service-b.shop.svc.cluster.local', SERVICE_B_CLUSTER_METADATA),
-);
 
 interface Case {
   title: string;

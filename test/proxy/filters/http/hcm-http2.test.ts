@@ -12,52 +12,24 @@ import { ProxyTelemetry } from '../../../../src/proxy/telemetry/context.js';
 import { parseNodeMetadata } from '../../../../src/proxy/telemetry/workload.js';
 import { ClusterManager } from '../../../../src/proxy/upstream/cluster.js';
 import { SERVICE_B_CLUSTER_METADATA, SERVICE_B_NODE } from '../../telemetry/fixtures.js';
-import { portOf, staticCluster, until } from './helpers.js';
-
-const prefix = (value: string) => ({ kind: 'prefix' as const, value });
-
-function route(name: string, pathPrefix: string, cluster: string, timeoutMs = 0) {
-  return {
-    name,
-    match: { path: prefix(pathPrefix), caseSensitive: true, headers: [], queryParameters: [] },
-    action: { cluster, timeoutMs },
-  };
-}
+import { hcmConfig, portOf, route, staticCluster, until } from './helpers.js';
 
 const STAT_PREFIX = 'inbound_0.0.0.0_9080';
 
 function config(o: Partial<HttpConnectionManagerConfig> = {}): HttpConnectionManagerConfig {
-  return {
-    kind: 'http_connection_manager',
-    statPrefix: STAT_PREFIX,
-    codec: 'AUTO',
-    routeConfigName: 'inbound|9080||',
-    virtualHosts: [
-      {
-        name: 'inbound|http|9080',
-        domains: ['*'],
-        routes: [
-          route('h1', '/h1/', 'h1app'),
-          route('h1close', '/h1close/', 'h1close'),
-          route('h2', '/h2/', 'h2app'),
-          route('h2close', '/h2close/', 'h2close'),
-          route('ds', '/ds/', 'dsapp'),
-          route('grpc', '/pkg.', 'h2app'),
-          route('missing', '/missing-cluster', 'nope'),
-          route('down', '/down', 'down'),
-        ],
-      },
+  return hcmConfig(
+    [
+      route('h1', '/h1/', 'h1app'),
+      route('h1close', '/h1close/', 'h1close'),
+      route('h2', '/h2/', 'h2app'),
+      route('h2close', '/h2close/', 'h2close'),
+      route('ds', '/ds/', 'dsapp'),
+      route('grpc', '/pkg.', 'h2app'),
+      route('missing', '/missing-cluster', 'nope'),
+      route('down', '/down', 'down'),
     ],
-    forwardClientCertDetails: 'APPEND_FORWARD',
-    clientCertDetails: { subject: true, uri: true, dns: true, cert: false, chain: false },
-    maxRequestHeadersKb: 8,
-    requestHeadersTimeoutMs: 0,
-    streamIdleTimeoutMs: 300_000,
-    upgrades: ['websocket'],
-    istioStats: undefined,
-    peerMetadata: undefined,
-    ...o,
-  };
+    o,
+  );
 }
 
 interface H2Reply {

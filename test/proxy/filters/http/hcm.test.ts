@@ -7,72 +7,18 @@ import type { HttpConnectionManagerConfig } from '../../../../src/proxy/config/m
 import { HttpConnectionManager } from '../../../../src/proxy/filters/http/hcm.js';
 import { StatsStore } from '../../../../src/proxy/stats/index.js';
 import { ClusterManager } from '../../../../src/proxy/upstream/cluster.js';
-
-const prefix = (value: string) => ({ kind: 'prefix' as const, value });
+import { hcmConfig, route, staticCluster } from './helpers.js';
 
 function config(o: Partial<HttpConnectionManagerConfig> = {}): HttpConnectionManagerConfig {
-  return {
-    kind: 'http_connection_manager',
-    statPrefix: 'inbound_0.0.0.0_9080',
-    codec: 'AUTO',
-    routeConfigName: 'inbound|9080||',
-    virtualHosts: [
-      {
-        name: 'inbound|http|9080',
-        domains: ['*'],
-        routes: [
-          {
-            name: 'slow',
-            match: { path: prefix('/slow'), caseSensitive: true, headers: [], queryParameters: [] },
-            action: { cluster: 'app', timeoutMs: 200 },
-          },
-          {
-            name: 'missing',
-            match: {
-              path: prefix('/missing-cluster'),
-              caseSensitive: true,
-              headers: [],
-              queryParameters: [],
-            },
-            action: { cluster: 'nope', timeoutMs: 0 },
-          },
-          {
-            name: 'down',
-            match: { path: prefix('/down'), caseSensitive: true, headers: [], queryParameters: [] },
-            action: { cluster: 'down', timeoutMs: 0 },
-          },
-          {
-            name: 'default',
-            match: { path: prefix('/api'), caseSensitive: true, headers: [], queryParameters: [] },
-            action: { cluster: 'app', timeoutMs: 0 },
-          },
-        ],
-      },
+  return hcmConfig(
+    [
+      route('slow', '/slow', 'app', 200),
+      route('missing', '/missing-cluster', 'nope'),
+      route('down', '/down', 'down'),
+      route('default', '/api', 'app'),
     ],
-    forwardClientCertDetails: 'APPEND_FORWARD',
-    clientCertDetails: { subject: true, uri: true, dns: true, cert: false, chain: false },
-    maxRequestHeadersKb: 8,
-    requestHeadersTimeoutMs: 0,
-    streamIdleTimeoutMs: 300_000,
-    upgrades: ['websocket'],
-    istioStats: undefined,
-    peerMetadata: undefined,
-    ...o,
-  };
-}
-
-function cluster(name: string, port: number) {
-  return {
-    name,
-    type: 'STATIC' as const,
-    connectTimeoutMs: 500,
-    lbPolicy: 'ROUND_ROBIN' as const,
-    endpoints: [{ address: { host: '127.0.0.1', port }, healthy: true, metadata: {}, transportMatch: {} }],
-    transport: { kind: 'raw' as const },
-    transportSocketMatches: [],
-    httpProtocol: 'http1' as const,
-    filterMetadata: {},
-  };
+    o,
+  );
 }
 
 describe('http_connection_manager over HTTP/1.1', { timeout: 20_000 }, () => {
@@ -120,7 +66,10 @@ describe('http_connection_manager over HTTP/1.1', { timeout: 20_000 }, () => {
     await new Promise((r) => closed.close(r));
     store = new StatsStore();
     const clusters = new ClusterManager(
-      [cluster('app', (app.address() as net.AddressInfo).port), cluster('down', deadPort)],
+      [
+        staticCluster('app', (app.address() as net.AddressInfo).port, 'http1'),
+        staticCluster('down', deadPort, 'http1'),
+      ],
       store,
     );
     hcm = new HttpConnectionManager(config(), clusters, store, silentLogger);

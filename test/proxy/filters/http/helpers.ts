@@ -1,9 +1,54 @@
-// Shared by the HTTP filter tests: a one-endpoint STATIC cluster config, ports, and polling.
+// Shared by the HTTP filter tests: a connection manager config with one virtual host, a one-endpoint STATIC
+// cluster config, ports, and polling.
 
 import type http from 'node:http';
 import type http2 from 'node:http2';
 import net from 'node:net';
-import type { ClusterConfig } from '../../../../src/proxy/config/model.js';
+import type { RouteEntry } from '../../../../src/policy/routes.js';
+import type {
+  ClusterConfig,
+  HttpConnectionManagerConfig,
+  RouteActionConfig,
+} from '../../../../src/proxy/config/model.js';
+
+type RouteConfig = RouteEntry<RouteActionConfig>;
+
+/** A route on a path prefix to `cluster`. */
+export function route(name: string, pathPrefix: string, cluster: string, timeoutMs = 0): RouteConfig {
+  return {
+    name,
+    match: {
+      path: { kind: 'prefix', value: pathPrefix },
+      caseSensitive: true,
+      headers: [],
+      queryParameters: [],
+    },
+    action: { cluster, timeoutMs },
+  };
+}
+
+/** An inbound connection manager (stat prefix `inbound_0.0.0.0_9080`) with one `*` virtual host of `routes`. */
+export function hcmConfig(
+  routes: RouteConfig[],
+  o: Partial<HttpConnectionManagerConfig> = {},
+): HttpConnectionManagerConfig {
+  return {
+    kind: 'http_connection_manager',
+    statPrefix: 'inbound_0.0.0.0_9080',
+    codec: 'AUTO',
+    routeConfigName: 'inbound|9080||',
+    virtualHosts: [{ name: 'inbound|http|9080', domains: ['*'], routes }],
+    forwardClientCertDetails: 'APPEND_FORWARD',
+    clientCertDetails: { subject: true, uri: true, dns: true, cert: false, chain: false },
+    maxRequestHeadersKb: 8,
+    requestHeadersTimeoutMs: 0,
+    streamIdleTimeoutMs: 300_000,
+    upgrades: ['websocket'],
+    istioStats: undefined,
+    peerMetadata: undefined,
+    ...o,
+  };
+}
 
 /** A STATIC cluster with one plaintext endpoint on 127.0.0.1:`port`. */
 export function staticCluster(
