@@ -4,12 +4,13 @@
 // POST /quitquitquit drains.
 
 import assert from 'node:assert/strict';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { repoRoot } from '../helpers.js';
+import { buildClientHello } from '../proxy/detect/hello-builder.js';
 import { inboundListener, meshSecrets, staticCluster } from './helpers/inbound.js';
 import {
   type App,
@@ -109,7 +110,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('bad clients neither crash the proxy nor stall others', { timeout: 30_000 }, () => {
+describe('bad clients neither crash the proxy nor stall others', { timeout: 90_000 }, () => {
   it('garbage, silence, half-open and oversized hellos, while a good client is served', async () => {
     const before = await statsOf(proxy.admin);
     const bad: net.Socket[] = [];
@@ -157,6 +158,55 @@ describe('bad clients neither crash the proxy nor stall others', { timeout: 30_0
     assert.equal(delta('tls_inspector.client_hello_too_large'), 1);
     assert.ok(delta(`listener.127.0.0.1_${permissive}.downstream_pre_cx_timeout`) >= 60);
     assert.ok(delta(`listener.127.0.0.1_${permissive}.downstream_listener_filter_remote_close`) >= 1);
+    assert.equal((await adminGet(proxy.admin, '/ready')).body, 'LIVE\n');
+  });
+
+  it('the half-close attack: thousands of ClientHellos answered then half-closed leave no socket behind', async () => {
+    // A client without a certificate sends a ClientHello with Istio's ALPN, reads the server's reply and sends
+    // FIN without an alert. Each such socket used to stay in CLOSE-WAIT for good (about 50 KB each), until the
+    // fd limit stopped every new mTLS connection and /ready.
+    const pid = proxy.child.pid as number;
+    const fds = () => readdirSync(`/proc/${pid}/fd`).length;
+    const fdsBefore = fds();
+    const before = await statsOf(proxy.admin);
+    const hello = buildClientHello({ alpn: ['istio-peer-exchange', 'istio'] });
+    const attack = async (): Promise<boolean> => {
+      const s = await connect(permissive);
+      s.on('error', () => {});
+      await new Promise<void>((resolve) => {
+        s.once('data', () => resolve());
+        s.once('close', () => resolve());
+        s.write(hello);
+      });
+      s.end();
+      const ok = await closed(s, 3000);
+      s.destroy();
+      return ok;
+    };
+    const total = 2000;
+    for (let done = 0; done < total; done += 100) {
+      const batch = await Promise.all(Array.from({ length: 100 }, attack));
+      assert.equal(
+        batch.filter(Boolean).length,
+        100,
+        `the proxy closed every half-closed handshake (after ${done})`,
+      );
+    }
+    const listener = `listener.127.0.0.1_${permissive}`;
+    let active = -1;
+    for (let i = 0; i < 50 && active !== 0; i++) {
+      active = (await statsOf(proxy.admin)).get(`${listener}.downstream_cx_active`) ?? -1;
+      if (active !== 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(active, 0, 'no connection left open');
+    const after = await statsOf(proxy.admin);
+    const delta = (name: string) => (after.get(name) ?? 0) - (before.get(name) ?? 0);
+    assert.equal(delta(`${listener}.downstream_cx_destroy`), total);
+    assert.equal(delta(`${listener}.ssl.handshake`), 0);
+    assert.equal(delta(`${listener}.ssl.connection_error`), 0, 'a peer closing is not a TLS error');
+    assert.ok(fds() <= fdsBefore + 5, `file descriptors: ${fdsBefore} before, ${fds()} after`);
+    const mtls = await nodeTls(permissive, `${dir}/client`, ['istio-peer-exchange', 'istio']);
+    assert.equal(mtls.reply, 'echo:hello\n', mtls.error);
     assert.equal((await adminGet(proxy.admin, '/ready')).body, 'LIVE\n');
   });
 

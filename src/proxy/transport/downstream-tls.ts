@@ -187,11 +187,16 @@ export class DownstreamTls {
       }
     };
     const onClose = () => fail('closed', 'the client closed the connection during the handshake');
+    // The listener accepts with allowHalfOpen (for tcp_proxy's half-close), and the TLS socket inherits it: a
+    // peer's FIN before the handshake is over would leave the socket open (CLOSE-WAIT) for good. Envoy's
+    // handshake fails on end-of-stream; so does ours (counted by the listener, not as a TLS error).
+    const onEnd = () => fail('closed', 'the client closed its side during the handshake');
     const fail = (reason: Exclude<TlsOutcome, { ok: true }>['reason'], detail: string) => {
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
       socket.off('close', onClose);
+      socket.off('end', onEnd);
       // Errors after this point (a write racing the close) have no one to tell.
       socket.on('error', () => {});
       socket.destroy();
@@ -206,6 +211,7 @@ export class DownstreamTls {
     }
     socket.on('error', onError);
     socket.once('close', onClose);
+    socket.once('end', onEnd);
     socket.once('secure', () => {
       if (settled) return;
       const cert = peerCertificate(socket);
@@ -237,6 +243,7 @@ export class DownstreamTls {
       if (timer) clearTimeout(timer);
       socket.off('error', onError);
       socket.off('close', onClose);
+      socket.off('end', onEnd);
       stats.handshake.inc();
       const version = socket.getProtocol() ?? undefined;
       const suite = socket.getCipher();

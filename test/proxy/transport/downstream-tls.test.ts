@@ -26,6 +26,7 @@ import { peek } from '../../../src/proxy/listener/peek.js';
 import { StatsStore } from '../../../src/proxy/stats/index.js';
 import { DownstreamTls, sslStats, type TlsOutcome } from '../../../src/proxy/transport/downstream-tls.js';
 import { type CertificateMaterial, SecretStore } from '../../../src/proxy/transport/secrets.js';
+import { buildClientHello } from '../detect/hello-builder.js';
 
 const PREFIX = 'listener.x.ssl.';
 /** Envoy's server defaults (ServerContextConfigImpl::DEFAULT_CIPHER_SUITES, DEFAULT_CURVES). */
@@ -160,7 +161,10 @@ describe('DownstreamTls', { timeout: 60_000 }, () => {
    * A listener: accepts paused, peeks the ClientHello with the project's inspector (unless `inspect` is false)
    * and hands the socket, its bytes put back, to `accept`. Accepted TLS sockets echo what they read.
    */
-  async function serve(dt: DownstreamTls, o: { timeoutMs?: number; inspect?: boolean } = {}) {
+  async function serve(
+    dt: DownstreamTls,
+    o: { timeoutMs?: number; inspect?: boolean; allowHalfOpen?: boolean } = {},
+  ) {
     const outcomes: TlsOutcome[] = [];
     const waiters: Array<(o: TlsOutcome) => void> = [];
     const offered: string[][] = [];
@@ -176,30 +180,34 @@ describe('DownstreamTls', { timeout: 60_000 }, () => {
       if (w) w(outcome);
       else outcomes.push(outcome);
     };
-    const server = net.createServer({ pauseOnConnect: true }, async (socket) => {
-      sockets.add(socket);
-      raws.push(socket);
-      socket.on('error', () => {});
-      let alpn: string[] = [];
-      if (o.inspect !== false) {
-        let hello: ReturnType<typeof parseClientHello> | undefined;
-        const { end } = await peek(
-          socket,
-          (bytes) => {
-            hello = parseClientHello(bytes, DEFAULT_MAX_CLIENT_HELLO_SIZE);
-            return hello.kind !== 'need-more';
-          },
-          WAIT_MS,
-        );
-        if (end !== 'decided' || hello?.kind !== 'tls') {
-          socket.destroy();
-          return;
+    // The listener accepts with allowHalfOpen (tcp_proxy relays half-closes); `allowHalfOpen` does the same.
+    const server = net.createServer(
+      { pauseOnConnect: true, allowHalfOpen: o.allowHalfOpen === true },
+      async (socket) => {
+        sockets.add(socket);
+        raws.push(socket);
+        socket.on('error', () => {});
+        let alpn: string[] = [];
+        if (o.inspect !== false) {
+          let hello: ReturnType<typeof parseClientHello> | undefined;
+          const { end } = await peek(
+            socket,
+            (bytes) => {
+              hello = parseClientHello(bytes, DEFAULT_MAX_CLIENT_HELLO_SIZE);
+              return hello.kind !== 'need-more';
+            },
+            WAIT_MS,
+          );
+          if (end !== 'decided' || hello?.kind !== 'tls') {
+            socket.destroy();
+            return;
+          }
+          alpn = hello.alpn;
         }
-        alpn = hello.alpn;
-      }
-      offered.push(alpn);
-      dt.accept(socket, alpn, o.timeoutMs ?? WAIT_MS, record);
-    });
+        offered.push(alpn);
+        dt.accept(socket, alpn, o.timeoutMs ?? WAIT_MS, record);
+      },
+    );
     servers.push(server);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as net.AddressInfo).port;
@@ -610,6 +618,38 @@ describe('DownstreamTls', { timeout: 60_000 }, () => {
     assert.ok(elapsed >= 280 && elapsed < 3000, `closed after ${elapsed} ms`);
     assert.equal(stats.counter('listener.x.downstream_cx_transport_socket_connect_timeout').value, 1);
     assert.equal(counter('connection_error'), 0);
+  });
+
+  it('a client that half-closes during the handshake is closed at once, not kept (allowHalfOpen, no timeout)', async () => {
+    // The attack: a ClientHello with Istio's ALPN, read the server's reply, then FIN without an alert. With the
+    // listener's allowHalfOpen inherited by the TLS socket, the socket used to wait in CLOSE-WAIT forever.
+    const { dt, counter } = setup(config(), secretsWith());
+    const srv = await serve(dt, { timeoutMs: 0, allowHalfOpen: true });
+    const attempts = 20;
+    for (let i = 0; i < attempts; i++) {
+      const raw = net.connect({ port: srv.port, host: '127.0.0.1', allowHalfOpen: true });
+      sockets.add(raw);
+      raw.on('error', () => {});
+      const replied = within(new Promise<void>((r) => raw.once('data', () => r())), 'the server hello');
+      const ended = within(new Promise<void>((r) => raw.once('end', () => r())), "the server's close");
+      raw.write(buildClientHello({ alpn: ['istio-peer-exchange', 'istio'] }));
+      await replied;
+      raw.end();
+      raw.resume();
+      const outcome = failed(await srv.next());
+      assert.equal(outcome.reason, 'closed');
+      await ended;
+      raw.destroy();
+    }
+    await within(
+      (async () => {
+        while (!srv.raws.every((s) => s.destroyed)) await new Promise((r) => setTimeout(r, 10));
+      })(),
+      'every accepted socket to be destroyed',
+    );
+    assert.equal(counter('handshake'), 0);
+    assert.equal(counter('connection_error'), 0, 'a peer closing is not a TLS error (Envoy drainErrorQueue)');
+    assert.equal(counter('fail_verify_no_cert'), 0);
   });
 
   it('not ready until every secret exists; a connection meanwhile is closed; ready once the store has them', async () => {
