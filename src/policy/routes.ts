@@ -57,7 +57,14 @@ export class VirtualHostIndex<A> {
   private readonly prefix: [string, VirtualHostEntry<A>][] = [];
   private readonly any: VirtualHostEntry<A> | undefined;
 
-  constructor(hosts: readonly VirtualHostEntry<A>[]) {
+  /**
+   * `ignorePort`: Envoy's `ignore_port_in_host_matching` (Istio sets it on every sidecar route table): a port in
+   * the host is dropped before matching.
+   */
+  constructor(
+    hosts: readonly VirtualHostEntry<A>[],
+    private readonly ignorePort = false,
+  ) {
     let any: VirtualHostEntry<A> | undefined;
     for (const h of hosts) {
       for (const raw of h.domains) {
@@ -75,7 +82,7 @@ export class VirtualHostIndex<A> {
   }
 
   find(host: string): VirtualHostEntry<A> | undefined {
-    const h = host.toLowerCase();
+    const h = (this.ignorePort ? withoutPort(host) : host).toLowerCase();
     const exact = this.exact.get(h);
     if (exact) return exact;
     // A wildcard matches at least one character (Envoy: "*.foo.com" does not match ".foo.com"? it requires a
@@ -84,6 +91,18 @@ export class VirtualHostIndex<A> {
     for (const [p, v] of this.prefix) if (h.length > p.length && h.startsWith(p)) return v;
     return this.any;
   }
+}
+
+/** `reviews:9080` → `reviews`, `[::1]:80` → `[::1]`; a host without a numeric port stays as it is. */
+export function withoutPort(host: string): string {
+  const colon = host.lastIndexOf(':');
+  if (colon < 0 || host.endsWith(']')) return host;
+  for (let i = colon + 1; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (c < 48 || c > 57) return host;
+  }
+  // A bare IPv6 address (`::1`) has colons but no brackets: it has no port to drop.
+  return host.indexOf(':') === colon || host.startsWith('[') ? host.slice(0, colon) : host;
 }
 
 function pathOnly(path: string): string {

@@ -8,6 +8,7 @@ import { lineOf, parseYamlStream, type YamlDocument } from '../../config/yaml.js
 import type { Diagnostic } from '../../core/diagnostics.js';
 import { decodeMessage, type JsonObject } from '../../xds/decode.js';
 import { envoyRoot } from '../../xds/protos.js';
+import { PROXY_EXTENSIONS } from '../extensions.js';
 import { type CompileOptions, compileBootstrap } from './bootstrap.js';
 import type { DataSource, ProxyConfig } from './model.js';
 import { PROXY_SUPPORT } from './support.js';
@@ -64,7 +65,7 @@ export function parseBootstrap(text: string, file: string, options: CompileOptio
   if (decoded.diagnostics.some((d) => d.severity === 'error')) {
     return { config: undefined, diagnostics: decoded.diagnostics.map(where) };
   }
-  const compiled = compileBootstrap(decoded.value, options);
+  const compiled = compileBootstrap(decoded.value, PROXY_EXTENSIONS, options);
   return {
     config: compiled.config,
     diagnostics: [...decoded.diagnostics, ...compiled.diagnostics].map(where),

@@ -145,13 +145,27 @@ export type ForwardClientCertDetails =
   | 'SANITIZE_SET'
   | 'ALWAYS_FORWARD_ONLY';
 
+/** A RouteConfiguration: inline in a connection manager, or an RDS resource. */
+export interface RouteConfigurationConfig {
+  name: string;
+  virtualHosts: VirtualHostEntry<RouteActionConfig>[];
+  /** Drop the port of Host/:authority before picking a virtual host. */
+  ignorePortInHostMatching: boolean;
+}
+
 export interface HttpConnectionManagerConfig {
   kind: 'http_connection_manager';
   statPrefix: string;
   /** AUTO: HTTP/2 when TLS negotiated h2 or the connection starts with the HTTP/2 preface, else HTTP/1.1. */
   codec: 'AUTO' | 'HTTP1' | 'HTTP2';
+  /** The inline route_config's name, or the RDS resource's when `rds` is set. */
   routeConfigName: string;
+  /** The inline route table (empty with RDS). */
   virtualHosts: VirtualHostEntry<RouteActionConfig>[];
+  /** The inline table's ignore_port_in_host_matching. */
+  ignorePortInHostMatching?: boolean;
+  /** The routes come from the RDS resource named `routeConfigName`. */
+  rds?: boolean;
   forwardClientCertDetails: ForwardClientCertDetails;
   clientCertDetails: { subject: boolean; cert: boolean; chain: boolean; dns: boolean; uri: boolean };
   maxRequestHeadersKb: number;
@@ -163,7 +177,20 @@ export interface HttpConnectionManagerConfig {
   peerMetadata: PeerMetadataConfig | undefined;
 }
 
+/** A terminal network filter: the one that takes the connection over. */
 export type NetworkFilterConfig = TcpProxyConfig | HttpConnectionManagerConfig;
+
+/**
+ * What one entry of a chain's `filters` translates to: a terminal filter, or Istio's TCP `istio.stats`, which
+ * Skiff runs as part of the tcp_proxy after it (it reports that proxy's connections).
+ */
+export type NetworkFilterPart = NetworkFilterConfig | { kind: 'istio.stats'; stats: IstioStatsConfig };
+
+/** One entry of an HTTP connection manager's `http_filters`. */
+export type HttpFilterConfig =
+  | { kind: 'router' }
+  | { kind: 'istio.stats'; stats: IstioStatsConfig }
+  | { kind: 'istio.metadata_exchange'; exchange: PeerMetadataConfig };
 
 export interface FilterChainConfig {
   name: string;
@@ -191,6 +218,8 @@ export interface ListenerFilterConfig {
 export interface ListenerConfig {
   name: string;
   address: SocketAddress;
+  /** `additional_addresses`: bound too, by the same listener (its chains see the port a connection came to). */
+  additionalAddresses?: SocketAddress[];
   /** `listener.<statPrefix>.` — the address as Envoy writes it (`127.0.0.1_15006`) or the stat_prefix. */
   statPrefix: string;
   listenerFilters: ListenerFilterConfig[];

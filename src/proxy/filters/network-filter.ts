@@ -1,7 +1,13 @@
-// What a listener hands a connection to: the chain's terminal network filter (tcp_proxy, http_connection_manager).
+// What a listener hands a connection to: the chain's terminal network filter (tcp_proxy, http_connection_manager),
+// made once per filter chain by its extension's factory.
 
 import type { Socket } from 'node:net';
+import type { Logger } from '../../core/log.js';
+import type { NetworkFilterConfig } from '../config/model.js';
+import type { StatsStore } from '../stats/index.js';
+import type { ProxyTelemetry } from '../telemetry/context.js';
 import type { PeerInfo } from '../transport/downstream-tls.js';
+import type { ClusterManager } from '../upstream/cluster.js';
 
 /** What the listener learned about a connection before handing it over. */
 export interface DownstreamFacts {
@@ -15,4 +21,19 @@ export interface NetworkFilter {
   handle(socket: Socket, facts: DownstreamFacts): void;
   /** Releases what the filter holds (upstream pools) when its listener goes away. */
   close?(): void;
+}
+
+/** What a network filter's factory may use. */
+export interface NetworkFilterDeps {
+  clusters: ClusterManager;
+  stats: StatsStore;
+  log: Logger;
+  /** The proxy's Istio telemetry (made on first use by a filter with Istio's filters). */
+  telemetry?: () => ProxyTelemetry;
+}
+
+/** The runtime half of a terminal network filter's extension: its configs (by `kind`) become filters. */
+export interface NetworkFilterRuntime {
+  kind: NetworkFilterConfig['kind'];
+  create(config: NetworkFilterConfig, deps: NetworkFilterDeps): NetworkFilter;
 }

@@ -7,6 +7,7 @@ import net from 'node:net';
 import { parseIp } from '../../core/ip.js';
 import type { Logger } from '../../core/log.js';
 import { type ConnectionFacts, FilterChainSelector } from '../../policy/filter-chain-match.js';
+import type { ExtensionRegistry } from '../config/extension.js';
 import type {
   FilterChainConfig,
   ListenerConfig,
@@ -19,9 +20,8 @@ import {
   parseClientHello,
 } from '../detect/client-hello.js';
 import { type HttpInspectResult, inspectHttp, MAX_HTTP_INSPECT_SIZE } from '../detect/http-inspector.js';
-import { HttpConnectionManager } from '../filters/http/hcm.js';
+import { PROXY_EXTENSIONS } from '../extensions.js';
 import type { NetworkFilter } from '../filters/network-filter.js';
-import { TcpProxy } from '../filters/tcp-proxy.js';
 import type { Counter, Gauge, StatsStore } from '../stats/index.js';
 import type { ProxyTelemetry } from '../telemetry/context.js';
 import { DownstreamTls, type PeerInfo, sslStats } from '../transport/downstream-tls.js';
@@ -91,6 +91,8 @@ export interface ListenerDeps {
   log: Logger;
   /** The proxy's Istio telemetry (made on first use by a filter with Istio's filters). */
   telemetry?: () => ProxyTelemetry;
+  /** Where the terminal network filters' factories are (default: every extension Skiff has). */
+  extensions?: ExtensionRegistry;
 }
 
 function predicateMatches(p: PortPredicate, port: number): boolean {
@@ -185,11 +187,14 @@ export class Listener {
               this.log,
             )
           : undefined,
-        filter: !filter
-          ? undefined
-          : filter.kind === 'tcp_proxy'
-            ? new TcpProxy(filter, deps.clusters, store, this.log, deps.telemetry)
-            : new HttpConnectionManager(filter, deps.clusters, store, this.log, deps.telemetry),
+        filter: filter
+          ? (deps.extensions ?? PROXY_EXTENSIONS).networkFilter(filter.kind)?.create(filter, {
+              clusters: deps.clusters,
+              stats: store,
+              log: this.log,
+              ...(deps.telemetry ? { telemetry: deps.telemetry } : {}),
+            })
+          : undefined,
         permissivePlaintext:
           chain.transport.kind === 'raw' &&
           chain.match.transportProtocol !== 'tls' &&

@@ -3,7 +3,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { formatDiagnostic } from '../../../src/core/diagnostics.js';
 import { parseBootstrap } from '../../../src/proxy/config/load.js';
-import { PROXY_SUPPORT } from '../../../src/proxy/config/support.js';
+import { PROXY_SUPPORT, SUPPORT_GROUPS } from '../../../src/proxy/config/support.js';
+import { renderSupportDoc, SUPPORT_DOC_HEADING } from '../../../src/proxy/config/support-doc.js';
 import { repoRoot } from '../../helpers.js';
 
 /** The reference bootstrap, kept in the repository as an unchanged copy of shared/examples/ (CI has no shared/). */
@@ -148,7 +149,7 @@ describe('compiling a bootstrap: what decoding cannot see', () => {
       base(
         `    filter_chains:\n    - transport_socket:\n        name: envoy.transport_sockets.tls\n        typed_config:\n          "@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext\n          common_tls_context:\n            tls_certificate_sds_secret_configs: [{name: default, sds_config: {ads: {}}}]\n      ${tcp.trim()}`,
       ),
-      /sds_config: field "sds_config" of envoy\.extensions\.transport_sockets\.tls\.v3\.SdsSecretConfig is not implemented/,
+      /tls_certificate_sds_secret_configs\[0\]\.name: secret "default" is not in static_resources\.secrets; SDS from a server is not implemented/,
     ],
     [
       'a server TLS context without a certificate',
@@ -206,7 +207,7 @@ describe('compiling a bootstrap: what decoding cannot see', () => {
         'connect_timeout: 1s',
         'connect_timeout: 1s\n    transport_socket:\n      name: tls\n      typed_config: {"@type": type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext}',
       ),
-      /clusters\[0\]\.transport_socket\.typed_config: transport socket envoy\.extensions\.transport_sockets\.tls\.v3\.DownstreamTlsContext is not implemented on a cluster/,
+      /clusters\[0\]\.transport_socket: transport socket "tls" \(envoy\.extensions\.transport_sockets\.tls\.v3\.DownstreamTlsContext\) does not belong here: it is an envoy\.transport_sockets\.downstream extension; expected envoy\.transport_sockets\.tls, envoy\.transport_sockets\.raw_buffer/,
     ],
     [
       'an EDS cluster without endpoints in a static bootstrap',
@@ -242,7 +243,7 @@ describe('compiling a bootstrap: what decoding cannot see', () => {
       /typed_config\.codec_type: codec_type HTTP3 is not implemented; expected AUTO, HTTP1 or HTTP2/,
     ],
     [
-      'RDS instead of an inline route_config',
+      'RDS in a static bootstrap (nothing could serve it)',
       base(
         `    filter_chains:\n    - ${`      filters:
       - name: envoy.filters.network.http_connection_manager
@@ -256,7 +257,7 @@ describe('compiling a bootstrap: what decoding cannot see', () => {
           .trim()
           .replace('EXTRA', 'rds: {route_config_name: x, config_source: {ads: {}}}')}`,
       ),
-      /typed_config\.rds: field "rds" of envoy\.extensions\.filters\.network\.http_connection_manager\.v3\.HttpConnectionManager is not implemented/,
+      /typed_config\.rds\.route_config_name: route configuration "x" would come over RDS, and a static bootstrap has no source for it/,
     ],
     [
       'a route to a redirect',
@@ -523,12 +524,23 @@ describe('examples/proxy', () => {
 });
 
 describe('docs/proxy-config.md', () => {
+  it('its field reference is the one the registrations generate (scripts/gen-proxy-config-doc.mjs)', () => {
+    const doc = readFileSync(`${repoRoot}docs/proxy-config.md`, 'utf8');
+    const at = doc.indexOf(SUPPORT_DOC_HEADING);
+    assert.ok(at >= 0);
+    assert.equal(
+      doc.slice(at),
+      renderSupportDoc(SUPPORT_GROUPS),
+      'run: npm run build && node scripts/gen-proxy-config-doc.mjs',
+    );
+  });
+
   it('documents every implemented type and field', () => {
     const doc = readFileSync(`${repoRoot}docs/proxy-config.md`, 'utf8');
     for (const [type, fields] of Object.entries(PROXY_SUPPORT)) {
-      const at = doc.indexOf(`### \`${type}\``);
+      const at = doc.indexOf(`#### \`${type}\``);
       assert.ok(at >= 0, `docs/proxy-config.md has no section for ${type}`);
-      const next = doc.indexOf('\n### ', at + 1);
+      const next = doc.indexOf('\n#', at + 1);
       const section = doc.slice(at, next < 0 ? undefined : next);
       for (const field of Object.keys(fields)) {
         assert.ok(section.includes(`\`${field}\``), `docs/proxy-config.md: ${type} does not list ${field}`);

@@ -212,7 +212,7 @@ export class HttpConnectionManager implements NetworkFilter {
     telemetry?: () => ProxyTelemetry,
   ) {
     this.telemetry = config.istioStats || config.peerMetadata ? telemetry?.() : undefined;
-    this.index = new VirtualHostIndex(config.virtualHosts);
+    this.index = new VirtualHostIndex(config.virtualHosts, config.ignorePortInHostMatching === true);
     const p = `http.${config.statPrefix}.`;
     this.stats = {
       cxTotal: store.counter(`${p}downstream_cx_total`),

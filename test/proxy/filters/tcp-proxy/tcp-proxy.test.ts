@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { silentLogger } from '../../../src/core/log.js';
-import { TcpProxy } from '../../../src/proxy/filters/tcp-proxy.js';
-import { StatsStore } from '../../../src/proxy/stats/index.js';
-import { ClusterManager } from '../../../src/proxy/upstream/cluster.js';
+import { silentLogger } from '../../../../src/core/log.js';
+import { TcpProxy } from '../../../../src/proxy/filters/tcp-proxy/tcp-proxy.js';
+import { StatsStore } from '../../../../src/proxy/stats/index.js';
+import { ClusterManager } from '../../../../src/proxy/upstream/cluster.js';
 
 /** An upstream that answers `hello` with `echo:hello` and closes its side only after the client's FIN. */
 function startUpstream(): Promise<net.Server> {

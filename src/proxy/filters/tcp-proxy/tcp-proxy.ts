@@ -4,19 +4,19 @@
 // after a quiet period. Statistics as Envoy's: `tcp.<stat_prefix>.*` beside the cluster's `upstream_cx_*`.
 
 import type { Socket } from 'node:net';
-import type { Logger } from '../../core/log.js';
-import type { TcpProxyConfig } from '../config/model.js';
-import type { Counter, Gauge, StatsStore } from '../stats/index.js';
-import type { ProxyTelemetry } from '../telemetry/context.js';
+import type { Logger } from '../../../core/log.js';
+import type { TcpProxyConfig } from '../../config/model.js';
+import type { Counter, Gauge, StatsStore } from '../../stats/index.js';
+import type { ProxyTelemetry } from '../../telemetry/context.js';
 import {
   endpointWorkloadFromMetadata,
   type PeerLabels,
   type ServiceRef,
   type TcpSeries,
   upstreamSecurityPolicy,
-} from '../telemetry/index.js';
-import type { Cluster, ClusterManager, ConnectResult } from '../upstream/cluster.js';
-import type { DownstreamFacts, NetworkFilter } from './network-filter.js';
+} from '../../telemetry/index.js';
+import type { Cluster, ClusterManager, ConnectResult } from '../../upstream/cluster.js';
+import type { DownstreamFacts, NetworkFilter } from '../network-filter.js';
 
 /** Bytes relayed on one connection (Istio's TCP byte metrics read it). */
 interface ByteMeter {

@@ -1,0 +1,162 @@
+// `envoy.filters.network.http_connection_manager`: its configuration (HttpConnectionManager) — codec, routes
+// (inline or RDS), the HTTP filter chain (Istio's filters, then the router, last), XFCC, limits and timeouts.
+// The runtime is hcm.ts.
+
+import type { FieldPath } from '../../../core/field-path.js';
+import type { TranslateContext } from '../../config/context.js';
+import type { Extension } from '../../config/extension.js';
+import { durationOr, type JsonObject, list, num, obj, str } from '../../config/json.js';
+import type {
+  HttpConnectionManagerConfig,
+  IstioStatsConfig,
+  PeerMetadataConfig,
+  RouteConfigurationConfig,
+} from '../../config/model.js';
+import { translateRouteConfiguration } from '../../config/resources/route.js';
+
+/** Envoy's defaults. */
+const MAX_REQUEST_HEADERS_KB = 60;
+const STREAM_IDLE_TIMEOUT_MS = 300_000;
+
+function translateFilters(
+  h: JsonObject,
+  path: FieldPath,
+  ctx: TranslateContext,
+): { istioStats: IstioStatsConfig | undefined; peerMetadata: PeerMetadataConfig | undefined } {
+  const filters = list(h.http_filters);
+  let istioStats: IstioStatsConfig | undefined;
+  let peerMetadata: PeerMetadataConfig | undefined;
+  filters.forEach((f, i) => {
+    const at = [...path, 'http_filters', i];
+    const filter = ctx.registry.translate('envoy.filters.http', obj(f), at, ctx);
+    const last = i === filters.length - 1;
+    if (filter?.kind === 'router') {
+      if (!last) ctx.error(at, 'proxy.filter-order', 'the router must be the last HTTP filter');
+    } else if (filter?.kind === 'istio.stats') istioStats = filter.stats;
+    else if (filter?.kind === 'istio.metadata_exchange') peerMetadata = filter.exchange;
+    if (last && filter?.kind !== 'router') {
+      ctx.error(
+        [...path, 'http_filters'],
+        'proxy.required',
+        'the router filter (envoy.filters.http.router) must be the last HTTP filter',
+      );
+    }
+  });
+  if (filters.length === 0)
+    ctx.error(
+      [...path, 'http_filters'],
+      'proxy.required',
+      'the router filter (envoy.filters.http.router) is required',
+    );
+  return { istioStats, peerMetadata };
+}
+
+/** The route table: inline (`route_config`), or a reference to an RDS resource (`rds`). */
+function translateRoutes(
+  h: JsonObject,
+  path: FieldPath,
+  ctx: TranslateContext,
+): RouteConfigurationConfig & { rds: boolean } {
+  if (h.rds !== undefined) {
+    const name = str(obj(h.rds).route_config_name);
+    ctx.ref('route_configuration', name, [...path, 'rds', 'route_config_name']);
+    return { name, virtualHosts: [], ignorePortInHostMatching: false, rds: true };
+  }
+  if (h.route_config === undefined) {
+    ctx.error([...path, 'route_config'], 'proxy.required', 'route_config (inline) or rds is required');
+  }
+  const rc = translateRouteConfiguration(obj(h.route_config), [...path, 'route_config'], 'inline', ctx);
+  return { ...rc, rds: false };
+}
+
+function translateHcm(h: JsonObject, path: FieldPath, ctx: TranslateContext): HttpConnectionManagerConfig {
+  const codec = str(h.codec_type) || 'AUTO';
+  if (codec !== 'AUTO' && codec !== 'HTTP1' && codec !== 'HTTP2') {
+    ctx.error(
+      [...path, 'codec_type'],
+      'proxy.unsupported',
+      `codec_type ${codec} is not implemented; expected AUTO, HTTP1 or HTTP2`,
+    );
+  }
+  const { istioStats, peerMetadata } = translateFilters(h, path, ctx);
+  const routes = translateRoutes(h, path, ctx);
+  const details = obj(h.set_current_client_cert_details);
+  return {
+    kind: 'http_connection_manager',
+    statPrefix: str(h.stat_prefix),
+    codec: codec === 'HTTP1' || codec === 'HTTP2' ? codec : 'AUTO',
+    routeConfigName: routes.name,
+    virtualHosts: routes.virtualHosts,
+    ignorePortInHostMatching: routes.ignorePortInHostMatching,
+    rds: routes.rds,
+    forwardClientCertDetails: (str(h.forward_client_cert_details) ||
+      'SANITIZE') as HttpConnectionManagerConfig['forwardClientCertDetails'],
+    clientCertDetails: {
+      subject: details.subject === true,
+      cert: details.cert === true,
+      chain: details.chain === true,
+      dns: details.dns === true,
+      uri: details.uri === true,
+    },
+    maxRequestHeadersKb:
+      h.max_request_headers_kb === undefined ? MAX_REQUEST_HEADERS_KB : num(h.max_request_headers_kb),
+    requestHeadersTimeoutMs: durationOr(h.request_headers_timeout, 0),
+    streamIdleTimeoutMs: durationOr(h.stream_idle_timeout, STREAM_IDLE_TIMEOUT_MS),
+    upgrades: list(h.upgrade_configs)
+      .map(obj)
+      .filter((u) => u.enabled !== false)
+      .map((u) => str(u.upgrade_type).toLowerCase()),
+    istioStats,
+    peerMetadata,
+  };
+}
+
+const HCM_TYPE = 'envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
+
+export const HTTP_CONNECTION_MANAGER: Extension<'envoy.filters.network'> = {
+  name: 'envoy.filters.network.http_connection_manager',
+  aliases: ['envoy.http_connection_manager'],
+  category: 'envoy.filters.network',
+  types: [HCM_TYPE],
+  summary: 'HTTP/1.1 and HTTP/2: routes each request through the HTTP filters to a cluster (terminal).',
+  support: {
+    [HCM_TYPE]: {
+      stat_prefix: 'Statistics under `http.<stat_prefix>.`.',
+      codec_type:
+        'AUTO (HTTP/2 when TLS negotiated `h2` or the connection opens with the HTTP/2 preface, else HTTP/1.1), HTTP1 or HTTP2.',
+      route_config: 'The routes, inline.',
+      rds: 'The routes from a RouteConfiguration resource (RDS over ADS; not in a static bootstrap).',
+      http_filters:
+        'Istio’s `istio.metadata_exchange` and `istio.stats` (TypedStructs), then `envoy.filters.http.router`, last.',
+      forward_client_cert_details: 'x-forwarded-client-cert handling (Istio: APPEND_FORWARD).',
+      set_current_client_cert_details:
+        'What an appended XFCC element carries (subject, uri, dns, cert, chain).',
+      max_request_headers_kb: 'Largest request header block (default 60); larger → 431.',
+      request_headers_timeout: 'Time to receive the request headers (default none); over → 408.',
+      stream_idle_timeout:
+        'A stream with no bytes either way for this long (default 5m) gets 408 SI before its response starts, else is reset; HTTP/1.1 also closes idle keep-alive connections after it.',
+      upgrade_configs: 'Upgrades passed through (`websocket`).',
+      use_remote_address: 'Recorded (sidecars set false).',
+    },
+    [`${HCM_TYPE}.SetCurrentClientCertDetails`]: {
+      subject: 'Subject="…".',
+      cert: 'Cert="<URL-encoded PEM>".',
+      chain: 'Chain="<URL-encoded PEM chain>".',
+      dns: 'DNS=<each DNS SAN>.',
+      uri: 'URI=<the URI SAN>.',
+    },
+    [`${HCM_TYPE}.UpgradeConfig`]: {
+      upgrade_type: 'The Upgrade header value (`websocket`).',
+      enabled: 'On or off.',
+    },
+    'envoy.extensions.filters.network.http_connection_manager.v3.Rds': {
+      config_source: 'Where the RouteConfiguration comes from (`ads: {}`).',
+      route_config_name: 'The RouteConfiguration resource’s name.',
+    },
+    'envoy.extensions.filters.network.http_connection_manager.v3.HttpFilter': {
+      name: 'Filter name.',
+      typed_config: 'The filter’s configuration (an extension of category `envoy.filters.http`, below).',
+    },
+  },
+  translate: translateHcm,
+};
