@@ -7,6 +7,7 @@ import { HTTP_INSPECTOR, TLS_INSPECTOR } from './detect/listener-filters.js';
 import { HTTP_CONNECTION_MANAGER_EXTENSION } from './filters/http/index.js';
 import { ROUTER } from './filters/http/router/config.js';
 import { TCP_PROXY_EXTENSION } from './filters/tcp-proxy/index.js';
+import { DOWNSTREAM_CONNECTIONS_MONITOR } from './listener/connection-limit.js';
 import { ISTIO_METADATA_EXCHANGE, ISTIO_STATS_HTTP, ISTIO_STATS_TCP } from './telemetry/istio-filters.js';
 import { DOWNSTREAM_RAW, DOWNSTREAM_TLS, UPSTREAM_RAW, UPSTREAM_TLS } from './transport/tls-config.js';
 import { HTTP_PROTOCOL_OPTIONS } from './upstream/http-protocol-options.js';
@@ -25,4 +26,5 @@ export const PROXY_EXTENSIONS = new ExtensionRegistry([
   UPSTREAM_TLS,
   UPSTREAM_RAW,
   HTTP_PROTOCOL_OPTIONS,
+  DOWNSTREAM_CONNECTIONS_MONITOR,
 ]);

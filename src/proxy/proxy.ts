@@ -7,6 +7,7 @@ import { AdminServer, type ServerState } from './admin/admin.js';
 import type { CertificateAgent } from './agent/agent.js';
 import { startAgentSds } from './agent/sds.js';
 import type { ProxyConfig } from './config/model.js';
+import { ConnectionLimit, effectiveConnectionLimit, fdConnectionCap } from './listener/connection-limit.js';
 import { Listener } from './listener/listener.js';
 import { StatsStore } from './stats/index.js';
 import { ProxyTelemetry } from './telemetry/context.js';
@@ -21,6 +22,8 @@ export interface ProxyOptions {
   drainTimeMs: number;
   /** Obtains and rotates the workload certificate, published as the secrets `default` and `ROOTCA`. */
   agent?: CertificateAgent;
+  /** Most downstream connections the file descriptors allow (default: read from /proc/self/limits). */
+  fdConnectionCap?: number;
 }
 
 export class SidecarProxy {
@@ -28,6 +31,8 @@ export class SidecarProxy {
   readonly secrets = new SecretStore();
   readonly clusters: ClusterManager;
   readonly listeners: Listener[];
+  /** Shared by every listener: the open downstream connections against the global limit. */
+  readonly connectionLimit: ConnectionLimit | undefined;
   private admin: AdminServer | undefined;
   private telemetry: ProxyTelemetry | undefined;
   private adminPort: number | undefined;
@@ -52,6 +57,22 @@ export class SidecarProxy {
       this.secrets,
       options.log.child('cluster'),
     );
+    const limit = effectiveConnectionLimit(
+      config.maxDownstreamConnections,
+      'fdConnectionCap' in options ? options.fdConnectionCap : fdConnectionCap(),
+    );
+    this.connectionLimit = limit
+      ? new ConnectionLimit(
+          limit.max,
+          this.stats.gauge('overload.envoy.resource_monitors.global_downstream_max_connections.pressure'),
+        )
+      : undefined;
+    if (limit?.source === 'file descriptors') {
+      options.log.info('global downstream connection limit from the file descriptor limit', {
+        max: limit.max,
+        ...(config.maxDownstreamConnections ? { configured: config.maxDownstreamConnections } : {}),
+      });
+    }
     this.listeners = config.listeners.map(
       (l) =>
         new Listener(l, {
@@ -59,6 +80,7 @@ export class SidecarProxy {
           clusters: this.clusters,
           secrets: this.secrets,
           log: options.log,
+          ...(this.connectionLimit ? { connectionLimit: this.connectionLimit } : {}),
           telemetry: () => {
             this.telemetry ??= new ProxyTelemetry(this.stats, config.node);
             return this.telemetry;
@@ -118,7 +140,7 @@ export class SidecarProxy {
     }
     this.stateValue = 'LIVE';
     this.options.log.info('proxy live', {
-      listeners: this.listeners.map((l) => `${l.config.name}=${l.config.address.host}:${l.port}`),
+      listeners: this.listeners.map((l) => `${l.config.name}=${l.addressText}`),
       ...(this.adminAddress ? { admin: `${this.adminAddress.host}:${this.adminAddress.port}` } : {}),
     });
   }

@@ -323,6 +323,93 @@ describe('the reference bootstrap and bad configuration', { timeout: 30_000 }, (
   });
 });
 
+describe('the global downstream connection limit', { timeout: 30_000 }, () => {
+  it('closes connections over the limit at accept; the admin server and open connections go on', async () => {
+    const port = await freePort();
+    const file = `${dir}/limited.yaml`;
+    writeFileSync(
+      file,
+      JSON.stringify({
+        admin: { address: { socket_address: { address: '127.0.0.1', port_value: 0 } } },
+        overload_manager: {
+          resource_monitors: [
+            {
+              name: 'envoy.resource_monitors.global_downstream_max_connections',
+              typed_config: {
+                '@type':
+                  'type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig',
+                max_active_downstream_connections: 3,
+              },
+            },
+          ],
+        },
+        static_resources: {
+          secrets: meshSecrets(`${dir}/server`),
+          listeners: [inboundListener('PERMISSIVE', 'tcp', port, 'inbound|9080||', '10s')],
+          clusters: [staticCluster('inbound|9080||', app.port)],
+        },
+      }),
+    );
+    const limited = await startProxy(file, dir);
+    const held: net.Socket[] = [];
+    try {
+      // Three silent clients wait in the listener filters: they hold the three units.
+      for (let i = 0; i < 3; i++) held.push(await connect(port));
+      const over = await connect(port);
+      assert.ok(await closed(over, 3000), 'the fourth connection is closed');
+      const stats = await statsOf(limited.admin);
+      assert.equal(stats.get(`listener.127.0.0.1_${port}.downstream_global_cx_overflow`), 1);
+      assert.equal(
+        stats.get('overload.envoy.resource_monitors.global_downstream_max_connections.pressure'),
+        100,
+      );
+      assert.equal(
+        (await adminGet(limited.admin, '/ready')).body,
+        'LIVE\n',
+        'the admin server is not limited',
+      );
+      // One held client speaks (plaintext, after the 10 s listener filter timeout would be too long: it sends
+      // bytes that decide the inspector) and is served; when it leaves, a new client gets in.
+      const first = held.shift() as net.Socket;
+      const reply = new Promise<string>((resolve) => first.once('data', (d) => resolve(d.toString())));
+      first.write('hello\n');
+      assert.equal(await reply, 'echo:hello\n');
+      first.destroy();
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal((await rawTcp(port)).reply, 'echo:hello\n', 'a unit is free again');
+    } finally {
+      for (const s of held) s.destroy();
+      await limited.stop();
+    }
+  });
+});
+
+describe('a chain that can never match', { timeout: 30_000 }, () => {
+  it('is warned about by --check and at start, and the bootstrap still loads', () => {
+    const file = `${dir}/unreachable.yaml`;
+    const listener = inboundListener('PERMISSIVE', 'tcp', 15999, 'inbound|9080||');
+    (
+      listener.filter_chains[0] as { filter_chain_match: Record<string, unknown> }
+    ).filter_chain_match.destination_port = 8080;
+    writeFileSync(
+      file,
+      JSON.stringify({
+        static_resources: {
+          secrets: meshSecrets(`${dir}/server`),
+          listeners: [listener],
+          clusters: [staticCluster('inbound|9080||', 9)],
+        },
+      }),
+    );
+    const r = run(process.execPath, [SKIFF, 'proxy', '--config', file, '--check']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(
+      r.err,
+      /warning: .*filter_chains\[0\]\.filter_chain_match\.destination_port: no address of this listener has port 8080 \(it binds 15999\)/,
+    );
+  });
+});
+
 describe('draining', { timeout: 20_000 }, () => {
   it('POST /quitquitquit stops accepting, lets an open connection finish, and exits 0', async () => {
     const open = await connect(permissive);

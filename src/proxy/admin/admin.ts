@@ -220,17 +220,23 @@ export class AdminServer {
       case '/listeners':
         if (url.searchParams.get('format') === 'json') {
           json({
-            listener_statuses: ctx.listeners().map((l) => ({
-              name: l.config.name,
-              local_address: { socket_address: { address: l.config.address.host, port_value: l.port } },
-            })),
+            listener_statuses: ctx.listeners().map((l) => {
+              const [first, ...more] = l.boundAddresses().map((a) => ({
+                socket_address: { address: a.host, port_value: a.port },
+              }));
+              return {
+                name: l.config.name,
+                local_address: first,
+                ...(more.length > 0 ? { additional_local_addresses: more } : {}),
+              };
+            }),
           });
         } else
           send(
             200,
             ctx
               .listeners()
-              .map((l) => `${l.config.name}::${l.config.address.host}:${l.port}\n`)
+              .map((l) => `${l.config.name}::${l.addressText}\n`)
               .join(''),
           );
         return;

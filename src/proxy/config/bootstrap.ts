@@ -12,6 +12,7 @@ import { TranslateContext, type Translated } from './context.js';
 import type { ExtensionRegistry } from './extension.js';
 import { type Json, type JsonObject, list, obj, str } from './json.js';
 import type { NodeInfo, ProxyConfig } from './model.js';
+import { translateConnectionLimit } from './overload.js';
 import { checkStaticReferences } from './references.js';
 import { type ResourceTypeUrl, type ResourceValues, TYPE_URL, translateResource } from './resources/index.js';
 
@@ -20,6 +21,8 @@ export const BOOTSTRAP_SUPPORT: SupportTable = {
     node: 'Who this proxy is; metadata feeds identity and telemetry labels.',
     admin: 'The admin server (statistics, config dump, readiness, drain).',
     static_resources: 'Listeners, clusters and secrets given in the file.',
+    overload_manager: 'The global downstream connection limit.',
+    layered_runtime: 'Runtime keys (the connection limit’s older form).',
   },
   'envoy.config.bootstrap.v3.Bootstrap.StaticResources': {
     listeners: 'Listeners to open.',
@@ -125,6 +128,7 @@ export function compileBootstrap(
   const adminAddress = obj(b.admin).address;
   const admin =
     adminAddress === undefined ? undefined : translateAddress(obj(adminAddress), ['admin', 'address'], ctx);
+  const maxDownstreamConnections = translateConnectionLimit(b, ctx);
   const references = checkStaticReferences(
     parts.flatMap((p) => p.refs),
     {
@@ -144,6 +148,7 @@ export function compileBootstrap(
       listeners,
       clusters,
       secrets: [...secrets, ...parts.flatMap((p) => p.inlineSecrets)],
+      ...(maxDownstreamConnections === undefined ? {} : { maxDownstreamConnections }),
       bootstrap: b,
     },
     diagnostics,

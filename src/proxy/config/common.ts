@@ -64,8 +64,11 @@ export function translateAddress(a: JsonObject, path: FieldPath, ctx: TranslateC
     );
     return { host: '', port: 0 };
   }
-  const s = obj(sa);
-  const at = [...path, 'socket_address'];
+  return translateSocketAddress(obj(sa), [...path, 'socket_address'], ctx);
+}
+
+/** A SocketAddress (TCP): an IP address and a port. */
+export function translateSocketAddress(s: JsonObject, at: FieldPath, ctx: TranslateContext): SocketAddress {
   const host = str(s.address);
   if (parseIp(host) === undefined) {
     ctx.error([...at, 'address'], 'proxy.address', `${showValue(host)} is not an IP address`);

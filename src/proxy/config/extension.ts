@@ -27,6 +27,7 @@ export interface ExtensionOutputs {
   'envoy.transport_sockets.downstream': TransportConfig;
   'envoy.transport_sockets.upstream': UpstreamTransport;
   'envoy.upstreams.http.http_protocol_options': ClusterConfig['httpProtocol'];
+  'envoy.resource_monitors': { kind: 'downstream_connections'; max: number };
 }
 
 export type ExtensionCategory = keyof ExtensionOutputs;
@@ -39,6 +40,7 @@ const NOUN: Record<ExtensionCategory, string> = {
   'envoy.transport_sockets.downstream': 'transport socket',
   'envoy.transport_sockets.upstream': 'transport socket',
   'envoy.upstreams.http.http_protocol_options': 'protocol options',
+  'envoy.resource_monitors': 'resource monitor',
 };
 
 export interface Extension<K extends ExtensionCategory = ExtensionCategory> {

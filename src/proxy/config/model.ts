@@ -251,6 +251,8 @@ export interface ClusterConfig {
   httpProtocol: 'http1' | 'http2' | 'downstream';
   /** The cluster's `metadata.filter_metadata` (Istio's `istio.services` names the service in telemetry). */
   filterMetadata: JsonObject;
+  /** `upstream_bind_config.source_address`: the local address (and port, 0 for any) of upstream connections. */
+  upstreamBind?: SocketAddress;
 }
 
 export interface SecretConfig {
@@ -267,6 +269,8 @@ export interface ProxyConfig {
   listeners: ListenerConfig[];
   clusters: ClusterConfig[];
   secrets: SecretConfig[];
+  /** The global downstream connection limit the bootstrap sets (overload manager or runtime), if any. */
+  maxDownstreamConnections?: number;
   /** The decoded configuration as canonical JSON, for /config_dump. */
   bootstrap: JsonObject;
 }

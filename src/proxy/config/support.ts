@@ -8,6 +8,7 @@ import type { SupportTable } from '../../xds/decode.js';
 import { PROXY_EXTENSIONS } from '../extensions.js';
 import { BOOTSTRAP_SUPPORT } from './bootstrap.js';
 import { COMMON_SUPPORT } from './common.js';
+import { OVERLOAD_SUPPORT } from './overload.js';
 import { CLUSTER_SUPPORT } from './resources/cluster.js';
 import { ENDPOINT_SUPPORT } from './resources/endpoint.js';
 import { LISTENER_SUPPORT } from './resources/listener.js';
@@ -24,6 +25,11 @@ export interface SupportGroup {
 
 export const SUPPORT_GROUPS: readonly SupportGroup[] = [
   { title: 'Bootstrap', summary: 'The file `skiff proxy --config` reads.', types: BOOTSTRAP_SUPPORT },
+  {
+    title: 'Bootstrap: overload manager and runtime',
+    summary: 'The proxy-wide downstream connection limit.',
+    types: OVERLOAD_SUPPORT,
+  },
   {
     title: 'Resource: Listener',
     summary: 'Addresses, listener filters, filter chains.',

@@ -13,6 +13,7 @@ import type {
   ListenerConfig,
   ListenerFilterConfig,
   PortPredicate,
+  SocketAddress,
 } from '../config/model.js';
 import {
   type ClientHelloResult,
@@ -27,6 +28,7 @@ import type { ProxyTelemetry } from '../telemetry/context.js';
 import { DownstreamTls, type PeerInfo, sslStats } from '../transport/downstream-tls.js';
 import type { SecretStore } from '../transport/secrets.js';
 import type { ClusterManager } from '../upstream/cluster.js';
+import type { ConnectionLimit } from './connection-limit.js';
 import { peek } from './peek.js';
 
 /** Skiff's answer to "who still sends plaintext?" (documented in docs/proxy-config.md). */
@@ -67,6 +69,7 @@ interface ListenerStats {
   preCxActive: Gauge;
   filterRemoteClose: Counter;
   filterError: Counter;
+  globalCxOverflow: Counter;
 }
 
 interface InspectorStats {
@@ -93,6 +96,8 @@ export interface ListenerDeps {
   telemetry?: () => ProxyTelemetry;
   /** Where the terminal network filters' factories are (default: every extension Skiff has). */
   extensions?: ExtensionRegistry;
+  /** The proxy-wide limit on open downstream connections (Envoy's global_downstream_max_connections). */
+  connectionLimit?: ConnectionLimit;
 }
 
 function predicateMatches(p: PortPredicate, port: number): boolean {
@@ -112,7 +117,8 @@ function predicateMatches(p: PortPredicate, port: number): boolean {
 
 export class Listener {
   readonly connections = new Map<net.Socket, ConnectionInfo>();
-  private readonly server: net.Server;
+  private readonly servers: net.Server[];
+  private readonly limit: ConnectionLimit | undefined;
   private readonly selector: FilterChainSelector<FilterChainConfig>;
   private readonly chains = new Map<FilterChainConfig, ChainRuntime>();
   private readonly stats: ListenerStats;
@@ -138,6 +144,7 @@ export class Listener {
       preCxActive: store.gauge(`${p}downstream_pre_cx_active`),
       filterRemoteClose: store.counter(`${p}downstream_listener_filter_remote_close`),
       filterError: store.counter(`${p}downstream_listener_filter_error`),
+      globalCxOverflow: store.counter(`${p}downstream_global_cx_overflow`),
     };
     this.inspector = {
       tlsFound: store.counter('tls_inspector.tls_found'),
@@ -202,35 +209,64 @@ export class Listener {
       });
     }
     this.selector = new FilterChainSelector(config.filterChains, config.defaultFilterChain);
-    this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) =>
-      this.onConnection(socket),
+    this.limit = deps.connectionLimit;
+    // One socket per address (Envoy's additional_addresses): the same chains, filters and statistics for all.
+    this.servers = [config.address, ...(config.additionalAddresses ?? [])].map(() =>
+      net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) =>
+        this.onConnection(socket),
+      ),
     );
   }
 
-  /** The bound port (the configured one, or the one the OS chose for port 0). */
+  /** The bound port of the listener's first address (the configured one, or the one the OS chose for 0). */
   get port(): number {
-    const a = this.server.address();
-    return typeof a === 'object' && a ? a.port : this.config.address.port;
+    return this.boundAddresses()[0]?.port ?? this.config.address.port;
+  }
+
+  /** Every address the listener binds, with the ports the OS chose for port 0. */
+  boundAddresses(): SocketAddress[] {
+    const configured = [this.config.address, ...(this.config.additionalAddresses ?? [])];
+    return configured.map((c, i) => {
+      const a = this.servers[i]?.address();
+      return { host: c.host, port: typeof a === 'object' && a ? a.port : c.port };
+    });
+  }
+
+  /** `127.0.0.1:15006,127.0.1.2:15006`: the bound addresses, for logs and the admin server. */
+  get addressText(): string {
+    return this.boundAddresses()
+      .map((a) => `${a.host}:${a.port}`)
+      .join(',');
   }
 
   get ready(): boolean {
     return [...this.chains.values()].every((c) => !c.tls || c.tls.ready);
   }
 
-  listen(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen({ host: this.config.address.host, port: this.config.address.port }, () => {
-        this.server.off('error', reject);
-        this.server.on('error', (e) => this.log.error('listener error', { error: e.message }));
-        resolve();
-      });
-    });
+  /** Binds every address; when one fails, the ones already bound are closed again. */
+  async listen(): Promise<void> {
+    const configured = [this.config.address, ...(this.config.additionalAddresses ?? [])];
+    try {
+      for (const [i, server] of this.servers.entries()) {
+        const { host, port } = configured[i] as SocketAddress;
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen({ host, port }, () => {
+            server.off('error', reject);
+            server.on('error', (e) => this.log.error('listener error', { error: e.message }));
+            resolve();
+          });
+        });
+      }
+    } catch (e) {
+      this.stopAccepting();
+      throw e;
+    }
   }
 
   /** Stops accepting at once; open connections go on (net.Server.close's callback would wait for them). */
   stopAccepting(): void {
-    if (this.server.listening) this.server.close();
+    for (const server of this.servers) if (server.listening) server.close();
     for (const c of this.chains.values()) c.tls?.close();
   }
 
@@ -263,6 +299,16 @@ export class Listener {
   private onConnection(socket: net.Socket): void {
     const s = this.stats;
     socket.on('error', () => {});
+    // Envoy closes a connection over the global limit right after accept: no filter, no TLS, no access log.
+    if (this.limit && !this.limit.tryAcquire()) {
+      s.globalCxOverflow.inc();
+      socket.destroy();
+      return;
+    }
+    if (this.limit) {
+      const limit = this.limit;
+      socket.once('close', () => limit.release());
+    }
     const info: ConnectionInfo = {
       listener: this.config.name,
       filterChain: '',

@@ -61,6 +61,7 @@ export interface ClusterStats {
   ejectionsEnforced: Counter;
   ejectionsActive: Gauge;
   sslHandshakeError: Counter;
+  bindErrors: Counter;
 }
 
 function clusterStats(store: StatsStore, name: string): ClusterStats {
@@ -79,6 +80,7 @@ function clusterStats(store: StatsStore, name: string): ClusterStats {
     ejectionsEnforced: store.counter(`${p}outlier_detection.ejections_enforced_total`),
     ejectionsActive: store.gauge(`${p}outlier_detection.ejections_active`),
     sslHandshakeError: store.counter(`${p}ssl_handshake_error`),
+    bindErrors: store.counter(`${p}bind_errors`),
   };
 }
 
@@ -197,7 +199,14 @@ export class Cluster {
     }
     s.upstreamCxTotal.inc();
     const { host, port } = endpoint.config.address;
-    const socket = net.connect({ host, port, allowHalfOpen: true, noDelay: true });
+    const bind = this.config.upstreamBind;
+    const socket = net.connect({
+      host,
+      port,
+      allowHalfOpen: true,
+      noDelay: true,
+      ...(bind ? { localAddress: bind.host, ...(bind.port ? { localPort: bind.port } : {}) } : {}),
+    });
     let settled = false;
     const failed = (reason: Exclude<ConnectResult, { ok: true }>['reason'], detail: string) => {
       if (settled) return;
@@ -230,9 +239,13 @@ export class Cluster {
       });
       done({ ok: true, socket: conn, endpoint, peerIdentity, localIdentity });
     };
-    socket.once('error', (e: NodeJS.ErrnoException) =>
-      failed('connect-fail', `connect to ${host}:${port}: ${e.code ?? e.message}`),
-    );
+    socket.once('error', (e: NodeJS.ErrnoException) => {
+      if (e.syscall === 'bind') {
+        // Envoy: "failed to bind to <addr>", counted as the cluster's bind_errors and a connect failure.
+        s.bindErrors.inc();
+        failed('connect-fail', `failed to bind to ${bind?.host}:${bind?.port ?? 0}: ${e.code ?? e.message}`);
+      } else failed('connect-fail', `connect to ${host}:${port}: ${e.code ?? e.message}`);
+    });
     socket.once('connect', () => {
       if (!endpoint.tls) {
         established(socket, undefined);

@@ -548,3 +548,91 @@ describe('docs/proxy-config.md', () => {
     }
   });
 });
+
+describe('what the control plane will generate: addresses, bind, connection limit', () => {
+  const warningsOf = (yaml: string) =>
+    parseBootstrap(yaml, 'b.yaml')
+      .diagnostics.filter((d) => d.severity === 'warning')
+      .map(formatDiagnostic);
+
+  it('reads additional_addresses and a cluster’s upstream_bind_config', () => {
+    const yaml = base(
+      `    additional_addresses:\n    - address: {socket_address: {address: 127.0.1.2, port_value: 8080}}\n    filter_chains:\n    - ${tcp.trim()}`,
+    ).replace(
+      'connect_timeout: 1s',
+      'connect_timeout: 1s\n    upstream_bind_config: {source_address: {address: 127.0.1.2, port_value: 0}}',
+    );
+    const loaded = parseBootstrap(yaml, 'b.yaml');
+    assert.deepEqual(loaded.diagnostics.map(formatDiagnostic), []);
+    assert.deepEqual(loaded.config?.listeners[0]?.additionalAddresses, [{ host: '127.0.1.2', port: 8080 }]);
+    assert.deepEqual(loaded.config?.clusters[0]?.upstreamBind, { host: '127.0.1.2', port: 0 });
+  });
+
+  it('refuses a repeated address and a bind address that is not an IP, with their paths', () => {
+    const yaml = base(
+      `    additional_addresses:\n    - address: {socket_address: {address: 127.0.0.1, port_value: 15006}}\n    filter_chains:\n    - ${tcp.trim()}`,
+    ).replace(
+      'connect_timeout: 1s',
+      'connect_timeout: 1s\n    upstream_bind_config: {source_address: {address: localhost, port_value: 0}}',
+    );
+    const errors = errorsOf(yaml).join('\n');
+    assert.match(
+      errors,
+      /listeners\[0\]\.additional_addresses\[0\]\.address: address 127\.0\.0\.1:15006 is already one of this listener's addresses/,
+    );
+    assert.match(
+      errors,
+      /clusters\[0\]\.upstream_bind_config\.source_address\.address: "localhost" is not an IP address/,
+    );
+  });
+
+  it('warns about a chain whose destination_port no address of the listener has (it could never match)', () => {
+    const yaml = base(
+      `    additional_addresses:\n    - address: {socket_address: {address: 127.0.1.2, port_value: 8080}}\n    filter_chains:\n    - filter_chain_match: {destination_port: 8080}\n      ${tcp.trim()}\n    - filter_chain_match: {destination_port: 9999}\n      ${tcp.trim()}`,
+    );
+    assert.deepEqual(errorsOf(yaml), []);
+    const warnings = warningsOf(yaml);
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(
+      warnings[0] ?? '',
+      /filter_chains\[1\]\.filter_chain_match\.destination_port: no address of this listener has port 9999 \(it binds 15006, 8080\)/,
+    );
+  });
+
+  const limitOf = (extra: string) =>
+    parseBootstrap(base(`    filter_chains:\n    - ${tcp.trim()}`, extra), 'b.yaml');
+  const monitor = (n: number | string) =>
+    `overload_manager:\n  resource_monitors:\n  - name: envoy.resource_monitors.global_downstream_max_connections\n    typed_config:\n      "@type": type.googleapis.com/envoy.extensions.resource_monitors.downstream_connections.v3.DownstreamConnectionsConfig\n      max_active_downstream_connections: ${n}`;
+  const runtime = (value: string, key = 'overload.global_downstream_max_connections') =>
+    `layered_runtime:\n  layers:\n  - name: global config\n    static_layer:\n      ${key}: ${value}\n  - name: admin\n    admin_layer: {}`;
+
+  it('reads the global connection limit from the resource monitor or the runtime key (the monitor wins, as Envoy)', () => {
+    assert.equal(limitOf(monitor(100)).config?.maxDownstreamConnections, 100);
+    assert.equal(limitOf(runtime('2147483647')).config?.maxDownstreamConnections, 2147483647);
+    assert.equal(limitOf(runtime('"250"')).config?.maxDownstreamConnections, 250);
+    const both = limitOf(`${monitor(100)}\n${runtime('5')}`);
+    assert.equal(both.config?.maxDownstreamConnections, 100);
+    assert.match(
+      both.diagnostics.map(formatDiagnostic).join('\n'),
+      /the resource monitor's \(100\) is used, as in Envoy/,
+    );
+    assert.equal(limitOf('').config?.maxDownstreamConnections, undefined);
+  });
+
+  it('refuses a bad limit; warns about runtime keys it does not implement', () => {
+    assert.match(
+      errorsOf(base(`    filter_chains:\n    - ${tcp.trim()}`, monitor(0))).join('\n'),
+      /max_active_downstream_connections: 0 must be greater than 0/,
+    );
+    assert.match(
+      errorsOf(base(`    filter_chains:\n    - ${tcp.trim()}`, runtime('lots'))).join('\n'),
+      /static_layer\["overload\.global_downstream_max_connections"\]: "lots" is not a positive whole number/,
+    );
+    const w = limitOf(runtime('"32768"', 're2.max_program_size.error_level'));
+    assert.ok(w.config);
+    assert.match(
+      w.diagnostics.map(formatDiagnostic).join('\n'),
+      /warning: .*static_layer\["re2\.max_program_size\.error_level"\]: runtime key "re2\.max_program_size\.error_level" is not implemented by Skiff: ignored/,
+    );
+  });
+});

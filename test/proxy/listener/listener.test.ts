@@ -4,6 +4,7 @@ import { after, afterEach, before, describe, it } from 'node:test';
 import { silentLogger } from '../../../src/core/log.js';
 import { parseBootstrap } from '../../../src/proxy/config/load.js';
 import type { ProxyConfig } from '../../../src/proxy/config/model.js';
+import { ConnectionLimit } from '../../../src/proxy/listener/connection-limit.js';
 import {
   type ConnectionInfo,
   Listener,
@@ -54,6 +55,8 @@ interface Chain {
 interface ListenerSpec {
   name?: string;
   port?: number;
+  /** `additional_addresses`, as host and port. */
+  additional?: { host: string; port: number }[];
   listener_filters?: object[];
   listener_filters_timeout?: string;
   continue_on_listener_filters_timeout?: boolean;
@@ -119,6 +122,13 @@ function compile(listeners: ListenerSpec[], apps: Record<string, net.Server>): P
       listeners: listeners.map((l, i) => ({
         name: l.name ?? `l${i}`,
         address: { socket_address: { address: '127.0.0.1', port_value: l.port ?? 0 } },
+        ...(l.additional
+          ? {
+              additional_addresses: l.additional.map((a) => ({
+                address: { socket_address: { address: a.host, port_value: a.port } },
+              })),
+            }
+          : {}),
         stat_prefix: l.name ?? `l${i}`,
         listener_filters: l.listener_filters ?? [],
         listener_filters_timeout: l.listener_filters_timeout ?? '5s',
@@ -151,13 +161,25 @@ async function until(what: string, cond: () => boolean, ms = 2_000): Promise<voi
 
 const clients: net.Socket[] = [];
 
-async function connect(port: number): Promise<net.Socket> {
-  const s = net.connect({ host: '127.0.0.1', port });
+async function connect(port: number, host = '127.0.0.1'): Promise<net.Socket> {
+  const s = net.connect({ host, port });
   s.setNoDelay(true);
   s.on('error', () => {});
   clients.push(s);
   await new Promise((r) => s.once('connect', r));
   return s;
+}
+
+/** Resolves true when nothing accepts a connection to host:port. */
+function refused(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ host, port });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(false);
+    });
+    s.once('error', () => resolve(true));
+  });
 }
 
 /** Resolves true when `s` is closed within `ms`. */
@@ -190,8 +212,13 @@ function nextReply(s: net.Socket, ms = 3_000): Promise<string> {
 }
 
 /** Sends `payload`; resolves with the first reply, or 'closed' when the proxy closes the connection first. */
-async function exchange(port: number, payload: string | Buffer, ms = 3_000): Promise<string> {
-  const s = await connect(port);
+async function exchange(
+  port: number,
+  payload: string | Buffer,
+  ms = 3_000,
+  host = '127.0.0.1',
+): Promise<string> {
+  const s = await connect(port, host);
   const reply = nextReply(s, ms);
   s.write(payload);
   const text = await reply;
@@ -209,13 +236,20 @@ interface Running {
 
 const running: Listener[] = [];
 
-async function run(config: ProxyConfig): Promise<Running> {
+async function run(config: ProxyConfig, connectionLimit?: ConnectionLimit): Promise<Running> {
   const store = new StatsStore();
   const secrets = new SecretStore();
   await secrets.loadStatic(config);
   const clusters = new ClusterManager(config.clusters, store, secrets, silentLogger);
   const listeners = config.listeners.map(
-    (l) => new Listener(l, { stats: store, clusters, secrets, log: silentLogger }),
+    (l) =>
+      new Listener(l, {
+        stats: store,
+        clusters,
+        secrets,
+        log: silentLogger,
+        ...(connectionLimit ? { connectionLimit } : {}),
+      }),
   );
   for (const l of listeners) {
     await l.listen();
@@ -577,5 +611,88 @@ describe('listener', { timeout: 30_000 }, () => {
     assert.equal(gauge(r, 'listener.l0.downstream_cx_active'), 0);
     assert.equal(r.stat('listener.l0.downstream_cx_destroy'), 1);
     assert.equal(r.stat('listener.l0.downstream_cx_total'), 1);
+  });
+
+  describe('additional_addresses', () => {
+    it('binds every address; a chain matches the port each connection arrived on', async () => {
+      const [p1, p2] = [await freePort(), await freePort()];
+      const r = await run(
+        compile(
+          [
+            {
+              port: p1,
+              additional: [{ host: '127.0.0.2', port: p2 }],
+              chains: [
+                { name: 'first', cluster: 'a', match: { destination_port: p1 } },
+                { name: 'second', cluster: 'b', match: { destination_port: p2 } },
+              ],
+            },
+          ],
+          apps,
+        ),
+      );
+      assert.deepEqual(first(r).boundAddresses(), [
+        { host: '127.0.0.1', port: p1 },
+        { host: '127.0.0.2', port: p2 },
+      ]);
+      assert.equal(await exchange(p1, 'x'), 'A:x');
+      assert.equal(await exchange(p2, 'y', 3_000, '127.0.0.2'), 'B:y');
+      // Nothing listens on the first address's host at the second port: each address is bound as given.
+      assert.ok(await refused(p2, '127.0.0.1'));
+      // One listener: one set of statistics for both addresses.
+      assert.equal(r.stat('listener.l0.downstream_cx_total'), 2);
+    });
+
+    it('a failed bind of one address closes the ones already bound', async () => {
+      const taken = net.createServer();
+      await new Promise<void>((resolve) => taken.listen(0, '127.0.0.2', resolve));
+      const port = (taken.address() as net.AddressInfo).port;
+      const p1 = await freePort();
+      const config = compile(
+        [{ port: p1, additional: [{ host: '127.0.0.2', port }], chains: [{ name: 'c', cluster: 'a' }] }],
+        apps,
+      );
+      const l = new Listener(config.listeners[0] as ProxyConfig['listeners'][number], {
+        stats: new StatsStore(),
+        clusters: new ClusterManager(config.clusters, new StatsStore()),
+        secrets: new SecretStore(),
+        log: silentLogger,
+      });
+      await assert.rejects(l.listen(), /EADDRINUSE/);
+      assert.ok(await refused(p1), 'the first address is closed again');
+      await new Promise((resolve) => taken.close(resolve));
+    });
+  });
+
+  describe('the global downstream connection limit', () => {
+    it('closes connections over the limit at accept, counts them, and takes new ones once others close', async () => {
+      const limit = new ConnectionLimit(2);
+      const r = await run(
+        compile([{ chains: [{ name: 'c', cluster: 'a' }] }, { chains: [{ name: 'd', cluster: 'b' }] }], apps),
+        limit,
+      );
+      const [one, two] = r.listeners.map((l) => l.port) as [number, number];
+      const talk = async (port: number, text: string) => {
+        const s = await connect(port);
+        const reply = nextReply(s);
+        s.write(text);
+        return { s, reply: await reply };
+      };
+      const a = await talk(one, '1');
+      assert.equal(a.reply, 'A:1');
+      assert.equal((await talk(two, '2')).reply, 'B:2');
+      assert.equal(limit.open, 2, 'the limit is shared by all listeners');
+      const over = await connect(one);
+      assert.ok(await closedWithin(over, 2_000), 'the third connection is closed');
+      assert.equal(r.stat('listener.l0.downstream_global_cx_overflow'), 1);
+      assert.equal(
+        r.stat('listener.l0.downstream_cx_total'),
+        1,
+        'an overflowed connection is not a downstream connection',
+      );
+      a.s.destroy();
+      await until('the first connection to be released', () => limit.open === 1);
+      assert.equal(await exchange(one, '3'), 'A:3');
+    });
   });
 });

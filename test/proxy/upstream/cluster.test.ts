@@ -367,3 +367,50 @@ describe('upstream mutual TLS per endpoint', { timeout: 30_000 }, () => {
     c.close();
   });
 });
+
+describe('upstream_bind_config', () => {
+  it('binds the source address before connecting: the endpoint sees it', async () => {
+    const seen: string[] = [];
+    const server = net.createServer((c) => {
+      seen.push(c.remoteAddress ?? '');
+      c.end('ok');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const c = new Cluster(
+        clusterConfig([endpoint(portOf(server))], { upstreamBind: { host: '127.0.0.5', port: 0 } }),
+        new StatsStore(),
+      );
+      const r = await connect(c);
+      assert.ok(r.ok, r.ok ? '' : r.detail);
+      assert.equal(r.socket.localAddress, '127.0.0.5');
+      assert.equal(await readAll(r.socket), 'ok');
+      assert.deepEqual(seen, ['127.0.0.5']);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('a failed bind fails the connection, counted as bind_errors and upstream_cx_connect_fail', async () => {
+    const up = await namedServer('up');
+    const taken = await namedServer('taken');
+    try {
+      const store = new StatsStore();
+      const c = new Cluster(
+        clusterConfig([endpoint(portOf(up))], { upstreamBind: { host: '127.0.0.1', port: portOf(taken) } }),
+        store,
+      );
+      const r = await connect(c);
+      assert.equal(r.ok, false);
+      assert.match(
+        r.ok ? '' : r.detail,
+        new RegExp(`failed to bind to 127\\.0\\.0\\.1:${portOf(taken)}: EADDRINUSE`),
+      );
+      assert.equal(store.counter('cluster.c.bind_errors').value, 1);
+      assert.equal(store.counter('cluster.c.upstream_cx_connect_fail').value, 1);
+    } finally {
+      await new Promise((r) => up.close(r));
+      await new Promise((r) => taken.close(r));
+    }
+  });
+});

@@ -5,6 +5,7 @@
 import { showValue } from '../../../core/diagnostics.js';
 import type { FieldPath } from '../../../core/field-path.js';
 import type { SupportTable } from '../../../xds/decode.js';
+import { translateSocketAddress } from '../common.js';
 import type { TranslateContext } from '../context.js';
 import { durationOr, type JsonObject, list, obj, str, typeOf } from '../json.js';
 import type { ClusterConfig, TransportSocketMatch, UpstreamTransport } from '../model.js';
@@ -28,6 +29,11 @@ export const CLUSTER_SUPPORT: SupportTable = {
       '`filter_metadata.istio.services[0]` (`host`, `name`, `namespace`) names the destination service in Istio’s metrics; the rest is recorded.',
     typed_extension_protocol_options:
       '`envoy.extensions.upstreams.http.v3.HttpProtocolOptions`: the HTTP protocol towards the endpoints.',
+    upstream_bind_config: 'The source address of connections to the endpoints.',
+  },
+  'envoy.config.core.v3.BindConfig': {
+    source_address:
+      'Bound before connecting (port 0: any); a failed bind counts `bind_errors` and fails the connection.',
   },
   'envoy.config.cluster.v3.Cluster.EdsClusterConfig': {
     eds_config: 'Where EDS comes from (`ads: {}`); recorded.',
@@ -138,5 +144,14 @@ export function translateCluster(c: JsonObject, path: FieldPath, ctx: TranslateC
     transportSocketMatches,
     httpProtocol: translateProtocolOptions(c, path, ctx),
     filterMetadata: obj(obj(c.metadata).filter_metadata),
+    ...(c.upstream_bind_config === undefined
+      ? {}
+      : {
+          upstreamBind: translateSocketAddress(
+            obj(obj(c.upstream_bind_config).source_address),
+            [...path, 'upstream_bind_config', 'source_address'],
+            ctx,
+          ),
+        }),
   };
 }
