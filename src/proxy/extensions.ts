@@ -6,6 +6,7 @@ import { ExtensionRegistry } from './config/extension.js';
 import { HTTP_INSPECTOR, TLS_INSPECTOR } from './detect/listener-filters.js';
 import { HTTP_CONNECTION_MANAGER_EXTENSION } from './filters/http/index.js';
 import { ROUTER } from './filters/http/router/config.js';
+import { PREVIOUS_HOSTS } from './filters/http/router/retry-config.js';
 import { TCP_PROXY_EXTENSION } from './filters/tcp-proxy/index.js';
 import { DOWNSTREAM_CONNECTIONS_MONITOR } from './listener/connection-limit.js';
 import { ISTIO_METADATA_EXCHANGE, ISTIO_STATS_HTTP, ISTIO_STATS_TCP } from './telemetry/istio-filters.js';
@@ -27,4 +28,5 @@ export const PROXY_EXTENSIONS = new ExtensionRegistry([
   UPSTREAM_RAW,
   HTTP_PROTOCOL_OPTIONS,
   DOWNSTREAM_CONNECTIONS_MONITOR,
+  PREVIOUS_HOSTS,
 ]);

@@ -28,6 +28,7 @@ export interface ExtensionOutputs {
   'envoy.transport_sockets.upstream': UpstreamTransport;
   'envoy.upstreams.http.http_protocol_options': ClusterConfig['httpProtocol'];
   'envoy.resource_monitors': { kind: 'downstream_connections'; max: number };
+  'envoy.retry_host_predicates': 'previous_hosts';
 }
 
 export type ExtensionCategory = keyof ExtensionOutputs;
@@ -41,6 +42,7 @@ const NOUN: Record<ExtensionCategory, string> = {
   'envoy.transport_sockets.upstream': 'transport socket',
   'envoy.upstreams.http.http_protocol_options': 'protocol options',
   'envoy.resource_monitors': 'resource monitor',
+  'envoy.retry_host_predicates': 'retry host predicate',
 };
 
 export interface Extension<K extends ExtensionCategory = ExtensionCategory> {

@@ -132,10 +132,32 @@ export interface TcpProxyConfig {
   istioStats: IstioStatsConfig | undefined;
 }
 
+/** A route's (or its virtual host's) RetryPolicy. */
+export interface RetryPolicyConfig {
+  /** The `retry_on` tokens Skiff honours (filters/http/router/retry.ts). */
+  retryOn: ReadonlySet<string>;
+  numRetries: number;
+  /** Each attempt's timeout once it is sent (0: none). */
+  perTryTimeoutMs: number;
+  retriableStatusCodes: number[];
+  /** retry_host_predicate previous_hosts: a retry avoids the hosts tried before. */
+  previousHosts: boolean;
+  /** How many extra times the load balancer picks to avoid those hosts. */
+  hostSelectionMaxAttempts: number;
+  backOffBaseMs: number;
+  backOffMaxMs: number;
+}
+
 export interface RouteActionConfig {
   cluster: string;
   /** Whole-request timeout (0: none). */
   timeoutMs: number;
+  /** The route's retry policy, or its virtual host's (a route's replaces the virtual host's whole). */
+  retryPolicy?: RetryPolicyConfig;
+  /** The virtual host's include_request_attempt_count: `x-envoy-attempt-count` on upstream requests. */
+  includeAttemptCount?: boolean;
+  /** The virtual host's include_attempt_count_in_response: `x-envoy-attempt-count` on responses. */
+  includeAttemptCountInResponse?: boolean;
 }
 
 export type ForwardClientCertDetails =

@@ -636,3 +636,112 @@ describe('what the control plane will generate: addresses, bind, connection limi
     );
   });
 });
+
+describe('retry policies (RetryPolicy on a route or a virtual host)', () => {
+  const withRoutes = (vhost: string, route: string) =>
+    base(`    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: out
+          route_config:
+            virtual_hosts:
+            - name: v
+              domains: ["*"]
+${vhost}
+              routes:
+              - {match: {prefix: /a}, route: {cluster: app${route}}}
+              - {match: {prefix: /}, route: {cluster: app}}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}`);
+  const istio = `retry_policy:
+                retry_on: connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes
+                num_retries: 2
+                retry_host_predicate:
+                - name: envoy.retry_host_predicates.previous_hosts
+                  typed_config: {"@type": type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate}
+                host_selection_retry_max_attempts: 5`;
+  const actions = (yaml: string) => {
+    const loaded = parseBootstrap(yaml, 'b.yaml');
+    const f = loaded.config?.listeners[0]?.filterChains[0]?.filters[0];
+    assert.ok(f?.kind === 'http_connection_manager', loaded.diagnostics.map(formatDiagnostic).join('\n'));
+    return { diagnostics: loaded.diagnostics.map(formatDiagnostic), routes: f.virtualHosts[0]?.routes ?? [] };
+  };
+
+  it("reads Istio's default retry policy on a virtual host; every route without its own takes it", () => {
+    const { diagnostics, routes } = actions(
+      withRoutes(`              include_request_attempt_count: true\n              ${istio}`, ''),
+    );
+    assert.deepEqual(diagnostics, []);
+    for (const r of routes) {
+      assert.deepEqual(
+        { ...r.action.retryPolicy, retryOn: [...(r.action.retryPolicy?.retryOn ?? [])] },
+        {
+          retryOn: [
+            'connect-failure',
+            'refused-stream',
+            'unavailable',
+            'cancelled',
+            'retriable-status-codes',
+          ],
+          numRetries: 2,
+          perTryTimeoutMs: 0,
+          retriableStatusCodes: [],
+          previousHosts: true,
+          hostSelectionMaxAttempts: 5,
+          backOffBaseMs: 25,
+          backOffMaxMs: 250,
+        },
+      );
+      assert.equal(r.action.includeAttemptCount, true);
+    }
+  });
+
+  it("a route's own policy replaces the virtual host's whole (no merge), with Envoy's defaults", () => {
+    const { routes } = actions(
+      withRoutes(
+        `              ${istio}`,
+        ', retry_policy: {retry_on: "5xx", per_try_timeout: 0.25s, retry_back_off: {base_interval: 0.01s}}',
+      ),
+    );
+    const own = routes[0]?.action.retryPolicy;
+    assert.deepEqual([...(own?.retryOn ?? [])], ['5xx']);
+    assert.equal(own?.numRetries, 1, "Envoy's default num_retries");
+    assert.equal(own?.previousHosts, false);
+    assert.equal(own?.hostSelectionMaxAttempts, 1);
+    assert.equal(own?.perTryTimeoutMs, 250);
+    assert.deepEqual([own?.backOffBaseMs, own?.backOffMaxMs], [10, 100]);
+    assert.equal(routes[1]?.action.retryPolicy?.numRetries, 2, 'the other route keeps the virtual host’s');
+  });
+
+  it('warns about retry_on tokens Envoy would ignore; refuses what Skiff cannot honour', () => {
+    const unknown = actions(withRoutes('', ', retry_policy: {retry_on: "5xx,retriable-status-code,503"}'));
+    assert.match(
+      unknown.diagnostics.join('\n'),
+      /warning: .*route\.retry_policy\.retry_on: unknown retry_on "retriable-status-code", "503": ignored, as Envoy ignores them/,
+    );
+    assert.deepEqual([...(unknown.routes[0]?.action.retryPolicy?.retryOn ?? [])], ['5xx']);
+    const errors = errorsOf(
+      withRoutes(
+        '',
+        ', retry_policy: {retry_on: "retriable-headers", retry_back_off: {base_interval: 1s, max_interval: 0.5s}}',
+      ),
+    ).join('\n');
+    assert.match(errors, /retry_policy\.retry_on: retry_on "retriable-headers" is not implemented/);
+    assert.match(
+      errors,
+      /retry_back_off\.max_interval: retry_policy\.max_interval must greater than or equal to the base_interval/,
+    );
+    assert.match(
+      errorsOf(
+        withRoutes(
+          '',
+          ', retry_policy: {retry_on: "5xx", retry_priority: {name: envoy.retry_priorities.previous_priorities}}',
+        ),
+      ).join('\n'),
+      /retry_priority: field "retry_priority" of envoy\.config\.route\.v3\.RetryPolicy is not implemented/,
+    );
+  });
+});

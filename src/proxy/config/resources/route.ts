@@ -6,6 +6,7 @@
 import type { FieldPath } from '../../../core/field-path.js';
 import type { HeaderCheck, PathCheck, RouteEntry } from '../../../policy/routes.js';
 import type { SupportTable } from '../../../xds/decode.js';
+import { RETRY_SUPPORT, translateRetryPolicy } from '../../filters/http/router/retry-config.js';
 import { translateStringMatch } from '../common.js';
 import type { TranslateContext } from '../context.js';
 import { durationOr, type JsonObject, list, obj, str } from '../json.js';
@@ -27,6 +28,9 @@ export const ROUTE_SUPPORT: SupportTable = {
     name: 'Name (statistics, config dump).',
     domains: 'Host/:authority values: exact, `*.suffix`, `prefix*`, `*`.',
     routes: 'Routes, first match wins.',
+    retry_policy: 'The retry policy of routes that have none of their own (a route’s replaces it whole).',
+    include_request_attempt_count: '`x-envoy-attempt-count` on upstream requests (Istio sets it).',
+    include_attempt_count_in_response: '`x-envoy-attempt-count` on responses.',
   },
   'envoy.config.route.v3.Route': {
     name: 'Route name.',
@@ -66,7 +70,9 @@ export const ROUTE_SUPPORT: SupportTable = {
   'envoy.config.route.v3.RouteAction': {
     cluster: 'The upstream cluster.',
     timeout: 'Whole-request timeout (default 15s; 0s none); over → 504 UT.',
+    retry_policy: 'When and how to retry the request.',
   },
+  ...RETRY_SUPPORT,
 };
 
 /** Where a route table comes from: inline in a connection manager (validates clusters by default) or RDS. */
@@ -83,10 +89,20 @@ export function translateRouteConfiguration(
   const virtualHosts = list(rc.virtual_hosts).map((v, i) => {
     const vh = obj(v);
     const at = [...path, 'virtual_hosts', i];
+    // What the virtual host gives each of its routes' actions.
+    const shared: Partial<RouteActionConfig> = {
+      ...(vh.retry_policy === undefined
+        ? {}
+        : { retryPolicy: translateRetryPolicy(obj(vh.retry_policy), [...at, 'retry_policy'], ctx) }),
+      ...(vh.include_request_attempt_count === true ? { includeAttemptCount: true } : {}),
+      ...(vh.include_attempt_count_in_response === true ? { includeAttemptCountInResponse: true } : {}),
+    };
     return {
       name: str(vh.name),
       domains: list(vh.domains).map(str),
-      routes: list(vh.routes).map((r, j) => translateRoute(obj(r), [...at, 'routes', j], validate, ctx)),
+      routes: list(vh.routes).map((r, j) =>
+        translateRoute(obj(r), [...at, 'routes', j], validate, shared, ctx),
+      ),
     };
   });
   return {
@@ -136,6 +152,7 @@ function translateRoute(
   r: JsonObject,
   path: FieldPath,
   validateClusters: boolean,
+  shared: Partial<RouteActionConfig>,
   ctx: TranslateContext,
 ): RouteEntry<RouteActionConfig> {
   const m = obj(r.match);
@@ -181,6 +198,20 @@ function translateRoute(
       headers,
       queryParameters,
     },
-    action: { cluster, timeoutMs: durationOr(action.timeout, ROUTE_TIMEOUT_MS) },
+    action: {
+      ...shared,
+      cluster,
+      timeoutMs: durationOr(action.timeout, ROUTE_TIMEOUT_MS),
+      // A route's own policy replaces the virtual host's whole, as Envoy ("values are not inherited").
+      ...(action.retry_policy === undefined
+        ? {}
+        : {
+            retryPolicy: translateRetryPolicy(
+              obj(action.retry_policy),
+              [...path, 'route', 'retry_policy'],
+              ctx,
+            ),
+          }),
+    },
   };
 }
