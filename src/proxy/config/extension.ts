@@ -11,6 +11,7 @@ import type { NetworkFilterRuntime } from '../filters/network-filter.js';
 import type { TranslateContext } from './context.js';
 import { extensionTypeOf, type JsonObject, obj, str } from './json.js';
 import type {
+  AccessLoggerConfig,
   ClusterConfig,
   HttpFilterConfig,
   ListenerFilterConfig,
@@ -29,6 +30,7 @@ export interface ExtensionOutputs {
   'envoy.upstreams.http.http_protocol_options': ClusterConfig['httpProtocol'];
   'envoy.resource_monitors': { kind: 'downstream_connections'; max: number };
   'envoy.retry_host_predicates': 'previous_hosts';
+  'envoy.access_loggers': AccessLoggerConfig;
 }
 
 export type ExtensionCategory = keyof ExtensionOutputs;
@@ -43,6 +45,7 @@ const NOUN: Record<ExtensionCategory, string> = {
   'envoy.upstreams.http.http_protocol_options': 'protocol options',
   'envoy.resource_monitors': 'resource monitor',
   'envoy.retry_host_predicates': 'retry host predicate',
+  'envoy.access_loggers': 'access logger',
 };
 
 export interface Extension<K extends ExtensionCategory = ExtensionCategory> {

@@ -6,7 +6,10 @@ import type { ChainMatch } from '../../policy/filter-chain-match.js';
 import type { VirtualHostEntry } from '../../policy/routes.js';
 import type { StringMatch } from '../../policy/string-match.js';
 import type { JsonObject } from '../../xds/decode.js';
+import type { CompiledFilter } from '../access-log/filter.js';
+import type { CompiledFormat } from '../access-log/format.js';
 import type { NodeMetadata } from '../telemetry/workload.js';
+import type { OutlierDetectionConfig } from '../upstream/outlier-detector.js';
 
 export interface SocketAddress {
   host: string;
@@ -275,6 +278,10 @@ export interface ClusterConfig {
   filterMetadata: JsonObject;
   /** `upstream_bind_config.source_address`: the local address (and port, 0 for any) of upstream connections. */
   upstreamBind?: SocketAddress;
+  /** `outlier_detection`, every default resolved; absent: no host is ever ejected (Envoy). */
+  outlierDetection?: OutlierDetectionConfig;
+  /** `common_lb_config.healthy_panic_threshold` in percent (Envoy's default 50; Istio sets 0). */
+  healthyPanicThreshold?: number;
 }
 
 export interface SecretConfig {
@@ -295,4 +302,16 @@ export interface ProxyConfig {
   maxDownstreamConnections?: number;
   /** The decoded configuration as canonical JSON, for /config_dump. */
   bootstrap: JsonObject;
+}
+
+/** Where an access logger writes, and in which format (compiled once). */
+export interface AccessLoggerConfig {
+  sink: { kind: 'file'; path: string } | { kind: 'stdout' } | { kind: 'stderr' };
+  format: CompiledFormat;
+}
+
+/** One `access_log` entry: its logger and the filter that says which lines it writes. */
+export interface AccessLogConfig extends AccessLoggerConfig {
+  name: string;
+  filter: CompiledFilter | undefined;
 }

@@ -36,6 +36,7 @@ export {
   GRPC_INVALID_CODE,
   grpcResponseStatus,
   grpcStatusLabel,
+  grpcToHttpStatus,
   HTTP_LABEL_NAMES,
   httpLabelValues,
   httpToGrpcStatus,

@@ -285,6 +285,30 @@ export function httpToGrpcStatus(httpStatus: number): number {
   }
 }
 
+/** `Grpc::Utility::grpcToHttpStatus`: the HTTP status a gRPC status stands for (outlier detection reads it). */
+export function grpcToHttpStatus(grpcStatus: number): number {
+  const map: Record<number, number> = {
+    0: 200,
+    1: 499,
+    2: 500,
+    3: 400,
+    4: 504,
+    5: 404,
+    6: 409,
+    7: 403,
+    8: 429,
+    9: 400,
+    10: 409,
+    11: 400,
+    12: 501,
+    13: 500,
+    14: 503,
+    15: 500,
+    16: 401,
+  };
+  return map[grpcStatus] ?? 500;
+}
+
 /**
  * `grpc_response_status` of a gRPC stream (`Grpc::Common::getGrpcStatus(trailers, headers, info)`): the
  * trailers' grpc-status, else the response headers' (trailers-only response), else inferred from the HTTP

@@ -4,9 +4,10 @@
 // the mechanism of auto mTLS: one cluster can hold sidecar endpoints (`tlsMode: istio` → mTLS) and plain ones.
 // Counted as Envoy counts (`cluster.<name>.upstream_cx_*`, `cluster.<name>.ssl.*`).
 //
-// Outlier handling, built in and simple: an endpoint whose connection fails (refused, timed out, TLS refused)
-// is skipped for 5 s, doubling while it keeps failing (up to 5 min); when every endpoint is skipped, all are
-// tried again (Envoy's panic mode). `outlier_detection.ejections_enforced_total` counts ejections.
+// Outlier detection only when the cluster configures it (outlier-detector.ts, as Envoy's): the routers and
+// tcp_proxy report each attempt's result per endpoint, ejected endpoints are left out of the balancer's picks.
+// Without outlier_detection no endpoint is ever ejected, as in Envoy. Envoy's panic mode: when the share of
+// available endpoints falls under healthy_panic_threshold (default 50%, Istio 0), every endpoint is used.
 
 import type { Socket } from 'node:net';
 import net from 'node:net';
@@ -16,10 +17,17 @@ import type { ClusterConfig, EndpointConfig, UpstreamTransport } from '../config
 import type { Counter, Gauge, StatsStore } from '../stats/index.js';
 import { sslStats } from '../transport/downstream-tls.js';
 import { SecretStore } from '../transport/secrets.js';
+import { OUTLIER_COUNTER_NAMES, OutlierDetector, type OutlierResult } from './outlier-detector.js';
 import { UpstreamTls } from './upstream-tls.js';
 
-export const BASE_EJECTION_MS = 5_000;
-export const MAX_EJECTION_MS = 300_000;
+/** Envoy's default circuit breaker max_retries. */
+export const MAX_RETRIES = 3;
+
+/** Envoy's default common_lb_config.healthy_panic_threshold. */
+export const HEALTHY_PANIC_THRESHOLD = 50;
+
+/** Envoy's overprovisioning factor (1.4): availability is the healthy share times it, capped at 100%. */
+const OVERPROVISIONING = 1.4;
 
 export interface Endpoint {
   config: EndpointConfig;
@@ -29,9 +37,10 @@ export interface Endpoint {
   tls: UpstreamTls | undefined;
   /** Name of the transport socket match that chose the transport (or `default`). */
   transportName: string;
-  ejectedUntil: number;
-  ejections: number;
 }
+
+/** Who reports a connection's result: the router (a request follows) or tcp_proxy (nothing follows). */
+export type ConnectOrigin = 'router' | 'tcp_proxy';
 
 function jsonEqual(a: Json | undefined, b: Json | undefined): boolean {
   if (a === b) return true;
@@ -58,10 +67,16 @@ export interface ClusterStats {
   upstreamCxTxBytesTotal: Counter;
   membershipTotal: Gauge;
   membershipHealthy: Gauge;
-  ejectionsEnforced: Counter;
-  ejectionsActive: Gauge;
   sslHandshakeError: Counter;
+  lbHealthyPanic: Counter;
   bindErrors: Counter;
+  retry: Counter;
+  retrySuccess: Counter;
+  retryLimitExceeded: Counter;
+  retryOverflow: Counter;
+  retryBackoffExponential: Counter;
+  retryOrShadowAbandoned: Counter;
+  perTryTimeout: Counter;
 }
 
 function clusterStats(store: StatsStore, name: string): ClusterStats {
@@ -77,10 +92,16 @@ function clusterStats(store: StatsStore, name: string): ClusterStats {
     upstreamCxTxBytesTotal: store.counter(`${p}upstream_cx_tx_bytes_total`),
     membershipTotal: store.gauge(`${p}membership_total`),
     membershipHealthy: store.gauge(`${p}membership_healthy`),
-    ejectionsEnforced: store.counter(`${p}outlier_detection.ejections_enforced_total`),
-    ejectionsActive: store.gauge(`${p}outlier_detection.ejections_active`),
     sslHandshakeError: store.counter(`${p}ssl_handshake_error`),
+    lbHealthyPanic: store.counter(`${p}lb_healthy_panic`),
     bindErrors: store.counter(`${p}bind_errors`),
+    retry: store.counter(`${p}upstream_rq_retry`),
+    retrySuccess: store.counter(`${p}upstream_rq_retry_success`),
+    retryLimitExceeded: store.counter(`${p}upstream_rq_retry_limit_exceeded`),
+    retryOverflow: store.counter(`${p}upstream_rq_retry_overflow`),
+    retryBackoffExponential: store.counter(`${p}upstream_rq_retry_backoff_exponential`),
+    retryOrShadowAbandoned: store.counter(`${p}retry_or_shadow_abandoned`),
+    perTryTimeout: store.counter(`${p}upstream_rq_per_try_timeout`),
   };
 }
 
@@ -94,14 +115,36 @@ export type ConnectResult =
       /** Our own URI SAN presented (TLS with a certificate). */
       localIdentity: string | undefined;
     }
-  | { ok: false; reason: 'none-healthy' | 'connect-fail' | 'timeout' | 'tls'; detail: string };
+  | {
+      ok: false;
+      reason: 'none-healthy' | 'connect-fail' | 'timeout' | 'tls';
+      detail: string;
+      /** The endpoint the attempt went to (none when no endpoint was healthy). */
+      endpoint?: Endpoint;
+    };
+
+/** How one connection attempt picks its endpoint. */
+export interface ConnectOptions {
+  /** Endpoints to avoid if the load balancer has others (a retry's previous hosts). */
+  avoid?: ReadonlySet<Endpoint>;
+  /** How many picks may be spent avoiding them (host_selection_retry_max_attempts + 1). */
+  picks?: number;
+  /** Who will report the result to outlier detection (default: the router). */
+  origin?: ConnectOrigin;
+}
 
 export class Cluster {
   readonly stats: ClusterStats;
   readonly endpoints: Endpoint[];
   private readonly healthy: Endpoint[];
+  /** Healthy endpoints not ejected: what the balancer picks from outside panic mode. */
+  private available: Endpoint[];
   private readonly transports: UpstreamTls[] = [];
   private next = 0;
+  private retriesActive = 0;
+  private readonly outliers: OutlierDetector<Endpoint> | undefined;
+  private readonly outlierTimer: NodeJS.Timeout | undefined;
+  private readonly panicThreshold: number;
 
   constructor(
     readonly config: ClusterConfig,
@@ -129,13 +172,59 @@ export class Cluster {
         active: 0,
         tls: tlsFor(m ? m.transport : config.transport),
         transportName: m ? m.name : 'default',
-        ejectedUntil: 0,
-        ejections: 0,
       };
     });
     this.healthy = this.endpoints.filter((e) => e.config.healthy);
+    this.available = this.healthy;
+    this.panicThreshold = config.healthyPanicThreshold ?? HEALTHY_PANIC_THRESHOLD;
     this.stats.membershipTotal.set(this.endpoints.length);
     this.stats.membershipHealthy.set(this.healthy.length);
+    if (config.outlierDetection) {
+      const p = `cluster.${config.name}.outlier_detection.`;
+      const counters = new Map(OUTLIER_COUNTER_NAMES.map((n) => [n, store.counter(`${p}${n}`)]));
+      const active = store.gauge(`${p}ejections_active`);
+      this.outliers = new OutlierDetector(config.outlierDetection, this.endpoints, {
+        now: Date.now,
+        random: Math.random,
+        counters: {
+          inc: (name) => (counters.get(name) ?? store.counter(`${p}${name}`)).inc(),
+          setActive: (n) => active.set(n),
+        },
+        onChange: () => this.rebuildAvailable(),
+      });
+      const detector = this.outliers;
+      this.outlierTimer = setInterval(() => detector.tick(), config.outlierDetection.intervalMs);
+      this.outlierTimer.unref();
+    }
+  }
+
+  /** An ejection or un-ejection: the balancer's set of available endpoints changes. */
+  private rebuildAvailable(): void {
+    const o = this.outliers;
+    this.available = o ? this.healthy.filter((e) => !o.isEjected(e)) : this.healthy;
+    this.stats.membershipHealthy.set(this.available.length);
+  }
+
+  /**
+   * An attempt's result for outlier detection (Envoy's Outlier::Result, with the HTTP status when there is one).
+   * Nothing happens without outlier_detection.
+   */
+  report(endpoint: Endpoint, result: OutlierResult, code?: number): void {
+    this.outliers?.putResult(endpoint, result, code);
+  }
+
+  /**
+   * Envoy's max_retries circuit breaker (default 3 retries in flight per cluster; circuit_breakers is not
+   * configurable in Skiff yet): a retry takes a unit, and gives it back when its attempt ends.
+   */
+  tryTakeRetry(): boolean {
+    if (this.retriesActive >= MAX_RETRIES) return false;
+    this.retriesActive++;
+    return true;
+  }
+
+  releaseRetry(): void {
+    if (this.retriesActive > 0) this.retriesActive--;
   }
 
   /** Whether every TLS transport of the cluster has its material. */
@@ -145,20 +234,41 @@ export class Cluster {
 
   close(): void {
     for (const t of this.transports) t.close();
+    if (this.outlierTimer) clearInterval(this.outlierTimer);
   }
 
-  /** Healthy endpoints not currently ejected; all healthy ones when every one is ejected (panic). */
-  private candidates(now: number): Endpoint[] {
-    const hosts = this.healthy;
-    let available = 0;
-    for (const h of hosts) if (h.ejectedUntil <= now) available++;
-    if (available === hosts.length || available === 0) return hosts;
-    return hosts.filter((h) => h.ejectedUntil <= now);
+  /**
+   * The endpoints the balancer picks from: the available ones, or every endpoint in panic mode — when the
+   * available share, times Envoy's overprovisioning factor, is under 100% and the share itself is under the
+   * panic threshold (Envoy's recalculatePerPriorityPanic). A threshold of 0 never panics.
+   */
+  private candidates(): Endpoint[] {
+    const total = this.endpoints.length;
+    if (total === 0) return this.available;
+    const share = (this.available.length / total) * 100;
+    if (share * OVERPROVISIONING >= 100 || share >= this.panicThreshold) return this.available;
+    this.stats.lbHealthyPanic.inc();
+    return this.endpoints;
+  }
+
+  /**
+   * The load balancer's choice for one attempt. A retry may name hosts to avoid (retry_host_predicate
+   * previous_hosts): the balancer picks up to `picks` times for one that is not among them, and keeps the last
+   * pick when every one is (Envoy's chooseHost).
+   */
+  choose(opts: ConnectOptions = {}): Endpoint | undefined {
+    const picks = Math.max(1, opts.picks ?? 1);
+    let host: Endpoint | undefined;
+    for (let i = 0; i < picks; i++) {
+      host = this.pick();
+      if (host === undefined || opts.avoid === undefined || !opts.avoid.has(host)) return host;
+    }
+    return host;
   }
 
   /** The load balancer's choice: round robin, or least request as Envoy's power of two choices. */
-  pick(now = Date.now()): Endpoint | undefined {
-    const hosts = this.candidates(now);
+  pick(): Endpoint | undefined {
+    const hosts = this.candidates();
     if (hosts.length === 0) return undefined;
     if (this.config.lbPolicy === 'LEAST_REQUEST' && hosts.length > 1) {
       const a = hosts[Math.floor(Math.random() * hosts.length)] as Endpoint;
@@ -170,33 +280,36 @@ export class Cluster {
     return host;
   }
 
-  private eject(endpoint: Endpoint): void {
-    const now = Date.now();
-    if (endpoint.ejectedUntil > now) return;
-    const ms = Math.min(BASE_EJECTION_MS * 2 ** endpoint.ejections, MAX_EJECTION_MS);
-    endpoint.ejections++;
-    endpoint.ejectedUntil = now + ms;
-    this.stats.ejectionsEnforced.inc();
-    this.stats.ejectionsActive.inc();
-    setTimeout(() => this.stats.ejectionsActive.dec(), ms).unref();
-  }
-
   /**
    * Connects to a picked endpoint within connect_timeout — TCP, then TLS when the endpoint's transport says so.
    * The socket allows half-open connections.
    */
-  connect(done: (result: ConnectResult) => void): void {
-    const endpoint = this.pick();
-    const s = this.stats;
+  connect(done: (result: ConnectResult) => void, opts: ConnectOptions = {}): void {
+    const endpoint = this.choose(opts);
     if (!endpoint) {
-      s.upstreamCxNoneHealthy.inc();
-      done({
-        ok: false,
-        reason: 'none-healthy',
-        detail: `cluster ${this.config.name} has no healthy endpoint`,
-      });
+      done(this.noneHealthy());
       return;
     }
+    this.connectTo(endpoint, done, opts.origin);
+  }
+
+  /** The answer when the balancer has no endpoint to give (counted as upstream_cx_none_healthy). */
+  noneHealthy(): Extract<ConnectResult, { ok: false }> {
+    this.stats.upstreamCxNoneHealthy.inc();
+    return {
+      ok: false,
+      reason: 'none-healthy',
+      detail: `cluster ${this.config.name} has no healthy endpoint`,
+    };
+  }
+
+  /** Connects to an endpoint the balancer chose (connection pools choose first, then reuse or connect). */
+  connectTo(
+    endpoint: Endpoint,
+    done: (result: ConnectResult) => void,
+    origin: ConnectOrigin = 'router',
+  ): void {
+    const s = this.stats;
     s.upstreamCxTotal.inc();
     const { host, port } = endpoint.config.address;
     const bind = this.config.upstreamBind;
@@ -208,14 +321,21 @@ export class Cluster {
       ...(bind ? { localAddress: bind.host, ...(bind.port ? { localPort: bind.port } : {}) } : {}),
     });
     let settled = false;
-    const failed = (reason: Exclude<ConnectResult, { ok: true }>['reason'], detail: string) => {
+    const failed = (
+      reason: Exclude<ConnectResult, { ok: true }>['reason'],
+      detail: string,
+      local = false,
+    ) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
       s.upstreamCxConnectFail.inc();
-      this.eject(endpoint);
+      // Outlier detection hears of a connect failure or timeout; tcp_proxy does not report its local failures
+      // (a TLS handshake or a bind), as Envoy's tcp_proxy does not.
+      if (reason === 'timeout') this.report(endpoint, 'local-origin-timeout');
+      else if (!(local && origin === 'tcp_proxy')) this.report(endpoint, 'local-origin-connect-failed');
       socket.destroy();
-      done({ ok: false, reason, detail });
+      done({ ok: false, reason, detail, endpoint });
     };
     const timer = setTimeout(() => {
       if (settled) return;
@@ -229,7 +349,10 @@ export class Cluster {
       }
       settled = true;
       clearTimeout(timer);
-      endpoint.ejections = 0;
+      this.report(
+        endpoint,
+        origin === 'tcp_proxy' ? 'local-origin-connect-success-final' : 'local-origin-connect-success',
+      );
       endpoint.active++;
       s.upstreamCxActive.inc();
       conn.once('close', () => {
@@ -243,7 +366,11 @@ export class Cluster {
       if (e.syscall === 'bind') {
         // Envoy: "failed to bind to <addr>", counted as the cluster's bind_errors and a connect failure.
         s.bindErrors.inc();
-        failed('connect-fail', `failed to bind to ${bind?.host}:${bind?.port ?? 0}: ${e.code ?? e.message}`);
+        failed(
+          'connect-fail',
+          `failed to bind to ${bind?.host}:${bind?.port ?? 0}: ${e.code ?? e.message}`,
+          true,
+        );
       } else failed('connect-fail', `connect to ${host}:${port}: ${e.code ?? e.message}`);
     });
     socket.once('connect', () => {
@@ -253,7 +380,7 @@ export class Cluster {
       }
       endpoint.tls.handshake(socket, (outcome) => {
         if (outcome.ok) established(outcome.socket, outcome.peerIdentity, outcome.localIdentity);
-        else failed('tls', `TLS to ${host}:${port}: ${outcome.detail}`);
+        else failed('tls', `TLS to ${host}:${port}: ${outcome.detail}`, true);
       });
     });
   }

@@ -5,6 +5,7 @@ import { formatDiagnostic } from '../../../src/core/diagnostics.js';
 import { parseBootstrap } from '../../../src/proxy/config/load.js';
 import { PROXY_SUPPORT, SUPPORT_GROUPS } from '../../../src/proxy/config/support.js';
 import { renderSupportDoc, SUPPORT_DOC_HEADING } from '../../../src/proxy/config/support-doc.js';
+import { OUTLIER_DEFAULTS } from '../../../src/proxy/upstream/outlier-detector.js';
 import { repoRoot } from '../../helpers.js';
 
 /** The reference bootstrap, kept in the repository as an unchanged copy of shared/examples/ (CI has no shared/). */
@@ -742,6 +743,55 @@ ${vhost}
         ),
       ).join('\n'),
       /retry_priority: field "retry_priority" of envoy\.config\.route\.v3\.RetryPolicy is not implemented/,
+    );
+  });
+});
+
+describe('outlier_detection and the panic threshold of a cluster', () => {
+  const cluster = (extra: string) =>
+    base(`    filter_chains:\n    - ${tcp.trim()}`).replace(
+      'connect_timeout: 1s',
+      `connect_timeout: 1s\n${extra}`,
+    );
+
+  it("fills Envoy's defaults around what is given (Istio's DestinationRule mapping)", () => {
+    const loaded = parseBootstrap(
+      cluster(
+        '    outlier_detection: {consecutive_5xx: 3, enforcing_consecutive_5xx: 100, enforcing_success_rate: 0, interval: 5s, base_ejection_time: 60s, max_ejection_percent: 50}\n    common_lb_config: {healthy_panic_threshold: {value: 0}}',
+      ),
+      'b.yaml',
+    );
+    assert.deepEqual(loaded.diagnostics.map(formatDiagnostic), []);
+    const c = loaded.config?.clusters[0];
+    assert.equal(c?.healthyPanicThreshold, 0);
+    assert.deepEqual(c?.outlierDetection, {
+      ...OUTLIER_DEFAULTS,
+      consecutive5xx: 3,
+      enforcingSuccessRate: 0,
+      intervalMs: 5000,
+      baseEjectionMs: 60_000,
+      maxEjectionMs: 300_000,
+      maxEjectionPercent: 50,
+    });
+    assert.equal(parseBootstrap(cluster(''), 'b.yaml').config?.clusters[0]?.outlierDetection, undefined);
+    assert.equal(
+      parseBootstrap(cluster('    outlier_detection: {base_ejection_time: 400s}'), 'b.yaml').config
+        ?.clusters[0]?.outlierDetection?.maxEjectionMs,
+      400_000,
+      'max_ejection_time defaults to at least base_ejection_time',
+    );
+  });
+
+  it('refuses a max_ejection_time under base_ejection_time, and monitors (not implemented)', () => {
+    assert.match(
+      errorsOf(cluster('    outlier_detection: {base_ejection_time: 60s, max_ejection_time: 10s}')).join(
+        '\n',
+      ),
+      /outlier_detection\.max_ejection_time: outlier detector's max_ejection_time cannot be smaller than base_ejection_time/,
+    );
+    assert.match(
+      errorsOf(cluster('    outlier_detection: {monitors: [{name: x}]}')).join('\n'),
+      /outlier_detection\.monitors: field "monitors" of envoy\.config\.cluster\.v3\.OutlierDetection is not implemented/,
     );
   });
 });

@@ -7,12 +7,8 @@ import { silentLogger } from '../../../src/core/log.js';
 import type { ClusterConfig, EndpointConfig, UpstreamTransport } from '../../../src/proxy/config/model.js';
 import { StatsStore } from '../../../src/proxy/stats/index.js';
 import { SecretStore } from '../../../src/proxy/transport/secrets.js';
-import {
-  BASE_EJECTION_MS,
-  Cluster,
-  type ConnectResult,
-  transportMatches,
-} from '../../../src/proxy/upstream/cluster.js';
+import { Cluster, type ConnectResult, transportMatches } from '../../../src/proxy/upstream/cluster.js';
+import { OUTLIER_DEFAULTS } from '../../../src/proxy/upstream/outlier-detector.js';
 import { type Identity, issue, makeCa } from '../pki.js';
 
 const PARAMS = {
@@ -74,6 +70,15 @@ async function namedServer(name: string): Promise<net.Server> {
   return s;
 }
 const portOf = (s: net.Server) => (s.address() as net.AddressInfo).port;
+
+/** A port nothing listens on. */
+async function deadPortOf(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = portOf(s);
+  await new Promise((r) => s.close(r));
+  return port;
+}
 
 async function readAll(socket: net.Socket): Promise<string> {
   let out = '';
@@ -158,35 +163,92 @@ describe('load balancing and outlier handling', { timeout: 20_000 }, () => {
     for (const h of held) h.destroy();
   });
 
-  it('skips a refused endpoint for a while, counts the ejection, and tries all when all are ejected', async () => {
+  it('without outlier_detection a refused endpoint is never ejected (Envoy): round robin keeps trying it', async () => {
     const up = await namedServer('up');
     servers.push(up);
-    const closed = await namedServer('x');
-    const deadPort = portOf(closed);
-    await new Promise((r) => closed.close(r));
+    const dead = await deadPortOf();
     const store = new StatsStore();
-    const c = new Cluster(clusterConfig([endpoint(deadPort), endpoint(portOf(up))]), store);
-    const first = await connect(c);
-    assert.equal(first.ok, false);
-    assert.equal(store.counter('cluster.c.upstream_cx_connect_fail').value, 1);
-    assert.equal(store.counter('cluster.c.outlier_detection.ejections_enforced_total').value, 1);
-    for (let i = 0; i < 4; i++) {
+    const c = new Cluster(clusterConfig([endpoint(dead), endpoint(portOf(up))]), store);
+    const results: boolean[] = [];
+    for (let i = 0; i < 6; i++) {
       const r = await connect(c);
-      assert.ok(r.ok, 'the ejected endpoint is skipped');
-      r.socket.destroy();
+      results.push(r.ok);
+      if (r.ok) r.socket.destroy();
     }
-    assert.ok(BASE_EJECTION_MS >= 1000);
-    // Every endpoint ejected: panic, all are tried again.
-    const only = new Cluster(clusterConfig([endpoint(deadPort)]), new StatsStore());
-    assert.equal((await connect(only)).ok, false);
-    const again = await connect(only);
-    assert.equal(again.ok, false);
-    assert.ok(!again.ok && again.reason === 'connect-fail', 'tried, not "none healthy"');
+    assert.deepEqual(results, [false, true, false, true, false, true]);
+    assert.equal(store.counter('cluster.c.upstream_cx_connect_fail').value, 3);
+    assert.equal(
+      [...store.counters()].some((c) => c.name.includes('outlier_detection')),
+      false,
+      'no outlier_detection statistics without a detector (Envoy)',
+    );
   });
 
-  it('counts none_healthy when no endpoint is healthy', async () => {
+  it('with outlier_detection, consecutive connect failures eject the endpoint until the interval reviews it', async () => {
+    const up = await namedServer('up');
+    servers.push(up);
+    const dead = await deadPortOf();
     const store = new StatsStore();
-    const c = new Cluster(clusterConfig([{ ...endpoint(1), healthy: false }]), store);
+    const c = new Cluster(
+      clusterConfig([endpoint(dead), endpoint(portOf(up))], {
+        outlierDetection: {
+          ...OUTLIER_DEFAULTS,
+          consecutive5xx: 2,
+          maxEjectionPercent: 50,
+          intervalMs: 200,
+          baseEjectionMs: 200,
+        },
+      }),
+      store,
+    );
+    const od = (n: string) => store.counter(`cluster.c.outlier_detection.${n}`).value;
+    // Round robin: dead, up, dead — the second failure (503 each) reaches consecutive_5xx.
+    for (let i = 0; i < 3; i++) {
+      const r = await connect(c);
+      if (r.ok) r.socket.destroy();
+    }
+    assert.equal(od('ejections_enforced_consecutive_5xx'), 1);
+    assert.equal(store.gauge('cluster.c.outlier_detection.ejections_active').value, 1);
+    for (let i = 0; i < 4; i++) {
+      const r = await connect(c);
+      assert.ok(r.ok, 'the ejected endpoint is not picked');
+      r.socket.destroy();
+    }
+    // At an interval tick after base_ejection_time the endpoint is back.
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(store.gauge('cluster.c.outlier_detection.ejections_active').value, 0);
+    const picks: boolean[] = [];
+    for (let i = 0; i < 2; i++) {
+      const r = await connect(c);
+      picks.push(r.ok);
+      if (r.ok) r.socket.destroy();
+    }
+    assert.ok(picks.includes(false), 'the endpoint is tried again');
+    c.close();
+  });
+
+  it('panic mode: under healthy_panic_threshold every endpoint is used, unhealthy ones too; 0 turns it off', async () => {
+    const up = await namedServer('up');
+    servers.push(up);
+    const unhealthy = { ...endpoint(portOf(up)), healthy: false };
+    const store = new StatsStore();
+    // No healthy endpoint: 0% available is under Envoy's default 50%, so the unhealthy one is tried.
+    const panicking = await connect(new Cluster(clusterConfig([unhealthy]), store));
+    assert.ok(panicking.ok, 'panic routes to the unhealthy endpoint');
+    panicking.socket.destroy();
+    assert.equal(store.counter('cluster.c.lb_healthy_panic').value, 1);
+    const off = await connect(
+      new Cluster(clusterConfig([unhealthy], { healthyPanicThreshold: 0 }), new StatsStore()),
+    );
+    assert.ok(!off.ok && off.reason === 'none-healthy', 'threshold 0: no panic, no healthy upstream');
+  });
+
+  it('counts none_healthy when no endpoint is healthy and panic mode is off', async () => {
+    const store = new StatsStore();
+    const c = new Cluster(
+      clusterConfig([{ ...endpoint(1), healthy: false }], { healthyPanicThreshold: 0 }),
+      store,
+    );
     const r = await connect(c);
     assert.ok(!r.ok && r.reason === 'none-healthy');
     assert.equal(store.counter('cluster.c.upstream_cx_none_healthy').value, 1);

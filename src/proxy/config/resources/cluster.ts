@@ -5,9 +5,10 @@
 import { showValue } from '../../../core/diagnostics.js';
 import type { FieldPath } from '../../../core/field-path.js';
 import type { SupportTable } from '../../../xds/decode.js';
+import { OUTLIER_DEFAULTS, type OutlierDetectionConfig } from '../../upstream/outlier-detector.js';
 import { translateSocketAddress } from '../common.js';
 import type { TranslateContext } from '../context.js';
-import { durationOr, type JsonObject, list, obj, str, typeOf } from '../json.js';
+import { durationOr, type JsonObject, list, num, obj, str, typeOf, wrapped } from '../json.js';
 import type { ClusterConfig, TransportSocketMatch, UpstreamTransport } from '../model.js';
 import { translateLoadAssignment } from './endpoint.js';
 
@@ -30,6 +31,45 @@ export const CLUSTER_SUPPORT: SupportTable = {
     typed_extension_protocol_options:
       '`envoy.extensions.upstreams.http.v3.HttpProtocolOptions`: the HTTP protocol towards the endpoints.',
     upstream_bind_config: 'The source address of connections to the endpoints.',
+    outlier_detection: 'Ejects failing endpoints for a while (none without it, as Envoy).',
+    common_lb_config: 'The healthy panic threshold.',
+  },
+  'envoy.config.cluster.v3.Cluster.CommonLbConfig': {
+    healthy_panic_threshold:
+      'Below this share of available endpoints (default 50%), the balancer uses every endpoint, ejected and unhealthy ones too; 0 turns panic off (Istio).',
+  },
+  'envoy.type.v3.Percent': { value: 'Percent, 0 to 100.' },
+  'envoy.config.cluster.v3.OutlierDetection': {
+    consecutive_5xx:
+      'Consecutive 5xx (connect failures count as 503, timeouts as 504) that eject an endpoint (default 5).',
+    consecutive_gateway_failure:
+      'Consecutive 502/503/504 that eject (default 5; enforced only with enforcing_consecutive_gateway_failure).',
+    consecutive_local_origin_failure:
+      'With split_external_local_origin_errors: consecutive connect failures and timeouts (default 5).',
+    split_external_local_origin_errors: 'Count the proxy’s own failures apart from the endpoint’s responses.',
+    interval: 'How often ejections are reviewed and success rates computed (default 10s).',
+    base_ejection_time: 'An ejection lasts this times the number of ejections (default 30s).',
+    max_ejection_time: 'The longest ejection (default 300s or base_ejection_time).',
+    max_ejection_time_jitter: 'Random extra ejection time up to this.',
+    max_ejection_percent:
+      'At most this share of the endpoints ejected at once (default 10: fewer than 10 endpoints never eject).',
+    always_eject_one_host: 'One endpoint may be ejected whatever max_ejection_percent says.',
+    enforcing_consecutive_5xx: 'Percent chance a consecutive-5xx detection ejects (default 100).',
+    enforcing_consecutive_gateway_failure: 'Percent chance a gateway-failure detection ejects (default 0).',
+    enforcing_consecutive_local_origin_failure: 'Percent for local-origin failures (default 100).',
+    enforcing_success_rate: 'Percent for success-rate outliers (default 100; Istio sets 0).',
+    enforcing_local_origin_success_rate: 'Percent for local-origin success-rate outliers (default 100).',
+    success_rate_minimum_hosts:
+      'Endpoints with enough requests needed for the success-rate check (default 5).',
+    success_rate_request_volume: 'Requests in an interval for an endpoint to count (default 100).',
+    success_rate_stdev_factor: 'Ejected below mean − factor/1000 × stdev (default 1900).',
+    failure_percentage_threshold: 'Failure percentage that ejects (default 85).',
+    enforcing_failure_percentage: 'Percent for failure-percentage outliers (default 0).',
+    enforcing_failure_percentage_local_origin:
+      'Percent for local-origin failure-percentage outliers (default 0).',
+    failure_percentage_minimum_hosts: 'Endpoints needed for the failure-percentage check (default 5).',
+    failure_percentage_request_volume: 'Requests in an interval for an endpoint to count (default 50).',
+    successful_active_health_check_uneject_host: 'Accepted (Skiff has no active health checks).',
   },
   'envoy.config.core.v3.BindConfig': {
     source_address:
@@ -79,6 +119,62 @@ function translateProtocolOptions(
     protocol = e.translate(typed, at, ctx) ?? protocol;
   }
   return protocol;
+}
+
+/** OutlierDetection with Envoy's defaults for what it leaves out. */
+function translateOutlierDetection(
+  o: JsonObject,
+  path: FieldPath,
+  ctx: TranslateContext,
+): OutlierDetectionConfig {
+  const d = OUTLIER_DEFAULTS;
+  const n = (field: string, fallback: number) => wrapped(o[field], fallback);
+  const baseEjectionMs = durationOr(o.base_ejection_time, d.baseEjectionMs);
+  const maxEjectionMs = durationOr(o.max_ejection_time, Math.max(d.maxEjectionMs, baseEjectionMs));
+  if (maxEjectionMs < baseEjectionMs) {
+    ctx.error(
+      [...path, 'max_ejection_time'],
+      'proxy.outlier',
+      "outlier detector's max_ejection_time cannot be smaller than base_ejection_time",
+    );
+  }
+  return {
+    consecutive5xx: n('consecutive_5xx', d.consecutive5xx),
+    enforcingConsecutive5xx: n('enforcing_consecutive_5xx', d.enforcingConsecutive5xx),
+    consecutiveGatewayFailure: n('consecutive_gateway_failure', d.consecutiveGatewayFailure),
+    enforcingConsecutiveGatewayFailure: n(
+      'enforcing_consecutive_gateway_failure',
+      d.enforcingConsecutiveGatewayFailure,
+    ),
+    splitExternalLocalOriginErrors: o.split_external_local_origin_errors === true,
+    consecutiveLocalOriginFailure: n('consecutive_local_origin_failure', d.consecutiveLocalOriginFailure),
+    enforcingConsecutiveLocalOriginFailure: n(
+      'enforcing_consecutive_local_origin_failure',
+      d.enforcingConsecutiveLocalOriginFailure,
+    ),
+    intervalMs: durationOr(o.interval, d.intervalMs),
+    baseEjectionMs,
+    maxEjectionMs,
+    maxEjectionJitterMs: durationOr(o.max_ejection_time_jitter, d.maxEjectionJitterMs),
+    maxEjectionPercent: n('max_ejection_percent', d.maxEjectionPercent),
+    alwaysEjectOneHost: o.always_eject_one_host === true,
+    enforcingSuccessRate: n('enforcing_success_rate', d.enforcingSuccessRate),
+    successRateMinimumHosts: n('success_rate_minimum_hosts', d.successRateMinimumHosts),
+    successRateRequestVolume: n('success_rate_request_volume', d.successRateRequestVolume),
+    successRateStdevFactor: n('success_rate_stdev_factor', d.successRateStdevFactor),
+    enforcingLocalOriginSuccessRate: n(
+      'enforcing_local_origin_success_rate',
+      d.enforcingLocalOriginSuccessRate,
+    ),
+    failurePercentageThreshold: n('failure_percentage_threshold', d.failurePercentageThreshold),
+    enforcingFailurePercentage: n('enforcing_failure_percentage', d.enforcingFailurePercentage),
+    enforcingFailurePercentageLocalOrigin: n(
+      'enforcing_failure_percentage_local_origin',
+      d.enforcingFailurePercentageLocalOrigin,
+    ),
+    failurePercentageMinimumHosts: n('failure_percentage_minimum_hosts', d.failurePercentageMinimumHosts),
+    failurePercentageRequestVolume: n('failure_percentage_request_volume', d.failurePercentageRequestVolume),
+  };
 }
 
 /** Translates a Cluster at `path`. */
@@ -144,6 +240,18 @@ export function translateCluster(c: JsonObject, path: FieldPath, ctx: TranslateC
     transportSocketMatches,
     httpProtocol: translateProtocolOptions(c, path, ctx),
     filterMetadata: obj(obj(c.metadata).filter_metadata),
+    ...(c.outlier_detection === undefined
+      ? {}
+      : {
+          outlierDetection: translateOutlierDetection(
+            obj(c.outlier_detection),
+            [...path, 'outlier_detection'],
+            ctx,
+          ),
+        }),
+    ...(c.common_lb_config === undefined
+      ? {}
+      : { healthyPanicThreshold: num(obj(obj(c.common_lb_config).healthy_panic_threshold).value ?? 50) }),
     ...(c.upstream_bind_config === undefined
       ? {}
       : {

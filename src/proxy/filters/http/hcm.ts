@@ -25,6 +25,7 @@ import {
   type ConnectionLabels,
   endpointWorkloadFromMetadata,
   grpcResponseStatus,
+  grpcToHttpStatus,
   httpToGrpcStatus,
   PEER_METADATA_HEADER,
   PEER_METADATA_ID_HEADER,
@@ -34,14 +35,17 @@ import {
   upstreamSecurityPolicy,
   type WorkloadMetadata,
 } from '../../telemetry/index.js';
-import type { Cluster, ClusterManager } from '../../upstream/cluster.js';
+import type { Cluster, ClusterManager, Endpoint } from '../../upstream/cluster.js';
 import type { DownstreamFacts, NetworkFilter } from '../network-filter.js';
 import { type BodySink, type BodySource, readableSource, writableSink } from './body.js';
 import { BodyDecoder, fieldLines } from './h1-codec.js';
 import { H1Request, H1Response, H1Server } from './h1-server.js';
 import { DEFAULT_HEAD_LIMITS, parseResponseHead } from './http1-head.js';
+import { RETRY_BUFFER_LIMIT, ReplayableBody } from './router/replay-body.js';
+import { type AttemptOutcome, RetryState } from './router/retry.js';
 import {
   type UpstreamConnectionFacts,
+  type UpstreamExchange,
   type UpstreamFailure,
   type UpstreamHead,
   UpstreamPools,
@@ -152,6 +156,51 @@ interface Stream {
   grpcStatusTrailer: string | undefined;
   /** The client proxy sent its peer metadata headers (they are answered with ours). */
   peerHeaders: { value: boolean; id: boolean } | undefined;
+  /** Attempts sent upstream so far (x-envoy-attempt-count). */
+  attempts: number;
+  /** The route's include_attempt_count_in_response. */
+  attemptCountInResponse: boolean;
+  /** The endpoint of the latest attempt (UPSTREAM_HOST; outlier detection on a route timeout). */
+  upstreamEndpoint: Endpoint | undefined;
+}
+
+/** A request that may be retried: its retry state, the body kept for the next attempt, the back-off timer. */
+interface Retrying {
+  readonly state: RetryState<Endpoint>;
+  readonly body: ReplayableBody;
+  backoff: NodeJS.Timeout | undefined;
+  /** A unit of the cluster's max_retries circuit breaker is held by the retry in flight. */
+  holding: boolean;
+  /** A byte of the request went upstream in some attempt (reset-before-request). */
+  sent: boolean;
+}
+
+const POOL_FAILURES: ReadonlySet<string> = new Set([
+  'connection-failure',
+  'connection-timeout',
+  'no-healthy-upstream',
+]);
+
+/**
+ * The router's report of a response to outlier detection: the HTTP status, or for a gRPC response whose
+ * grpc-status is in the headers (trailers-only), the HTTP status it stands for (Envoy's router).
+ */
+function reportResponse(
+  cluster: Cluster,
+  endpoint: Endpoint,
+  status: number,
+  grpcStatus: string | undefined,
+): void {
+  const code =
+    grpcStatus !== undefined && /^\d+$/.test(grpcStatus) ? grpcToHttpStatus(Number(grpcStatus)) : status;
+  cluster.report(endpoint, code >= 500 ? 'ext-origin-request-failed' : 'ext-origin-request-success', code);
+}
+
+/** Adds a response flag; flags print in the order they were set (Envoy: `URX,UF`). */
+function addFlag(st: Stream, flag: string): void {
+  if (flag === '-') return;
+  if (st.flags === '-') st.flags = flag;
+  else if (!st.flags.split(',').includes(flag)) st.flags = `${st.flags},${flag}`;
 }
 
 /** What the connection manager keeps per downstream connection. */
@@ -353,7 +402,8 @@ export class HttpConnectionManager implements NetworkFilter {
   private localReply(st: Stream, status: number, body: string, flag: string): void {
     if (st.done) return;
     st.done = true;
-    st.flags = flag;
+    addFlag(st, flag);
+    flag = st.flags;
     if (st.timer) clearTimeout(st.timer);
     const res = st.res;
     if (res.headersSent) {
@@ -379,6 +429,7 @@ export class HttpConnectionManager implements NetworkFilter {
         'x-skiff-response-flags': flag,
       };
     }
+    if (st.attemptCountInResponse) headers['x-envoy-attempt-count'] = String(st.attempts);
     this.countResponse(status);
     st.code = status;
     // ':status' (7) + 3 digits + 32.
@@ -468,6 +519,9 @@ export class HttpConnectionManager implements NetworkFilter {
       grpcStatusHeader: undefined,
       grpcStatusTrailer: undefined,
       peerHeaders: undefined,
+      attempts: 0,
+      attemptCountInResponse: false,
+      upstreamEndpoint: undefined,
     };
     if (this.telemetry) {
       if (h2) {
@@ -484,7 +538,7 @@ export class HttpConnectionManager implements NetworkFilter {
       if (!res.writableFinished) {
         if (!st.done) {
           s.rxReset.inc();
-          st.flags = 'DC';
+          addFlag(st, 'DC');
         } else if (st.flags === '-') st.flags = 'DC';
         st.done = true;
         st.abort?.();
@@ -622,32 +676,230 @@ export class HttpConnectionManager implements NetworkFilter {
       headers: this.upstreamHeaders(req, st.conn),
       hasBody: req instanceof H1Request ? req.hasBody : !req.stream.endAfterHeaders,
     };
-    const exchange = this.pools.send(cluster, protocol, head, {
-      response: (up) => this.relayResponse(st, up),
-      trailers: (t) => {
-        if (!st.res.headersSent) return;
-        const out: http.OutgoingHttpHeaders = {};
-        for (const [k, v] of Object.entries(t)) if (v !== undefined && k.charCodeAt(0) !== 58) out[k] = v;
-        const grpcStatus = t['grpc-status'];
-        if (typeof grpcStatus === 'string') st.grpcStatusTrailer = grpcStatus;
-        st.res.addTrailers(out as Record<string, string>);
-      },
-      failed: (flag, detail) => this.upstreamFailed(st, flag, detail),
-    });
-    st.abort = exchange.abort;
-    // A cluster with no healthy endpoint fails inside send(): the stream is over and needs no timer.
-    if (action.timeoutMs > 0 && !st.done) {
-      st.timer = setTimeout(() => {
-        if (st.done) return;
-        this.stats.rqTimeout.inc();
-        exchange.abort();
-        this.localReply(st, 504, 'upstream request timeout', 'UT');
-      }, action.timeoutMs);
+    st.attemptCountInResponse = action.includeAttemptCountInResponse === true;
+    const policy = action.retryPolicy;
+    if (!policy) {
+      // The common path: one attempt, the body piped straight through, nothing kept.
+      const exchange = this.sendAttempt(st, cluster, protocol, head, action, undefined);
+      this.startRouteTimer(st, cluster, action);
+      bodyOf(req).pipeTo(exchange.body);
+      return;
     }
-    bodyOf(req).pipeTo(exchange.body);
+    const retrying: Retrying = {
+      state: new RetryState<Endpoint>(policy),
+      body: new ReplayableBody(RETRY_BUFFER_LIMIT, () => {
+        cluster.stats.retryOrShadowAbandoned.inc();
+        // Between attempts, with the body no longer replayable: Envoy's 507.
+        if (retrying.backoff !== undefined) {
+          clearTimeout(retrying.backoff);
+          retrying.backoff = undefined;
+          this.localReply(st, 507, 'exceeded request buffer limit while retrying upstream', '-');
+        }
+      }),
+      backoff: undefined,
+      holding: false,
+      sent: false,
+    };
+    onResponseClose(st.res, () => this.releaseRetry(cluster, retrying));
+    const exchange = this.sendAttempt(st, cluster, protocol, head, action, retrying);
+    retrying.body.attach(exchange.body);
+    this.startRouteTimer(st, cluster, action);
+    bodyOf(req).pipeTo(retrying.body);
   }
 
-  private upstreamFailed(st: Stream, flag: UpstreamFailure, detail: string): void {
+  /** The route's timeout over the whole request, retries included: 504 UT. */
+  private startRouteTimer(st: Stream, cluster: Cluster, action: RouteActionConfig): void {
+    // A cluster with no healthy endpoint fails inside send(): the stream is over and needs no timer.
+    if (action.timeoutMs <= 0 || st.done) return;
+    st.timer = setTimeout(() => {
+      if (st.done) return;
+      this.stats.rqTimeout.inc();
+      if (st.upstreamEndpoint && !st.res.headersSent)
+        cluster.report(st.upstreamEndpoint, 'local-origin-timeout', 504);
+      st.abort?.();
+      this.localReply(st, 504, 'upstream request timeout', 'UT');
+    }, action.timeoutMs);
+  }
+
+  /**
+   * One attempt upstream. With a retry policy a retriable outcome — response headers, or a reset before them —
+   * starts the next attempt after a back-off instead of answering (retryAfter); an attempt given up on is
+   * abandoned, and whatever its exchange still reports is ignored.
+   */
+  private sendAttempt(
+    st: Stream,
+    cluster: Cluster,
+    protocol: 'http1' | 'http2',
+    head: UpstreamHead,
+    action: RouteActionConfig,
+    r: Retrying | undefined,
+  ): UpstreamExchange {
+    st.attempts++;
+    const sent: UpstreamHead = action.includeAttemptCount
+      ? { ...head, headers: { ...head.headers, 'x-envoy-attempt-count': String(st.attempts) } }
+      : head;
+    const perTryMs = r?.state.policy.perTryTimeoutMs ?? 0;
+    let perTry: NodeJS.Timeout | undefined;
+    /** The endpoint this attempt went to, once it has one. */
+    let endpoint: Endpoint | undefined;
+    let settled = false;
+    let abandoned = false;
+    let exchange: UpstreamExchange | undefined;
+    const giveUp = () => {
+      abandoned = true;
+      if (perTry) clearTimeout(perTry);
+      exchange?.abort();
+    };
+    const onPerTryTimeout = () => {
+      perTry = undefined;
+      if (settled || abandoned || st.done) return;
+      settled = true;
+      cluster.stats.perTryTimeout.inc();
+      if (endpoint) cluster.report(endpoint, 'local-origin-timeout', 504);
+      giveUp();
+      if (
+        r &&
+        this.retryAfter(st, cluster, protocol, head, action, r, {
+          kind: 'reset',
+          reason: 'local-reset',
+          requestSent: true,
+        })
+      )
+        return;
+      this.localReply(st, 504, 'upstream request timeout', 'UT');
+    };
+    exchange = this.pools.send(
+      cluster,
+      protocol,
+      sent,
+      {
+        ready: (chosen) => {
+          if (abandoned) return;
+          endpoint = chosen;
+          st.upstreamEndpoint = chosen;
+          r?.state.attempted.add(chosen);
+          // Envoy's per-try timer runs once the attempt has its connection and the request is complete.
+          if (perTryMs > 0 && r) {
+            r.body.whenComplete(() => {
+              if (!settled && !abandoned) perTry = setTimeout(onPerTryTimeout, perTryMs);
+            });
+          }
+        },
+        response: (up) => {
+          if (abandoned) {
+            up.body.discard();
+            return;
+          }
+          settled = true;
+          if (perTry) clearTimeout(perTry);
+          const header = (name: string) => {
+            const v = up.headers[name];
+            return Array.isArray(v) ? v[0] : v;
+          };
+          reportResponse(cluster, up.connection.endpoint, up.status, header('grpc-status'));
+          if (r && !st.done) {
+            const outcome = { kind: 'response', status: up.status, header } as const;
+            if (this.retryAfter(st, cluster, protocol, head, action, r, outcome)) {
+              up.body.discard();
+              giveUp();
+              return;
+            }
+          }
+          this.relayResponse(st, up);
+        },
+        trailers: (t) => {
+          if (abandoned || !st.res.headersSent) return;
+          const out: http.OutgoingHttpHeaders = {};
+          for (const [k, v] of Object.entries(t)) if (v !== undefined && k.charCodeAt(0) !== 58) out[k] = v;
+          const grpcStatus = t['grpc-status'];
+          if (typeof grpcStatus === 'string') st.grpcStatusTrailer = grpcStatus;
+          st.res.addTrailers(out as Record<string, string>);
+        },
+        failed: (flag, detail, reset) => {
+          if (abandoned) return;
+          const before = settled;
+          settled = true;
+          if (perTry) clearTimeout(perTry);
+          if (reset.endpoint) r?.state.attempted.add(reset.endpoint);
+          // A reset after the connection was had (pool failures were reported by the cluster).
+          if (reset.endpoint && !POOL_FAILURES.has(reset.reason)) {
+            cluster.report(reset.endpoint, 'local-origin-connect-failed');
+          }
+          if (r && reset.requestSent) r.sent = true;
+          if (r && !before && !st.done && !st.res.headersSent && reset.reason !== 'no-healthy-upstream') {
+            const outcome = { kind: 'reset', reason: reset.reason, requestSent: r.sent } as const;
+            if (this.retryAfter(st, cluster, protocol, head, action, r, outcome)) {
+              giveUp();
+              return;
+            }
+          }
+          this.upstreamFailed(st, flag, detail, (r?.state.retries ?? 0) > 0);
+        },
+      },
+      r ? { avoid: r.state.avoid, picks: r.state.picks } : {},
+    );
+    st.abort = () => {
+      giveUp();
+      if (r?.backoff !== undefined) {
+        clearTimeout(r.backoff);
+        r.backoff = undefined;
+      }
+    };
+    return exchange;
+  }
+
+  /**
+   * Envoy's retry decision after an attempt's outcome, with its counters and flags (URX when the retries are
+   * used up, UO when the max_retries circuit breaker is full). True when the next attempt is scheduled.
+   */
+  private retryAfter(
+    st: Stream,
+    cluster: Cluster,
+    protocol: 'http1' | 'http2',
+    head: UpstreamHead,
+    action: RouteActionConfig,
+    r: Retrying,
+    outcome: AttemptOutcome,
+  ): boolean {
+    if (r.body.abandoned) return false;
+    this.releaseRetry(cluster, r);
+    const c = cluster.stats;
+    const decision = r.state.decide(outcome, () => cluster.tryTakeRetry());
+    if (decision === 'final') {
+      if (r.state.retries > 0) c.retrySuccess.inc();
+      return false;
+    }
+    if (decision === 'limit-exceeded') {
+      c.retryLimitExceeded.inc();
+      addFlag(st, 'URX');
+      return false;
+    }
+    if (decision === 'overflow') {
+      c.retryOverflow.inc();
+      addFlag(st, 'UO');
+      return false;
+    }
+    r.holding = true;
+    c.retry.inc();
+    c.retryBackoffExponential.inc();
+    r.body.detach();
+    r.backoff = setTimeout(() => {
+      r.backoff = undefined;
+      if (st.done) return;
+      const exchange = this.sendAttempt(st, cluster, protocol, head, action, r);
+      r.body.attach(exchange.body);
+    }, r.state.nextBackoffMs());
+    return true;
+  }
+
+  /** Gives back the cluster's max_retries unit a retry held. */
+  private releaseRetry(cluster: Cluster, r: Retrying): void {
+    if (!r.holding) return;
+    r.holding = false;
+    cluster.releaseRetry();
+  }
+
+  private upstreamFailed(st: Stream, flag: UpstreamFailure, detail: string, retried = false): void {
     if (st.res.headersSent || st.done) {
       // After the response started no local reply is possible: Envoy resets the downstream stream.
       if (!st.res.writableFinished) {
@@ -655,6 +907,11 @@ export class HttpConnectionManager implements NetworkFilter {
         this.resetDownstream(st);
       }
       st.done = true;
+      return;
+    }
+    if (flag === 'UH') {
+      // No endpoint to try (none healthy, or all ejected with panic mode off): Envoy's 503 UH.
+      this.localReply(st, 503, 'no healthy upstream', 'UH');
       return;
     }
     const reason =
@@ -669,7 +926,7 @@ export class HttpConnectionManager implements NetworkFilter {
       st,
       // An upstream that broke HTTP is a bad gateway (Envoy's UPE); every other reset is unavailability.
       flag === 'UPE' ? 502 : 503,
-      `upstream connect error or disconnect/reset before headers. reset reason: ${reason}`,
+      `upstream connect error or disconnect/reset before headers. ${retried ? 'retried and the latest ' : ''}reset reason: ${reason}`,
       flag,
     );
   }
@@ -697,6 +954,7 @@ export class HttpConnectionManager implements NetworkFilter {
       headers[k] = v;
     }
     if (mx && this.telemetry) this.exchangeOnResponse(st, from, headers, mx, dropPeerHeaders);
+    if (st.attemptCountInResponse) headers['x-envoy-attempt-count'] = String(st.attempts);
     this.countResponse(up.status);
     st.code = up.status;
     const count = st.h2 && this.telemetry !== undefined;

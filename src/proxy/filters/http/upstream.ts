@@ -9,10 +9,11 @@ import type http from 'node:http';
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
-import type { Cluster, ConnectResult } from '../../upstream/cluster.js';
+import type { Cluster, ConnectOptions, ConnectResult, Endpoint } from '../../upstream/cluster.js';
 import { type BodySink, type BodySource, PushedBody, readableSource, writableSink } from './body.js';
 import { BodyDecoder, type Framing, fieldLines, headersObject, MessageWriter } from './h1-codec.js';
 import { DEFAULT_HEAD_LIMITS, type HeaderField, type HeadLimits, parseResponseHead } from './http1-head.js';
+import type { ResetReason } from './router/retry.js';
 
 /** What the upstream connection was: the source reporter's connection_security_policy and principal. */
 export interface UpstreamConnectionFacts {
@@ -23,6 +24,8 @@ export interface UpstreamConnectionFacts {
   tls: boolean;
   /** The endpoint's `metadata.filter_metadata` (Istio's `istio.workload` names a workload without a sidecar). */
   endpointMetadata: unknown;
+  /** The endpoint itself (retries avoid it; outlier detection hears about it). */
+  endpoint: Endpoint;
 }
 
 export interface UpstreamHead {
@@ -46,15 +49,26 @@ export interface UpstreamResponse {
   connection: UpstreamConnectionFacts;
 }
 
-/** Envoy's reset reasons, as response flags. */
-export type UpstreamFailure = 'UF' | 'UC' | 'UR' | 'UPE';
+/** Envoy's reset reasons, as response flags; UH: the cluster had no healthy endpoint (no attempt was made). */
+export type UpstreamFailure = 'UF' | 'UC' | 'UR' | 'UPE' | 'UH';
+
+/** What the router needs to know about a failure to decide on a retry. */
+export interface UpstreamReset {
+  reason: ResetReason | 'no-healthy-upstream';
+  /** A byte of the request was written upstream. */
+  requestSent: boolean;
+  /** The endpoint of the failed attempt (none when no endpoint was chosen). */
+  endpoint: Endpoint | undefined;
+}
 
 export interface UpstreamCallbacks {
   response(r: UpstreamResponse): void;
   /** Trailers of the response, just before its body ends. */
   trailers(t: http.IncomingHttpHeaders): void;
   /** Before the response: connect failure or reset. After it: the stream was reset mid-body. */
-  failed(flag: UpstreamFailure, detail: string): void;
+  failed(flag: UpstreamFailure, detail: string, reset: UpstreamReset): void;
+  /** The exchange has its connection (Envoy's pool ready): the request goes out now. */
+  ready?(endpoint: Endpoint): void;
 }
 
 export interface UpstreamExchange {
@@ -64,13 +78,38 @@ export interface UpstreamExchange {
   abort(): void;
 }
 
-const CONNECT_FAILED = 'SKIFF_CONNECT_FAILED';
-
 function connectionFacts(r: Extract<ConnectResult, { ok: true }>): UpstreamConnectionFacts {
   const tls = 'encrypted' in r.socket;
   const localIdentity = r.localIdentity ?? '';
   const metadata = r.endpoint.config.metadata.filter_metadata;
-  return { peerIdentity: r.peerIdentity, localIdentity, tls, endpointMetadata: metadata };
+  return {
+    peerIdentity: r.peerIdentity,
+    localIdentity,
+    tls,
+    endpointMetadata: metadata,
+    endpoint: r.endpoint,
+  };
+}
+
+/** A connection that could not be had, as the router sees it. */
+interface ConnectFailure {
+  error: string;
+  flag: UpstreamFailure;
+  reset: UpstreamReset;
+}
+
+function connectFailure(r: Extract<ConnectResult, { ok: false }>): ConnectFailure {
+  const reason: UpstreamReset['reason'] =
+    r.reason === 'none-healthy'
+      ? 'no-healthy-upstream'
+      : r.reason === 'timeout'
+        ? 'connection-timeout'
+        : 'connection-failure';
+  return {
+    error: r.detail,
+    flag: r.reason === 'none-healthy' ? 'UH' : 'UF',
+    reset: { reason, requestSent: false, endpoint: r.endpoint },
+  };
 }
 
 /** Idle keep-alive connections kept per cluster (LIFO: the warmest first). */
@@ -121,17 +160,31 @@ class Http1Pool {
     readonly limits: HeadLimits,
   ) {}
 
-  acquire(done: (c: Http1Connection | { error: string }) => void): void {
-    for (let c = this.idle.pop(); c !== undefined; c = this.idle.pop()) {
-      if (c.usable) {
-        done(c);
-        return;
-      }
-      c.socket.destroy();
+  /**
+   * As Envoy: the load balancer picks the endpoint first, then the request takes that endpoint's warmest idle
+   * connection, or a new one to it. Idle connections are per endpoint, so keep-alive does not bypass balancing.
+   */
+  acquire(done: (c: Http1Connection | ConnectFailure) => void, opts: ConnectOptions = {}): void {
+    const endpoint = this.cluster.choose(opts);
+    if (!endpoint) {
+      done(connectFailure(this.cluster.noneHealthy()));
+      return;
     }
-    this.cluster.connect((r) => {
+    for (let i = this.idle.length - 1; i >= 0; i--) {
+      const c = this.idle[i] as Http1Connection;
+      if (!c.usable) {
+        this.idle.splice(i, 1);
+        c.socket.destroy();
+        continue;
+      }
+      if (c.facts.endpoint !== endpoint) continue;
+      this.idle.splice(i, 1);
+      done(c);
+      return;
+    }
+    this.cluster.connectTo(endpoint, (r) => {
       if (!r.ok) {
-        done({ error: r.detail });
+        done(connectFailure(r));
         return;
       }
       const c = new Http1Connection(r.socket, connectionFacts(r), this);
@@ -194,13 +247,14 @@ class Http1Exchange implements BodySink {
     private readonly pool: Http1Pool,
     private readonly head: UpstreamHead,
     private readonly cb: UpstreamCallbacks,
+    opts: ConnectOptions,
   ) {
-    pool.acquire((c) => this.connected(c));
+    pool.acquire((c) => this.connected(c), opts);
   }
 
-  private connected(c: Http1Connection | { error: string }): void {
+  private connected(c: Http1Connection | ConnectFailure): void {
     if (!(c instanceof Http1Connection)) {
-      this.fail('UF', c.error);
+      this.failWith(c.flag, c.error, c.reset);
       return;
     }
     if (this.aborted) {
@@ -209,6 +263,7 @@ class Http1Exchange implements BodySink {
     }
     this.conn = c;
     c.exchange = this;
+    this.cb.ready?.(c.facts.endpoint);
     const h = this.head;
     const headers = h.headers;
     let framing: Framing = 'none';
@@ -370,10 +425,20 @@ class Http1Exchange implements BodySink {
   }
 
   private fail(flag: UpstreamFailure, detail: string): void {
+    const reason: ResetReason = flag === 'UPE' ? 'protocol-error' : 'connection-termination';
+    // The head went out with the first write: a connection that got the exchange has been sent to.
+    this.failWith(flag, detail, {
+      reason,
+      requestSent: this.writer !== undefined,
+      endpoint: this.conn?.facts.endpoint,
+    });
+  }
+
+  private failWith(flag: UpstreamFailure, detail: string, reset: UpstreamReset): void {
     if (this.failed || this.aborted) return;
     this.failed = true;
     this.state = RESPONSE_DONE;
-    this.cb.failed(flag, detail);
+    this.cb.failed(flag, detail, reset);
   }
 
   abort(): void {
@@ -408,42 +473,61 @@ const DEFAULT_MAX_STREAMS = 100;
  */
 class Http2Pool {
   private readonly sessions: PooledSession[] = [];
-  private connecting = false;
-  private waiting: ((s: PooledSession | Error) => void)[] = [];
+  /** Endpoints a session is being connected to. */
+  private readonly connecting = new Set<Endpoint>();
+  /** Streams waiting, per endpoint, for its session to connect or settle. */
+  private readonly waiting = new Map<Endpoint, ((s: PooledSession | ConnectFailure) => void)[]>();
 
   constructor(private readonly cluster: Cluster) {}
 
-  acquire(done: (s: PooledSession | Error) => void): void {
+  /** As Envoy: the balancer picks the endpoint, then the stream goes on a session to it. */
+  acquire(done: (s: PooledSession | ConnectFailure) => void, opts: ConnectOptions = {}): void {
+    const endpoint = this.cluster.choose(opts);
+    if (!endpoint) {
+      done(connectFailure(this.cluster.noneHealthy()));
+      return;
+    }
+    this.place(endpoint, done);
+  }
+
+  /** A session to `endpoint` with room, or a wait for the one being connected or settled, or a new one. */
+  private place(endpoint: Endpoint, done: (s: PooledSession | ConnectFailure) => void): void {
+    let unsettled = false;
     for (const s of this.sessions) {
+      if (s.facts.endpoint !== endpoint) continue;
       const limit = s.session.remoteSettings?.maxConcurrentStreams ?? DEFAULT_MAX_STREAMS;
-      if (s.settled && !s.peerEnded && !s.session.closed && !s.session.destroyed && s.streams < limit) {
+      if (!s.settled) unsettled = true;
+      else if (!s.peerEnded && !s.session.closed && !s.session.destroyed && s.streams < limit) {
         done(s);
         return;
       }
     }
-    if (this.connecting || this.sessions.some((s) => !s.settled)) {
-      this.waiting.push(done);
+    if (unsettled || this.connecting.has(endpoint)) {
+      const list = this.waiting.get(endpoint);
+      if (list) list.push(done);
+      else this.waiting.set(endpoint, [done]);
       return;
     }
-    this.connect(done);
+    this.connect(endpoint, done);
   }
 
-  /** Places the streams that waited for a session to connect or settle. */
-  private placeWaiting(): void {
-    const waiting = this.waiting;
-    this.waiting = [];
-    for (const w of waiting) this.acquire(w);
+  /** Places the streams that waited for a session to `endpoint` to connect or settle. */
+  private placeWaiting(endpoint: Endpoint): void {
+    const waiting = this.waiting.get(endpoint);
+    if (!waiting) return;
+    this.waiting.delete(endpoint);
+    for (const w of waiting) this.place(endpoint, w);
   }
 
-  private connect(first: (s: PooledSession | Error) => void): void {
-    this.connecting = true;
-    this.cluster.connect((r) => {
-      this.connecting = false;
+  private connect(endpoint: Endpoint, first: (s: PooledSession | ConnectFailure) => void): void {
+    this.connecting.add(endpoint);
+    this.cluster.connectTo(endpoint, (r) => {
+      this.connecting.delete(endpoint);
       if (!r.ok) {
-        const e = Object.assign(new Error(r.detail), { code: CONNECT_FAILED });
-        const waiting = this.waiting;
-        this.waiting = [];
-        for (const w of [first, ...waiting]) w(e);
+        const failure = connectFailure(r);
+        const waiting = this.waiting.get(endpoint) ?? [];
+        this.waiting.delete(endpoint);
+        for (const w of [first, ...waiting]) w(failure);
         return;
       }
       // The URL only names the scheme: every stream carries its own :authority, and the socket is given.
@@ -456,8 +540,12 @@ class Http2Pool {
         session = http2.connect('http://upstream', { createConnection: () => socket });
       } catch (e) {
         socket.destroy();
-        first(e as Error);
-        this.placeWaiting();
+        first({
+          error: (e as Error).message,
+          flag: 'UF',
+          reset: { reason: 'connection-failure', requestSent: false, endpoint },
+        });
+        this.placeWaiting(endpoint);
         return;
       }
       const pooled: PooledSession = {
@@ -471,14 +559,14 @@ class Http2Pool {
       const forget = () => {
         const i = this.sessions.indexOf(pooled);
         if (i >= 0) this.sessions.splice(i, 1);
-        this.placeWaiting();
+        this.placeWaiting(endpoint);
       };
       session.on('error', forget);
       session.on('close', forget);
       session.on('goaway', forget);
       session.once('remoteSettings', () => {
         pooled.settled = true;
-        this.placeWaiting();
+        this.placeWaiting(endpoint);
       });
       // Cluster sockets allow half-open connections; an HTTP/2 server's FIN ends the session (Envoy: the
       // connection is closed).
@@ -493,9 +581,15 @@ class Http2Pool {
 
   close(): void {
     for (const s of this.sessions.splice(0)) s.session.destroy();
-    const waiting = this.waiting;
-    this.waiting = [];
-    for (const w of waiting) w(new Error('the connection manager closed'));
+    const waiting = [...this.waiting.values()].flat();
+    this.waiting.clear();
+    for (const w of waiting) {
+      w({
+        error: 'the connection manager closed',
+        flag: 'UF',
+        reset: { reason: 'connection-failure', requestSent: false, endpoint: undefined },
+      });
+    }
   }
 }
 
@@ -513,21 +607,34 @@ export class UpstreamPools {
     protocol: 'http1' | 'http2',
     head: UpstreamHead,
     cb: UpstreamCallbacks,
+    opts: ConnectOptions = {},
   ): UpstreamExchange {
-    return protocol === 'http2' ? this.sendHttp2(cluster, head, cb) : this.sendHttp1(cluster, head, cb);
+    return protocol === 'http2'
+      ? this.sendHttp2(cluster, head, cb, opts)
+      : this.sendHttp1(cluster, head, cb, opts);
   }
 
-  private sendHttp1(cluster: Cluster, head: UpstreamHead, cb: UpstreamCallbacks): UpstreamExchange {
+  private sendHttp1(
+    cluster: Cluster,
+    head: UpstreamHead,
+    cb: UpstreamCallbacks,
+    opts: ConnectOptions,
+  ): UpstreamExchange {
     let pool = this.h1.get(cluster.config.name);
     if (!pool) {
       pool = new Http1Pool(cluster, this.limits);
       this.h1.set(cluster.config.name, pool);
     }
-    const exchange = new Http1Exchange(pool, head, cb);
+    const exchange = new Http1Exchange(pool, head, cb, opts);
     return { body: exchange, abort: () => exchange.abort() };
   }
 
-  private sendHttp2(cluster: Cluster, head: UpstreamHead, cb: UpstreamCallbacks): UpstreamExchange {
+  private sendHttp2(
+    cluster: Cluster,
+    head: UpstreamHead,
+    cb: UpstreamCallbacks,
+    opts: ConnectOptions,
+  ): UpstreamExchange {
     let pool = this.h2.get(cluster.config.name);
     if (!pool) {
       pool = new Http2Pool(cluster);
@@ -539,17 +646,23 @@ export class UpstreamPools {
     let aborted = false;
     let responded = false;
     let failed = false;
-    const fail = (flag: UpstreamFailure, detail: string) => {
-      if (failed) return;
+    let endpoint: Endpoint | undefined;
+    const fail = (flag: UpstreamFailure, detail: string, reason: ResetReason = 'connection-termination') => {
+      if (failed || aborted) return;
       failed = true;
-      cb.failed(flag, detail);
+      // Headers go out as soon as the stream is opened.
+      cb.failed(flag, detail, { reason, requestSent: stream !== undefined, endpoint });
     };
     pool.acquire((s) => {
       if (aborted) return;
-      if (s instanceof Error) {
-        fail('UF', s.message);
+      if (!('session' in s)) {
+        if (failed) return;
+        failed = true;
+        cb.failed(s.flag, s.error, s.reset);
         return;
       }
+      endpoint = s.facts.endpoint;
+      cb.ready?.(endpoint);
       let st: http2.ClientHttp2Stream;
       try {
         st = s.session.request({
@@ -567,15 +680,27 @@ export class UpstreamPools {
       s.streams++;
       st.once('close', () => {
         s.streams--;
-        const flag: UpstreamFailure = s.peerEnded || st.rstCode === 0 ? 'UC' : 'UR';
-        if (!responded) fail(flag, `stream closed (code ${st.rstCode})`);
+        const termination = s.peerEnded || st.rstCode === 0;
+        const flag: UpstreamFailure = termination ? 'UC' : 'UR';
+        const reason: ResetReason = termination
+          ? 'connection-termination'
+          : st.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM
+            ? 'remote-refused-stream'
+            : 'remote-reset';
+        if (!responded) fail(flag, `stream closed (code ${st.rstCode})`, reason);
         else if (!st.readableEnded && (st.rstCode !== 0 || s.peerEnded)) {
-          fail(flag, `stream reset mid-response (code ${st.rstCode})`);
+          fail(flag, `stream reset mid-response (code ${st.rstCode})`, reason);
         }
       });
-      st.on('error', (e: NodeJS.ErrnoException) =>
-        fail(e.code === 'ERR_HTTP2_STREAM_ERROR' ? 'UR' : 'UC', e.message),
-      );
+      st.on('error', (e: NodeJS.ErrnoException) => {
+        const refused = st.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
+        const remote = e.code === 'ERR_HTTP2_STREAM_ERROR';
+        fail(
+          remote ? 'UR' : 'UC',
+          e.message,
+          refused ? 'remote-refused-stream' : remote ? 'remote-reset' : 'connection-termination',
+        );
+      });
       st.on('response', (headers, flags: number) => {
         responded = true;
         const status = Number(headers[':status'] ?? 502);

@@ -79,25 +79,31 @@ export class TcpProxy implements NetworkFilter {
     downstream.once('close', () => {
       downstreamGone = true;
     });
-    cluster.connect((result) => {
-      meter?.connected(result);
-      if (!result.ok) {
-        this.log.debug('upstream connection failed', { cluster: this.config.cluster, reason: result.detail });
-        downstream.destroy();
-        return;
-      }
-      if (downstreamGone) {
-        result.socket.destroy();
-        return;
-      }
-      this.relay(
-        downstream,
-        result.socket,
-        cluster.stats.upstreamCxRxBytesTotal,
-        cluster.stats.upstreamCxTxBytesTotal,
-        meter?.bytes,
-      );
-    });
+    cluster.connect(
+      (result) => {
+        meter?.connected(result);
+        if (!result.ok) {
+          this.log.debug('upstream connection failed', {
+            cluster: this.config.cluster,
+            reason: result.detail,
+          });
+          downstream.destroy();
+          return;
+        }
+        if (downstreamGone) {
+          result.socket.destroy();
+          return;
+        }
+        this.relay(
+          downstream,
+          result.socket,
+          cluster.stats.upstreamCxRxBytesTotal,
+          cluster.stats.upstreamCxTxBytesTotal,
+          meter?.bytes,
+        );
+      },
+      { origin: 'tcp_proxy' },
+    );
   }
 
   /**

@@ -226,12 +226,17 @@ describe('UpstreamPools over HTTP/1.1', { timeout: 20_000 }, () => {
     assert.equal(first.body, 'POST /echo?q=1 host=app.test x-test=yes hello');
     assert.equal(first.headers?.['x-app'], 'h1');
     assert.equal(first.endedWithHeaders, false);
-    assert.deepEqual(first.connection, {
+    const { endpoint: firstEndpoint, ...firstFacts } = first.connection ?? {};
+    assert.deepEqual(firstFacts, {
       peerIdentity: undefined,
       localIdentity: '',
       tls: false,
       endpointMetadata: ENDPOINT_FILTER_METADATA,
     });
+    assert.equal(
+      (firstEndpoint as { config: { address: { host: string } } }).config.address.host,
+      '127.0.0.1',
+    );
     for (let i = 0; i < 4; i++) {
       const r = await send(pools, h1(), 'http1', head(`/again/${i}`));
       assert.equal(r.status, 200);
@@ -481,12 +486,14 @@ describe('UpstreamPools over HTTP/2 (h2c)', { timeout: 20_000 }, () => {
     assert.equal(r.headers?.['x-app'], 'h2');
     assert.equal(r.headers?.[':status'], undefined, 'pseudo headers are removed');
     assert.equal(r.endedWithHeaders, false);
-    assert.deepEqual(r.connection, {
+    const { endpoint: rEndpoint, ...rFacts } = r.connection ?? {};
+    assert.deepEqual(rFacts, {
       peerIdentity: undefined,
       localIdentity: '',
       tls: false,
       endpointMetadata: ENDPOINT_FILTER_METADATA,
     });
+    assert.equal((rEndpoint as { config: { address: { host: string } } }).config.address.host, '127.0.0.1');
   });
 
   it('shares one session between concurrent streams', async () => {
@@ -800,22 +807,28 @@ describe('the lean HTTP/1.1 pool on the wire (scripted raw server)', { timeout: 
   /** Records every `write` the pool makes on the sockets it gets from `cluster` while `fn` runs. */
   async function spyWrites<T>(cluster: Cluster, fn: (writes: Buffer[]) => Promise<T>): Promise<T> {
     const writes: Buffer[] = [];
-    const connect = cluster.connect;
-    cluster.connect = (done) =>
-      connect.call(cluster, (r) => {
-        if (r.ok) {
-          const write = r.socket.write;
-          r.socket.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]) {
-            writes.push(Buffer.from(chunk as Buffer));
-            return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
-          } as typeof write;
-        }
-        done(r);
-      });
+    // The pools choose an endpoint, then connect to it.
+    const connectTo = cluster.connectTo;
+    cluster.connectTo = (endpoint, done, origin) =>
+      connectTo.call(
+        cluster,
+        endpoint,
+        (r) => {
+          if (r.ok) {
+            const write = r.socket.write;
+            r.socket.write = function (this: net.Socket, chunk: unknown, ...rest: unknown[]) {
+              writes.push(Buffer.from(chunk as Buffer));
+              return (write as (...a: unknown[]) => boolean).call(this, chunk, ...rest);
+            } as typeof write;
+          }
+          done(r);
+        },
+        origin,
+      );
     try {
       return await fn(writes);
     } finally {
-      cluster.connect = connect;
+      cluster.connectTo = connectTo;
     }
   }
 
