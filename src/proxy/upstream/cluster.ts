@@ -8,6 +8,9 @@
 // tcp_proxy report each attempt's result per endpoint, ejected endpoints are left out of the balancer's picks.
 // Without outlier_detection no endpoint is ever ejected, as in Envoy. Envoy's panic mode: when the share of
 // available endpoints falls under healthy_panic_threshold (default 50%, Istio 0), every endpoint is used.
+//
+// A failed connection is logged at warn, at most once per cluster per CONNECT_WARN_INTERVAL_MS (Envoy logs it at
+// debug only): without it, a proxy whose app is not running closes every connection and says nothing.
 
 import type { Socket } from 'node:net';
 import net from 'node:net';
@@ -28,6 +31,9 @@ export const HEALTHY_PANIC_THRESHOLD = 50;
 
 /** Envoy's overprovisioning factor (1.4): availability is the healthy share times it, capped at 100%. */
 const OVERPROVISIONING = 1.4;
+
+/** At most one "upstream connect failed" warning per cluster in this time; the next one counts the others. */
+export const CONNECT_WARN_INTERVAL_MS = 10_000;
 
 export interface Endpoint {
   config: EndpointConfig;
@@ -145,12 +151,14 @@ export class Cluster {
   private readonly outliers: OutlierDetector<Endpoint> | undefined;
   private readonly outlierTimer: NodeJS.Timeout | undefined;
   private readonly panicThreshold: number;
+  private lastWarnAt = Number.NEGATIVE_INFINITY;
+  private unwarnedFailures = 0;
 
   constructor(
     readonly config: ClusterConfig,
     store: StatsStore,
     secrets: SecretStore = new SecretStore(),
-    log: Logger = silentLogger,
+    private readonly log: Logger = silentLogger,
   ) {
     this.stats = clusterStats(store, config.name);
     const ssl = sslStats(store, `cluster.${config.name}.ssl.`);
@@ -303,6 +311,22 @@ export class Cluster {
     };
   }
 
+  private warnConnectFailed(detail: string): void {
+    const now = Date.now();
+    if (now - this.lastWarnAt < CONNECT_WARN_INTERVAL_MS) {
+      this.unwarnedFailures++;
+      return;
+    }
+    const others = this.unwarnedFailures;
+    this.lastWarnAt = now;
+    this.unwarnedFailures = 0;
+    this.log.warn('upstream connect failed', {
+      cluster: this.config.name,
+      error: detail,
+      ...(others > 0 ? { moreFailuresSinceLastWarning: others } : {}),
+    });
+  }
+
   /** Connects to an endpoint the balancer chose (connection pools choose first, then reuse or connect). */
   connectTo(
     endpoint: Endpoint,
@@ -334,6 +358,7 @@ export class Cluster {
       // (a TLS handshake or a bind), as Envoy's tcp_proxy does not.
       if (reason === 'timeout') this.report(endpoint, 'local-origin-timeout');
       else if (!(local && origin === 'tcp_proxy')) this.report(endpoint, 'local-origin-connect-failed');
+      this.warnConnectFailed(detail);
       socket.destroy();
       done({ ok: false, reason, detail, endpoint });
     };

@@ -3,7 +3,7 @@ import { rmSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
-import { silentLogger } from '../../../src/core/log.js';
+import { createLogger, silentLogger } from '../../../src/core/log.js';
 import type { ClusterConfig, EndpointConfig, UpstreamTransport } from '../../../src/proxy/config/model.js';
 import { StatsStore } from '../../../src/proxy/stats/index.js';
 import { SecretStore } from '../../../src/proxy/transport/secrets.js';
@@ -241,6 +241,20 @@ describe('load balancing and outlier handling', { timeout: 20_000 }, () => {
       new Cluster(clusterConfig([unhealthy], { healthyPanicThreshold: 0 }), new StatsStore()),
     );
     assert.ok(!off.ok && off.reason === 'none-healthy', 'threshold 0: no panic, no healthy upstream');
+  });
+
+  it('warns of failed connections at the default log level, once per interval, naming the endpoint', async () => {
+    const dead = await deadPortOf();
+    const lines: string[] = [];
+    const log = createLogger({ sink: (line) => lines.push(line) });
+    const c = new Cluster(clusterConfig([endpoint(dead)]), new StatsStore(), new SecretStore(), log);
+    for (let i = 0; i < 5; i++) assert.equal((await connect(c)).ok, false);
+    assert.equal(lines.length, 1, `one warning for 5 failures within ${CONNECT_WARN_INTERVAL_MS} ms:\n${lines}`);
+    const warning = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
+    assert.equal(warning.level, 'warn');
+    assert.equal(warning.msg, 'upstream connect failed');
+    assert.equal(warning.cluster, 'c');
+    assert.equal(warning.error, `connect to 127.0.0.1:${dead}: ECONNREFUSED`);
   });
 
   it('counts none_healthy when no endpoint is healthy and panic mode is off', async () => {
