@@ -128,6 +128,9 @@ export class SidecarProxy {
           log: this.options.log.child('admin'),
         });
         this.adminPort = await this.admin.listen(this.config.admin.host, this.config.admin.port);
+      } else {
+        // Envoy's words (source/server/server.cc); it runs on without one, and so does the proxy.
+        this.options.log.warn('No admin address given, so no admin HTTP server started.');
       }
       for (const l of this.listeners) {
         this.checkNotStopped();

@@ -336,6 +336,27 @@ describe('the reference bootstrap and bad configuration', { timeout: 30_000 }, (
     }
   });
 
+  it('runs with no listener and no admin address until it is stopped, as Envoy does', async () => {
+    const work = mkdtempSync(path.join(tmpdir(), 'skiff-empty-'));
+    try {
+      writeFileSync(`${work}/empty.yaml`, 'node: {id: empty, cluster: empty}\n');
+      const check = run(process.execPath, [SKIFF, 'proxy', '--config', 'empty.yaml', '--check'], {
+        cwd: work,
+      });
+      assert.equal(check.code, 0, check.err);
+      const empty = await startProxy('empty.yaml', work);
+      assert.equal(empty.admin, null);
+      assert.deepEqual(empty.listeners, {});
+      // Before the fix it printed its ready line and ended at once with Node's exit code 13.
+      await new Promise((r) => setTimeout(r, 1000));
+      assert.equal(empty.child.exitCode, null, `the proxy exited:\n${empty.stderr()}`);
+      assert.match(empty.stderr(), /No admin address given, so no admin HTTP server started\./);
+      assert.equal(await empty.stop(), 0);
+    } finally {
+      rmSync(work, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a misspelled field with file, line and path, exit 2', () => {
     const text = readFileSync(path.join(repoRoot, 'examples/proxy/inbound-permissive.yaml'), 'utf8').replace(
       'require_client_certificate: true',

@@ -122,7 +122,11 @@ export async function runProxy(options: ProxyOptions, io: CliIo): Promise<number
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
+  // With nothing bound (no listener, no admin address) nothing holds the event loop, and Node would end the
+  // process with exit code 13 (an unsettled top-level await). Envoy runs on until it is stopped; so does this.
+  const keepAlive = setInterval(() => {}, 2 ** 30);
   await proxy.drained;
+  clearInterval(keepAlive);
   process.off('SIGTERM', stop);
   process.off('SIGINT', stop);
   log.info('drained; exiting');
