@@ -4,6 +4,7 @@
 
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { readTokenClaims } from '../../ca/token.js';
 import { formatDiagnostic, hasErrors } from '../../core/diagnostics.js';
 import { createLogger, type LogLevel } from '../../core/log.js';
 import type { CertificateAgent } from '../../proxy/agent/agent.js';
@@ -50,6 +51,17 @@ export function registerProxy(parent: Command, io: CliIo, setExit: (code: number
     });
 }
 
+/** Why a bootstrap token cannot work, before asking the signing service (which would refuse it). */
+function tokenProblem(token: string, now = Date.now()): string | undefined {
+  const claims = readTokenClaims(token);
+  const make = 'make one with `skiff ca token --dir CA --namespace NS --service-account SA`';
+  if (!claims) return `not a Skiff bootstrap token (skiff1.<claims>.<signature>): ${make}`;
+  if (claims.exp * 1000 <= now) {
+    return `the bootstrap token expired at ${new Date(claims.exp * 1000).toISOString()}: ${make}`;
+  }
+  return undefined;
+}
+
 export async function runProxy(options: ProxyOptions, io: CliIo): Promise<number> {
   const drainSeconds = parseDurationArg('--drain-time', options.drainTime);
   const format = parseChoice('--log-format', options.logFormat, ['json', 'text'] as const);
@@ -67,14 +79,17 @@ export async function runProxy(options: ProxyOptions, io: CliIo): Promise<number
     parseListen('--ca-address', options.caAddress);
     const tokenFile = options.tokenFile;
     let rootCertPem: string;
+    let token: string;
     try {
       rootCertPem = await readFile(options.rootCert, 'utf8');
-      await readFile(tokenFile, 'utf8');
+      token = await readFile(tokenFile, 'utf8');
     } catch (e) {
       throw new UsageError(
         `cannot read ${(e as NodeJS.ErrnoException).path ?? ''}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
       );
     }
+    const problem = tokenProblem(token);
+    if (problem) throw new UsageError(`--token-file ${tokenFile}: ${problem}`);
     // Loaded only when used: the agent's gRPC client and X.509 code cost the proxy ~15 MB of memory otherwise.
     const { CertificateAgent } = await import('../../proxy/agent/agent.js');
     agent = new CertificateAgent({
@@ -106,6 +121,11 @@ export async function runProxy(options: ProxyOptions, io: CliIo): Promise<number
   try {
     await proxy.start();
   } catch (e) {
+    if ((e as { code?: string }).code === 'SKIFF_AGENT_REFUSED') {
+      // A wrong token or CA: a configuration error, said once (the agent does not retry it).
+      io.err(`error: --token-file ${options.tokenFile}: ${(e as Error).message}\n`);
+      return EXIT_INVALID;
+    }
     io.err(`error: ${options.config}: the proxy could not start: ${(e as Error).message}\n`);
     return EXIT_FAILURE;
   }

@@ -1,9 +1,11 @@
 // The proxy's certificate agent: makes its key in-process (it never leaves), asks the signing service for a
 // certificate over gRPC, keeps key, chain and trust bundle in memory, and renews at about half the lifetime
 // (with jitter), retrying with back-off while the CA is down and serving the old certificate until it expires.
+// Before the first certificate, a refusal (a token that is not a Skiff token, or the CA saying no) ends start():
+// retrying cannot fix a wrong token or a wrong CA, and the caller reports it once as a configuration error.
 
 import { EventEmitter } from 'node:events';
-import { CaClient } from '../../ca/client.js';
+import { CaClient, CaClientError } from '../../ca/client.js';
 import { spiffeId, type WorkloadIdentity } from '../../ca/identity.js';
 import { readTokenClaims } from '../../ca/token.js';
 import {
@@ -54,7 +56,36 @@ interface AgentEvents {
   material: [WorkloadMaterial];
   /** A fetch failed; the agent retries on its own. */
   error: [Error];
-  stopped: [];
+  /** The agent stopped: by stop(), or refused before its first certificate (the refusal is given). */
+  stopped: [AgentRefusedError | undefined];
+}
+
+/**
+ * A failure that retrying cannot fix: the bootstrap token is not a Skiff token, or the signing service refused
+ * the request. Istio's CA client likewise retries only Canceled, DeadlineExceeded, ResourceExhausted, Aborted,
+ * Internal and Unavailable (istio/istio security/pkg/nodeagent/caclient/retry.go).
+ */
+export class AgentRefusedError extends Error {
+  override name = 'AgentRefusedError';
+  readonly code = 'SKIFF_AGENT_REFUSED';
+}
+
+const RETRIED_STATUSES = new Set([
+  'CANCELLED',
+  'DEADLINE_EXCEEDED',
+  'RESOURCE_EXHAUSTED',
+  'ABORTED',
+  'INTERNAL',
+  'UNAVAILABLE',
+]);
+
+/** The error as a refusal when retrying cannot fix it; undefined when it is transient. */
+function refusalOf(e: unknown): AgentRefusedError | undefined {
+  if (e instanceof AgentRefusedError) return e;
+  if (e instanceof CaClientError && !RETRIED_STATUSES.has(e.code)) {
+    return new AgentRefusedError(`the signing service refused the certificate request: ${e.message}`);
+  }
+  return undefined;
 }
 
 export class CertificateAgent extends EventEmitter<AgentEvents> {
@@ -80,18 +111,20 @@ export class CertificateAgent extends EventEmitter<AgentEvents> {
         this.off('stopped', onStop);
         resolve(m);
       };
-      const onStop = () => reject(new Error('the agent was stopped before it had a certificate'));
+      const onStop = (refusal: AgentRefusedError | undefined) =>
+        reject(refusal ?? new Error('the agent was stopped before it had a certificate'));
       this.once('material', onMaterial);
       this.once('stopped', onStop);
       void this.fetch();
     });
   }
 
-  stop(): void {
+  stop(refusal?: AgentRefusedError): void {
+    if (this.stopped) return;
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     this.client.close();
-    this.emit('stopped');
+    this.emit('stopped', refusal);
   }
 
   private async fetch(): Promise<void> {
@@ -129,17 +162,25 @@ export class CertificateAgent extends EventEmitter<AgentEvents> {
       this.schedule(this.renewalDelay(material));
     } catch (e) {
       if (this.stopped) return;
+      const refusal = refusalOf(e);
+      if (refusal && !this.material) {
+        this.stop(refusal);
+        return;
+      }
       this.failures++;
       const delay = Math.min(
         (this.o.minRetryMs ?? 1000) * 2 ** (this.failures - 1),
         this.o.maxRetryMs ?? 30_000,
       );
       const expired = this.material !== undefined && this.material.notAfter.getTime() <= Date.now();
-      log.warn('certificate request failed; retrying', {
+      // A renewal refused (most often a token that expired since): the token file is read again at each try.
+      const fields = {
         error: (e as Error).message,
         retryInMs: delay,
         ...(this.material ? { servingUntil: this.material.notAfter.toISOString(), expired } : {}),
-      });
+      };
+      if (refusal) log.error('certificate request refused; retrying', fields);
+      else log.warn('certificate request failed; retrying', fields);
       if (this.listenerCount('error') > 0) this.emit('error', e as Error);
       this.schedule(delay);
     }
@@ -163,8 +204,11 @@ export class CertificateAgent extends EventEmitter<AgentEvents> {
 
 function identityOf(token: string): WorkloadIdentity {
   const claims = readTokenClaims(token);
-  if (!claims)
-    throw new Error('the bootstrap token is not a Skiff token (skiff1.…); give the identity explicitly');
+  if (!claims) {
+    throw new AgentRefusedError(
+      'the bootstrap token is not a Skiff token (skiff1.<claims>.<signature>, as `skiff ca token` prints it)',
+    );
+  }
   return {
     trustDomain: claims.trustDomain,
     namespace: claims.namespace,

@@ -4,7 +4,7 @@
 
 import type { Logger } from '../../core/log.js';
 import type { SecretStore } from '../transport/secrets.js';
-import type { CertificateAgent, WorkloadMaterial } from './agent.js';
+import type { AgentRefusedError, CertificateAgent, WorkloadMaterial } from './agent.js';
 
 /** The SDS names Istio's sidecars use for the workload certificate and the trust bundle. */
 export const WORKLOAD_SECRET = 'default';
@@ -19,7 +19,8 @@ export function publishMaterial(secrets: SecretStore, m: WorkloadMaterial): void
 /**
  * Publishes every certificate the agent delivers, and starts it. Resolves with the first certificate, or after
  * `initialFetchTimeoutMs` (Envoy's SDS initial_fetch_timeout, 15 s) without one — the proxy then starts not
- * ready and becomes ready when the certificate arrives.
+ * ready and becomes ready when the certificate arrives. Rejects with the agent's AgentRefusedError when its
+ * first request is refused within that time (a configuration error: the proxy does not start).
  */
 export async function startAgentSds(
   agent: CertificateAgent,
@@ -31,7 +32,12 @@ export async function startAgentSds(
     publishMaterial(secrets, m);
     log.info('workload certificate installed', { identity: m.identity, notAfter: m.notAfter.toISOString() });
   });
-  agent.on('error', (e) => log.warn('certificate agent', { error: e.message }));
+  // Failed requests are logged by the agent itself, once each. A refusal after the initial fetch timeout leaves
+  // the proxy running but never ready: say why.
+  let starting = true;
+  agent.on('stopped', (refusal) => {
+    if (refusal && !starting) log.error('certificate agent stopped', { error: refusal.message });
+  });
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<undefined>((resolve) => {
     timer = setTimeout(() => {
@@ -41,10 +47,15 @@ export async function startAgentSds(
       resolve(undefined);
     }, initialFetchTimeoutMs);
   });
-  const first = agent.start().catch(() => undefined);
+  // By its code: agent.js (gRPC, X.509) is loaded only by proxies that run an agent.
+  const first = agent.start().catch((e: Error) => {
+    if ((e as Partial<AgentRefusedError>).code === 'SKIFF_AGENT_REFUSED') throw e;
+    return undefined;
+  });
   try {
     return await Promise.race([first, timeout]);
   } finally {
+    starting = false;
     if (timer) clearTimeout(timer);
   }
 }

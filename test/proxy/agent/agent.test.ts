@@ -11,7 +11,8 @@ import { initCa, type LoadedCa, loadCa } from '../../../src/ca/store.js';
 import { createToken } from '../../../src/ca/token.js';
 import { parseCertificates, uriSans } from '../../../src/ca/x509.js';
 import { startCaService } from '../../../src/cli/commands/ca.js';
-import { CertificateAgent } from '../../../src/proxy/agent/agent.js';
+import { createLogger } from '../../../src/core/log.js';
+import { AgentRefusedError, CertificateAgent } from '../../../src/proxy/agent/agent.js';
 
 describe('CertificateAgent', { timeout: 60_000 }, () => {
   let dir: string;
@@ -105,9 +106,17 @@ describe('CertificateAgent', { timeout: 60_000 }, () => {
     assert.ok((a.current()?.notAfter.getTime() ?? 0) > first.notAfter.getTime());
   });
 
-  it('a refused token is reported and retried, not fatal', async () => {
+  const refusedCount = async (service: CaService) =>
+    ((await service.registry.getSingleMetric('skiff_ca_csr_refused_total')?.get())?.values ?? []).reduce(
+      (n, v) => n + v.value,
+      0,
+    );
+
+  it('a token the CA refuses ends start() before the first certificate, asked once and logged by nobody', async () => {
     const service = await startCaService(ca, { host: '127.0.0.1', port: 0 });
     services.push(service);
+    const lines: string[] = [];
+    const errors: Error[] = [];
     const a = new CertificateAgent({
       caAddress: `127.0.0.1:${service.port}`,
       rootCertPem: ca.authority.rootsPem(),
@@ -115,13 +124,72 @@ describe('CertificateAgent', { timeout: 60_000 }, () => {
       identity: { trustDomain: 'cluster.local', namespace: 'shop', serviceAccount: 'x' },
       minRetryMs: 50,
       maxRetryMs: 50,
+      logger: createLogger({ sink: (l) => lines.push(l), level: 'debug' }),
     });
     agents.push(a);
-    const error = await new Promise<Error>((resolve) => {
-      a.once('error', resolve);
-      void a.start().catch(() => {});
+    a.on('error', (e) => errors.push(e));
+    const refusal = await a.start().then(
+      () => assert.fail('no certificate for a refused token'),
+      (e: Error) => e,
+    );
+    assert.ok(refusal instanceof AgentRefusedError, String(refusal));
+    assert.match(refusal.message, /refused the certificate request: .*unknown_token/);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await refusedCount(service), 1, 'not retried');
+    assert.deepEqual(errors, []);
+    assert.deepEqual(lines, [], 'the caller reports it, once');
+  });
+
+  it('a token that is not a Skiff token is refused without asking the CA, with no advice it cannot follow', async () => {
+    const lines: string[] = [];
+    const a = new CertificateAgent({
+      caAddress: '127.0.0.1:1',
+      rootCertPem: ca.authority.rootsPem(),
+      token: () => 'eyJhbGciOiJSUzI1NiJ9.e30.c2ln',
+      minRetryMs: 50,
+      logger: createLogger({ sink: (l) => lines.push(l), level: 'debug' }),
     });
-    assert.match(error.message, /unknown_token/);
-    a.stop();
+    agents.push(a);
+    const refusal = await a.start().then(
+      () => assert.fail('no certificate for a foreign token'),
+      (e: Error) => e,
+    );
+    assert.ok(refusal instanceof AgentRefusedError);
+    assert.match(refusal.message, /not a Skiff token .*skiff ca token/);
+    assert.doesNotMatch(refusal.message, /give the identity explicitly/);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(lines, []);
+  });
+
+  it('a renewal the CA refuses is retried (the token file may be refreshed) and logged once per try', async () => {
+    const service = await startCaService(ca, { host: '127.0.0.1', port: 0 });
+    services.push(service);
+    let current = token('renewing');
+    const lines: string[] = [];
+    const a = agent(`127.0.0.1:${service.port}`, 'renewing', {
+      token: () => current,
+      ttlSeconds: 2,
+      jitter: 0,
+      minRetryMs: 100,
+      maxRetryMs: 100,
+      logger: createLogger({ sink: (l) => lines.push(l) }),
+    });
+    const first = await a.start();
+    current = 'skiff1.bad.token';
+    const refusedTwice = new Promise<void>((resolve) => {
+      let n = 0;
+      a.on('error', () => {
+        if (++n === 2) resolve();
+      });
+    });
+    await refusedTwice;
+    const refused = lines.filter((l) => l.includes('certificate request refused; retrying'));
+    assert.equal(refused.length, 2, lines.join(''));
+    assert.equal(JSON.parse(refused[0] ?? '{}').level, 'error');
+    assert.equal(a.current(), first, 'the old certificate is still in force');
+    const next = new Promise((resolve) => a.once('material', resolve));
+    current = token('renewing');
+    await next;
+    assert.notEqual(a.current(), first);
   });
 });
