@@ -1,5 +1,7 @@
 // A client of the signing service (Istio's CreateCertificate), over TLS verified against the mesh roots.
 
+import net from 'node:net';
+import tls from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { type CertificateRequest, type CertificateResponse, certificateService } from './proto.js';
 
@@ -35,7 +37,7 @@ export class CaClient {
 
   constructor(private readonly o: CaClientOptions) {
     const Service = certificateService();
-    const credentials = grpc.credentials.createSsl(Buffer.from(o.rootCertPem));
+    const credentials = new CaCredentials(tls.createSecureContext({ ca: o.rootCertPem }), hostOf(o.address));
     this.client = new Service(o.address, credentials) as unknown as typeof this.client;
   }
 
@@ -67,5 +69,62 @@ export class CaClient {
 
   close(): void {
     this.client.close();
+  }
+}
+
+/** The host of `host:port` or `[v6]:port`. */
+function hostOf(address: string): string {
+  const host = address.slice(0, Math.max(0, address.lastIndexOf(':')));
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
+
+type ConnectorArgs = Parameters<grpc.ChannelCredentials['_createSecureConnector']>;
+type SecureConnector = ReturnType<grpc.ChannelCredentials['_createSecureConnector']>;
+
+/**
+ * TLS to the signing service with SNI only for a host name. grpc-js's own credentials set the TLS ServerName
+ * to the target's host even when it is an IP address (grpc/grpc-node#1919), which RFC 6066 §3 forbids and
+ * Node reports as DEP0123 on stderr, in the middle of JSON logs. As Go's crypto/tls does for Istio's agent,
+ * an IP address gets no SNI and the server certificate is checked against that IP (tls.connect checks `host`
+ * when there is no `servername`); a name is sent and checked as before.
+ */
+class CaCredentials extends grpc.ChannelCredentials {
+  constructor(
+    private readonly context: tls.SecureContext,
+    private readonly host: string,
+  ) {
+    super();
+  }
+
+  override _isSecure(): boolean {
+    return true;
+  }
+
+  override _equals(other: grpc.ChannelCredentials): boolean {
+    return other === this;
+  }
+
+  override _createSecureConnector(...[, , callCredentials]: ConnectorArgs): SecureConnector {
+    const { context, host } = this;
+    return {
+      connect: (socket: net.Socket) =>
+        new Promise((resolve, reject) => {
+          const secure = tls.connect(
+            {
+              socket,
+              secureContext: context,
+              host,
+              ...(net.isIP(host) === 0 ? { servername: host } : {}),
+              ALPNProtocols: ['h2'],
+            },
+            () => resolve({ socket: secure, secure: true }),
+          );
+          // Kept, as grpc-js keeps its own: a later error is the session's, and must not go unhandled.
+          secure.on('error', reject);
+        }),
+      waitForReady: () => Promise.resolve(),
+      getCallCredentials: () => callCredentials ?? grpc.credentials.createEmpty(),
+      destroy: () => {},
+    };
   }
 }

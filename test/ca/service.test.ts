@@ -157,8 +157,9 @@ describe('CA service over gRPC (TLS on 127.0.0.1)', { timeout: 60_000 }, () => {
 
   it('refused: no authorization header at all (a raw Istio client) → missing_token', async () => {
     const Service = certificateService();
+    // By name: grpc-js's own credentials would send the IP address as the TLS server name (Node's DEP0123).
     const raw = new Service(
-      `127.0.0.1:${service.port}`,
+      `localhost:${service.port}`,
       grpc.credentials.createSsl(Buffer.from(ca.authority.rootsPem())),
     ) as unknown as grpc.Client & {
       CreateCertificate: (
