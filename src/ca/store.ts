@@ -2,7 +2,7 @@
 // written to temporary names and renamed, ca.json last, so an interrupted init is recognised and refused.
 
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { CertificateAuthority } from './authority.js';
 import { chainProblem, isCa, isSelfSigned, issuingRoot, keyMatchesCertificate } from './chain.js';
@@ -81,11 +81,10 @@ export async function initCa(dir: string, o: InitOptions): Promise<InitResult> {
     return { created: false, record, notes };
   }
   if (entries.length > 0) {
-    const known = entries.filter((e) => Object.values(CA_FILES).includes(e as never) || e.endsWith('.tmp'));
     throw new CaStoreError(
-      known.length > 0
-        ? `${dir} holds a partial CA (${known.join(', ')}) without ${CA_FILES.record}: an init was interrupted; move the folder away and run init again`
-        : `${dir} is not empty and holds no CA (${entries.slice(0, 5).join(', ')}${entries.length > 5 ? ', ...' : ''}): give an empty or new folder`,
+      isPartialCa(entries)
+        ? `${dir} holds a partial CA (${entries.join(', ')}) without ${CA_FILES.record}: an init was interrupted; move the folder away and run init again`
+        : `${dir} is not empty and holds no CA (${listed(entries)}): give an empty or new folder`,
     );
   }
   const now = o.now ?? new Date();
@@ -124,6 +123,17 @@ export interface LoadedCa {
 
 /** Reads and checks a CA folder; any inconsistency is a CaStoreError naming the file and the problem. */
 export async function loadCa(dir: string): Promise<LoadedCa> {
+  const entries = await listDir(dir);
+  if (!entries.includes(CA_FILES.record)) {
+    const init = `\`skiff ca init --dir ${dir}\``;
+    throw new CaStoreError(
+      entries.length === 0
+        ? `${dir}: no CA here (${(await exists(dir)) ? 'an empty folder' : 'no such folder'}): create one with ${init}`
+        : isPartialCa(entries)
+          ? `${dir} holds a partial CA (${entries.join(', ')}) without ${CA_FILES.record}: an init was interrupted; move the folder away and run ${init} again`
+          : `${dir}: no CA here (${listed(entries)}; a CA folder has ${CA_FILES.record}): give the folder \`skiff ca init --dir\` made, or create one in a new folder`,
+    );
+  }
   const read = async (name: string) => {
     try {
       return await readFile(path.join(dir, name), 'utf8');
@@ -291,6 +301,31 @@ function onlyCertificate(pem: string, file: string): x509.X509Certificate {
   const [first, second] = certificates(pem, file, false);
   if (!first || second) throw new CaStoreError(`${file}: expected exactly one certificate`);
   return first;
+}
+
+/**
+ * Only the files of a CA folder (or their temporary names), the key among them: what an init interrupted before
+ * ca.json leaves, since the key is written first. A folder of workload certificates (key.pem, cert-chain.pem,
+ * root-cert.pem, as `skiff ca issue --out` writes them) is not one.
+ */
+function isPartialCa(entries: string[]): boolean {
+  const names: string[] = Object.values(CA_FILES);
+  const caFile = (e: string) => names.includes(e.endsWith('.tmp') ? e.slice(0, -4) : e);
+  return entries.every(caFile) && entries.some((e) => e === CA_FILES.key || e === `${CA_FILES.key}.tmp`);
+}
+
+/** The first few names of a folder, and the description of a workload certificate folder. */
+function listed(entries: string[]): string {
+  const names = `${entries.slice(0, 5).join(', ')}${entries.length > 5 ? ', ...' : ''}`;
+  const workload = ['key.pem', 'cert-chain.pem', 'root-cert.pem'].every((f) => entries.includes(f));
+  return workload ? `${names}: workload certificates, as \`skiff ca issue --out\` writes them` : names;
+}
+
+async function exists(dir: string): Promise<boolean> {
+  return stat(dir).then(
+    () => true,
+    () => false,
+  );
 }
 
 async function listDir(dir: string): Promise<string[]> {

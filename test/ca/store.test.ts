@@ -262,6 +262,16 @@ describe('initCa: refusals, never replacing anything', { timeout: 60_000 }, () =
     assert.deepEqual(readdirSync(dir), ['notes.txt']);
   });
 
+  it('a folder of workload certificates is no CA, not a partial one', async () => {
+    const dir = fresh('certs');
+    mkdirSync(dir);
+    for (const f of ['key.pem', 'cert-chain.pem', 'root-cert.pem']) writeFileSync(path.join(dir, f), 'x');
+    await refusal(
+      initCa(dir, OPTS),
+      /certs-\d+ is not empty and holds no CA \(cert-chain\.pem, key\.pem, root-cert\.pem: workload certificates, as `skiff ca issue --out` writes them\): give an empty or new folder$/,
+    );
+  });
+
   it('a file, not a folder', async () => {
     const file = fresh();
     writeFileSync(file, 'x');
@@ -304,7 +314,29 @@ describe('loadCa: a corrupted folder is refused, naming the file', { timeout: 60
     [
       'missing folder',
       (dir) => rmSync(dir, { recursive: true }),
-      /ca\.json: missing: the CA folder is incomplete/,
+      /ca-\d+: no CA here \(no such folder\): create one with `skiff ca init --dir \S+ca-\d+`$/,
+    ],
+    [
+      'empty folder',
+      (dir) => {
+        rmSync(dir, { recursive: true });
+        mkdirSync(dir);
+      },
+      /ca-\d+: no CA here \(an empty folder\): create one with `skiff ca init --dir \S+`$/,
+    ],
+    [
+      'a folder of workload certificates',
+      (dir) => {
+        rmSync(dir, { recursive: true });
+        mkdirSync(dir);
+        for (const f of ['key.pem', 'cert-chain.pem', 'root-cert.pem']) writeFileSync(path.join(dir, f), 'x');
+      },
+      /no CA here \(cert-chain\.pem, key\.pem, root-cert\.pem: workload certificates, as `skiff ca issue --out` writes them; a CA folder has ca\.json\)/,
+    ],
+    [
+      'ca.json missing (an interrupted init)',
+      (dir) => rmSync(path.join(dir, CA_FILES.record)),
+      /holds a partial CA \(.*\) without ca\.json: an init was interrupted; move the folder away and run `skiff ca init --dir \S+` again/,
     ],
     [
       'ca.json truncated',

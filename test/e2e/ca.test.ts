@@ -408,6 +408,27 @@ describe('skiff ca init / show (real processes)', { timeout: 180_000 }, () => {
     assert.deepEqual(readdirSync(dir), ['README']);
   });
 
+  it('a folder of workload certificates, or none at all, is no CA: each command says how to make one', () => {
+    const dir = initCa('real');
+    const certs = fresh('certs');
+    skiffOk('ca', 'issue', '--dir', dir, '-n', 'shop', '-s', 'cart', '--out', certs);
+    const init = skiff('ca', 'init', '--dir', certs);
+    assert.equal(init.code, 2);
+    assert.doesNotMatch(init.err, /partial|interrupted/);
+    assert.match(
+      init.err,
+      /is not empty and holds no CA \(.*workload certificates.*\): give an empty or new folder\n$/,
+    );
+    const nope = fresh('nope');
+    const issue = skiff('ca', 'issue', '--dir', nope, '-n', 'shop', '-s', 'cart', '--out', fresh('x'));
+    assert.equal(issue.code, 2);
+    assert.equal(
+      issue.err,
+      `error: ${nope}: no CA here (no such folder): create one with \`skiff ca init --dir ${nope}\`\n`,
+    );
+    noStack(issue.err);
+  });
+
   it('bad arguments exit 2 without a stack trace', () => {
     const dir = initCa('args');
     for (const args of [
