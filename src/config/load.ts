@@ -10,7 +10,7 @@ import type { PeerAuthenticationSpec } from './kinds/peer-authentication.js';
 import type { WorkloadSpec } from './kinds/workload.js';
 import { objectMeta } from './object-meta.js';
 import { groupOf, type Resource, resourceName, type SourceRef } from './resource.js';
-import { Checker, isPlainObject, unknownFieldMessage } from './schema.js';
+import { Checker, closestField, isPlainObject, unknownFieldMessage } from './schema.js';
 import { lineOf, parseYamlStream, type YamlStream } from './yaml.js';
 
 export interface ConfigFile {
@@ -169,20 +169,24 @@ function readResource(
   }
 
   const c = new Checker();
+  const misspelled = new Set<string>();
   for (const key of Object.keys(value)) {
-    if (!ENVELOPE.includes(key))
+    if (!ENVELOPE.includes(key)) {
       c.error([key], 'SKIFF_CONFIG_UNKNOWN_FIELD', unknownFieldMessage(key, ENVELOPE));
+      misspelled.add(closestField(key, ENVELOPE) ?? '');
+    }
   }
-  const metadata = objectMeta(kind === 'Service' ? 'label' : 'subdomain').parse(
-    value.metadata,
-    ['metadata'],
-    c,
-  );
+  // A misspelled `metadata:` or `spec:` said "did you mean …?" already: nothing more is said about the missing one.
+  const metadata =
+    value.metadata == null && misspelled.has('metadata')
+      ? undefined
+      : objectMeta(kind === 'Service' ? 'label' : 'subdomain').parse(value.metadata, ['metadata'], c);
   const support = entry.support;
   let spec: unknown = value.spec;
   if (support.level === 'validated') {
     if (value.spec === undefined || value.spec === null) {
-      if (support.specRequired)
+      if (misspelled.has('spec')) spec = undefined;
+      else if (support.specRequired)
         c.error(
           ['spec'],
           'SKIFF_CONFIG_REQUIRED',

@@ -276,7 +276,8 @@ export type ObjectOf<F extends Fields> = Simplify<
 
 /**
  * A mapping with a fixed set of fields. A field outside the set is an error naming the allowed ones; `null`
- * counts as absent (as Kubernetes reads JSON); a missing required field is an error.
+ * counts as absent (as Kubernetes reads JSON); a missing required field is an error, unless a misspelling of it
+ * was reported already ("did you mean …?"): one message per mistake.
  */
 export function object<F extends Fields>(fields: F, name = 'a mapping'): Schema<ObjectOf<F>> {
   const allowed = Object.keys(fields);
@@ -285,11 +286,14 @@ export function object<F extends Fields>(fields: F, name = 'a mapping'): Schema<
     parse(value, path, c) {
       if (!isPlainObject(value)) return mismatch(c, path, name, value);
       const out: Record<string, unknown> = {};
+      const misspelled = new Set<string>();
       let ok = true;
       for (const [key, v] of Object.entries(value)) {
         const spec = Object.hasOwn(fields, key) ? fields[key] : undefined;
         if (spec === undefined) {
           c.error([...path, key], 'SKIFF_CONFIG_UNKNOWN_FIELD', unknownFieldMessage(key, allowed));
+          const near = closestField(key, allowed);
+          if (near !== undefined) misspelled.add(near);
           ok = false;
           continue;
         }
@@ -306,7 +310,7 @@ export function object<F extends Fields>(fields: F, name = 'a mapping'): Schema<
         }
       }
       for (const [key, spec] of Object.entries(fields)) {
-        if (spec.required && (value[key] === undefined || value[key] === null)) {
+        if (spec.required && !misspelled.has(key) && (value[key] === undefined || value[key] === null)) {
           c.error(
             [...path, key],
             'SKIFF_CONFIG_REQUIRED',
@@ -340,13 +344,13 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
 }
 
 export function unknownFieldMessage(key: string, allowed: readonly string[]): string {
-  const near = closest(key, allowed);
+  const near = closestField(key, allowed);
   const hint = near === undefined ? '' : ` (did you mean "${near}"?)`;
   return `unknown field ${showValue(key)}${hint}: allowed fields are ${allowed.join(', ')}`;
 }
 
 /** The allowed name closest to a misspelling, if it is close enough to be a likely typo. */
-function closest(word: string, candidates: readonly string[]): string | undefined {
+export function closestField(word: string, candidates: readonly string[]): string | undefined {
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(word.length / 3)) + 1;
   for (const candidate of candidates) {

@@ -153,6 +153,12 @@ function distance(a: string, b: string): number {
 }
 
 function suggestion(name: string, type: protobuf.Type): string {
+  const best = closestField(name, type);
+  return best === undefined ? '' : ` (did you mean "${best}"?)`;
+}
+
+/** The field of `type` a misspelled `name` most likely meant, if one is close enough. */
+function closestField(name: string, type: protobuf.Type): string | undefined {
   let best: string | undefined;
   let bestDistance = Number.POSITIVE_INFINITY;
   const snake = name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
@@ -163,9 +169,7 @@ function suggestion(name: string, type: protobuf.Type): string {
       best = field.name;
     }
   }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 4))
-    ? ` (did you mean "${best}"?)`
-    : '';
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(name.length / 4)) ? best : undefined;
 }
 
 /** Whether a decoded value is the proto3 default (so it cannot change behaviour). */
@@ -262,6 +266,8 @@ class Walker {
     const index = fieldIndex(type);
     const out: JsonObject = {};
     const oneofSeen = new Map<string, string>();
+    // Fields a misspelling was taken for ("did you mean …?"): their absence is that one mistake, said once.
+    const misspelled = new Set<string>();
     const supported = this.support ? this.support[name] : undefined;
     for (const [key, raw] of Object.entries(input)) {
       if (skip.has(key)) continue;
@@ -269,6 +275,8 @@ class Walker {
       const at = [...path, key];
       if (!field) {
         this.error(at, 'proxy.unknown-field', `unknown field "${key}" in ${name}${suggestion(key, type)}`);
+        const meant = closestField(key, type);
+        if (meant !== undefined) misspelled.add(meant);
         continue;
       }
       if (field.name in out) {
@@ -314,7 +322,7 @@ class Walker {
       }
     }
     for (const field of type.fieldsArray) {
-      if (field.partOf || field.name in out) continue;
+      if (field.partOf || field.name in out || misspelled.has(field.name)) continue;
       const rules = rulesOf(field.options, '(validate.rules).message.');
       if (rules?.required === true) {
         this.error([...path, field.name], 'proxy.required', `${name}.${field.name} is required`);
@@ -327,6 +335,7 @@ class Walker {
       }
     }
     for (const oneof of type.oneofsArray) {
+      if (oneof.oneof.some((f) => misspelled.has(f))) continue;
       if (oneof.options?.['(validate.required)'] === true && !oneofSeen.has(oneof.name)) {
         this.error(path, 'proxy.required', `${name}: one of ${oneof.oneof.join(', ')} is required`);
       }

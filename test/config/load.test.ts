@@ -88,6 +88,31 @@ describe('loadConfig', () => {
     );
   });
 
+  it('a misspelled field copied into three places gives one error per place', () => {
+    const entry = (name: string) =>
+      `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ${name}}\nspec:\n  hsts: [${name}.example.com]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: DNS\n`;
+    const r = load([entry('a'), entry('b'), entry('c')].join('---\n'));
+    assert.deepEqual(
+      r.diagnostics.map((d) => `${d.document} ${formatPath(d.path ?? [])}: ${d.code}`),
+      [
+        '1 spec.hsts: SKIFF_CONFIG_UNKNOWN_FIELD',
+        '2 spec.hsts: SKIFF_CONFIG_UNKNOWN_FIELD',
+        '3 spec.hsts: SKIFF_CONFIG_UNKNOWN_FIELD',
+      ],
+    );
+    assert.match(r.diagnostics[0]?.message ?? '', /did you mean "hosts"/);
+  });
+
+  it('a misspelled metadata or spec is said once, not again as missing', () => {
+    assert.deepEqual(codes(PA('x').replace('metadata:', 'metdata:')), ['error:SKIFF_CONFIG_UNKNOWN_FIELD']);
+    assert.deepEqual(
+      codes(
+        'apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: s}\nsepc:\n  hosts: [a.example.com]\n',
+      ),
+      ['error:SKIFF_CONFIG_UNKNOWN_FIELD'],
+    );
+  });
+
   it('documents that are not resources', () => {
     assert.deepEqual(codes('just a string'), ['error:SKIFF_CONFIG_NOT_RESOURCE']);
     assert.deepEqual(codes('- a\n- b'), ['error:SKIFF_CONFIG_NOT_RESOURCE']);

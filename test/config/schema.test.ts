@@ -72,8 +72,20 @@ describe('schema', () => {
         'nam',
         'unknown field "nam" (did you mean "name"?): allowed fields are name, port, mode, tags, labels, on, later',
       ],
-      ['error', 'SKIFF_CONFIG_REQUIRED', 'name', 'required field is missing: expected a non-empty string'],
     ]);
+  });
+
+  it('a misspelled required field is one mistake, said once; a required field simply missing is said', () => {
+    assert.deepEqual(
+      parse(thing, { nam: 'x' }).issues.map((i) => i[1]),
+      ['SKIFF_CONFIG_UNKNOWN_FIELD'],
+    );
+    assert.deepEqual(
+      parse(thing, { zzzzzz: 'x' }).issues.map((i) => `${i[1]} ${i[2]}`),
+      ['SKIFF_CONFIG_UNKNOWN_FIELD zzzzzz', 'SKIFF_CONFIG_REQUIRED name'],
+    );
+    const list = array(thing);
+    assert.equal(parse(list, [{ nam: 'a' }, { nam: 'b' }, { nam: 'c' }]).issues.length, 3, 'one per place');
   });
 
   it('a field not enforced yet is accepted with a warning', () => {

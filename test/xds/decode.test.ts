@@ -104,6 +104,19 @@ describe('decodeMessage: proto3 JSON as Envoy reads it', () => {
     ]);
   });
 
+  it('a misspelled required field is one error, not a second one saying it is missing', () => {
+    const { stat_prefix: _, ...noPrefix } = tcpProxy({ stat_prefx: 'x' });
+    assert.deepEqual(errors(LISTENER, listenerWith(noPrefix)), [
+      'filter_chains[0].filters[0].typed_config.stat_prefx: unknown field "stat_prefx" in envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy (did you mean "stat_prefix"?)',
+    ]);
+    // A required oneof (cluster_specifier) likewise.
+    const { cluster: __, ...noCluster } = tcpProxy({ clustr: 'c' });
+    assert.equal(errors(LISTENER, listenerWith(noCluster)).length, 1);
+    // Without a near misspelling, the missing field is still named.
+    const { stat_prefix: ___, ...bare } = tcpProxy();
+    assert.match(errors(LISTENER, listenerWith(bare)).join(), /stat_prefix: is required/);
+  });
+
   it('refuses an Any without @type or with an unknown type', () => {
     assert.match(errors(LISTENER, listenerWith({ stat_prefix: 'x' })).join(), /"@type" is required/);
     assert.match(
