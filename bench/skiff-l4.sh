@@ -18,8 +18,9 @@
 #   bench/skiff-l4.sh proxy A|B   (what A_CMD / B_CMD run) render that side's bootstrap from the harness's
 #                                 MESH_* environment into $MESH_RUN_DIR and exec `node bin/skiff.js proxy`
 #
-# Run it from anywhere after `npm ci` (which builds dist/; this script builds nothing). Needs root: apt-get
-# installs haproxy, nginx-light, libnginx-mod-stream, wrk, curl, openssl and tcpdump when one is missing.
+# Run it from anywhere after `npm ci` (which builds dist/; this script builds nothing). Needs the harness, which
+# is not part of this repository (HARNESS below; checked first), and root: apt-get installs haproxy, nginx-light,
+# libnginx-mod-stream, wrk, curl, openssl and tcpdump when one is missing.
 #
 # Variants (the bootstraps are bench/skiff-{a,b}.yaml.tmpl; the network filter comes from
 # bench/skiff-filter-$VARIANT.yaml.tmpl, and the HTTP filters from bench/skiff-http-filters.yaml.tmpl):
@@ -81,6 +82,13 @@ PROF="${PROF:-/tmp/skiff-prof}"
 
 log() { printf '[skiff-l4] %s\n' "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
+# The harness is not part of this repository: it sits beside it (../shared/bench) where the benchmark was set up.
+# Checked before anything is installed or started.
+need_harness() {
+  [ -x "$HARNESS/run.sh" ] && [ -x "$HARNESS/gen-certs.sh" ] && return 0
+  die "no benchmark harness at $HARNESS (run.sh and gen-certs.sh): it is not part of this repository, so a" \
+    "clone does not have it; set HARNESS=DIR to a copy of it. Nothing was installed or started."
+}
 
 # ------------------------------------------------------------------ bootstraps
 split_env() { # the host and port halves of the harness's HOST:PORT variables, for the templates
@@ -118,7 +126,7 @@ fi
 
 if [ "$CMD" = render ]; then
   [ -n "${2:-}" ] || die "usage: skiff-l4.sh render DIR"
-  [ -n "${MESH_A_LISTEN:-}" ] || eval "$(harness_env)"
+  [ -n "${MESH_A_LISTEN:-}" ] || { need_harness && eval "$(harness_env)"; }
   split_env
   mkdir -p "$2"
   render_side a "$2" && render_side b "$2"
@@ -127,6 +135,11 @@ if [ "$CMD" = render ]; then
 fi
 
 # ------------------------------------------------------------------ prerequisites
+case "$CMD" in
+  bench | verify | cost | profile) ;;
+  *) die "unknown command '$CMD' (bench|verify|cost|profile|render DIR|proxy A|B)" ;;
+esac
+need_harness
 need_packages() {
   local missing=0 t
   for t in haproxy nginx wrk curl openssl tcpdump; do command -v "$t" >/dev/null || missing=1; done
@@ -139,7 +152,6 @@ need_packages() {
   fi
 }
 need_packages
-[ -x "$HARNESS/run.sh" ] || die "no harness at $HARNESS"
 [ -f "$REPO/dist/src/cli/main.js" ] || die "dist/ is missing: run npm ci (this script builds nothing)"
 port_busy() { ss -ltnH "sport = :$1" | grep -q .; }
 for p in "$SKIFF_A_ADMIN_PORT" "$SKIFF_B_ADMIN_PORT"; do
