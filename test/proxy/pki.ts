@@ -1,7 +1,7 @@
 // In-process mesh identities for proxy unit tests: a CA folder made with the project's own CA code, and
 // SPIFFE workload certificates from it (PEM), as `skiff ca issue` writes them.
 
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { spiffeId } from '../../src/ca/identity.js';
@@ -15,11 +15,15 @@ export interface Identity {
   spiffe: string;
 }
 
-/** A new CA in a temporary folder (remove `dir` when done). */
-export async function makeCa(trustDomain = 'cluster.local'): Promise<{ dir: string; ca: LoadedCa }> {
+/** A new CA, in memory: its folder (with the CA key) is removed once it is loaded. */
+export async function makeCa(trustDomain = 'cluster.local'): Promise<{ ca: LoadedCa }> {
   const dir = mkdtempSync(path.join(tmpdir(), 'skiff-test-ca-'));
-  await initCa(dir, { trustDomain, keyType: 'ec-p256' });
-  return { dir, ca: await loadCa(dir) };
+  try {
+    await initCa(dir, { trustDomain, keyType: 'ec-p256' });
+    return { ca: await loadCa(dir) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** A workload certificate for namespace/serviceAccount from `ca`. */

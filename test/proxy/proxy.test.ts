@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
@@ -222,24 +221,20 @@ describe('SidecarProxy', { timeout: 60_000 }, () => {
   });
 
   it("stays PRE_INITIALIZING while a TLS chain's secret is missing, and is LIVE once it arrives", async () => {
-    const { dir, ca } = await makeCa();
-    try {
-      const proxy = proxyOf(compile(portOf(app), { tlsListener: true }));
-      await proxy.start();
-      assert.equal(proxy.state, 'PRE_INITIALIZING', 'listeners are bound, but `default` is not there');
-      assert.deepEqual(await adminRequest(adminPort(proxy), '/ready'), {
-        status: 503,
-        body: 'PRE_INITIALIZING\n',
-      });
-      const id = await issue(ca, 'default', 'test');
-      proxy.secrets.setCertificate('default', { chain: id.chain, key: id.key });
-      assert.equal(proxy.state, 'PRE_INITIALIZING', 'the trust bundle `ROOTCA` is still missing');
-      proxy.secrets.setValidation('ROOTCA', { trustedCa: id.root, sanMatchers: [] });
-      await until('LIVE', () => proxy.state === 'LIVE');
-      assert.deepEqual(await adminRequest(adminPort(proxy), '/ready'), { status: 200, body: 'LIVE\n' });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const { ca } = await makeCa();
+    const proxy = proxyOf(compile(portOf(app), { tlsListener: true }));
+    await proxy.start();
+    assert.equal(proxy.state, 'PRE_INITIALIZING', 'listeners are bound, but `default` is not there');
+    assert.deepEqual(await adminRequest(adminPort(proxy), '/ready'), {
+      status: 503,
+      body: 'PRE_INITIALIZING\n',
+    });
+    const id = await issue(ca, 'default', 'test');
+    proxy.secrets.setCertificate('default', { chain: id.chain, key: id.key });
+    assert.equal(proxy.state, 'PRE_INITIALIZING', 'the trust bundle `ROOTCA` is still missing');
+    proxy.secrets.setValidation('ROOTCA', { trustedCa: id.root, sanMatchers: [] });
+    await until('LIVE', () => proxy.state === 'LIVE');
+    assert.deepEqual(await adminRequest(adminPort(proxy), '/ready'), { status: 200, body: 'LIVE\n' });
   });
 
   it('drains: stops accepting, lets an open connection finish, and resolves `drained` when it has', async () => {

@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
@@ -271,8 +270,6 @@ describe('load balancing and outlier handling', { timeout: 20_000 }, () => {
 });
 
 describe('upstream mutual TLS per endpoint', { timeout: 30_000 }, () => {
-  let caDir: string;
-  let otherDir: string;
   let server: Identity;
   let client: Identity;
   let foreign: Identity;
@@ -284,11 +281,9 @@ describe('upstream mutual TLS per endpoint', { timeout: 30_000 }, () => {
 
   before(async () => {
     const made = await makeCa();
-    caDir = made.dir;
     server = await issue(made.ca, 'bookinfo', 'bookinfo-ratings');
     client = await issue(made.ca, 'bookinfo', 'productpage');
     const other = await makeCa();
-    otherDir = other.dir;
     foreign = await issue(other.ca, 'bookinfo', 'bookinfo-ratings');
     const serve = (id: Identity) =>
       tls.createServer(
@@ -321,8 +316,6 @@ describe('upstream mutual TLS per endpoint', { timeout: 30_000 }, () => {
 
   after(() => {
     for (const s of [mtlsServer, foreignServer, plain, silent]) s.close();
-    rmSync(caDir, { recursive: true, force: true });
-    rmSync(otherDir, { recursive: true, force: true });
   });
 
   function secrets(expected: string[]): SecretStore {
