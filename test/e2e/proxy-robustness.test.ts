@@ -297,24 +297,30 @@ describe('the reference bootstrap and bad configuration', { timeout: 30_000 }, (
     const work = mkdtempSync(path.join(tmpdir(), 'skiff-ref-'));
     try {
       cpSync(`${dir}/server`, `${work}/certs`, { recursive: true });
-      cpSync(
-        path.join(repoRoot, 'examples/proxy/inbound-permissive.yaml'),
-        `${work}/inbound-permissive.yaml`,
-      );
+      // Its fixed ports (admin 15000, listener 15006, app 9080) may be taken on a busy machine: a copy with free
+      // ones, otherwise unchanged. The app's port is left unbound.
+      const [admin, inbound, appPort] = [await freePort(), await freePort(), await freePort()];
+      let text = readFileSync(path.join(repoRoot, 'examples/proxy/inbound-permissive.yaml'), 'utf8');
+      for (const [from, to, times] of [
+        ['port_value: 15000}', `port_value: ${admin}}`, 1],
+        ['port_value: 15006}', `port_value: ${inbound}}`, 1],
+        ['destination_port: 15006', `destination_port: ${inbound}`, 3],
+        ['port_value: 9080}', `port_value: ${appPort}}`, 1],
+      ] as const) {
+        assert.equal(text.split(from).length - 1, times, `${from} in the reference bootstrap`);
+        text = text.replaceAll(from, to);
+      }
+      writeFileSync(`${work}/inbound-permissive.yaml`, text);
       const check = run(
         process.execPath,
         [SKIFF, 'proxy', '--config', 'inbound-permissive.yaml', '--check'],
         { cwd: work },
       );
       assert.equal(check.code, 0, check.err);
-      const ref = await startProxy('inbound-permissive.yaml', work).catch((e: Error) => e);
-      if (ref instanceof Error) {
-        // Its fixed ports (15000, 15006) may be taken on a busy machine; say so rather than pass silently.
-        assert.match(ref.message, /EADDRINUSE/, ref.message);
-        return;
-      }
+      const ref = await startProxy('inbound-permissive.yaml', work);
       try {
-        assert.equal(ref.admin, '127.0.0.1:15000');
+        assert.equal(ref.admin, `127.0.0.1:${admin}`);
+        assert.deepEqual(ref.listeners, { virtualInbound: `127.0.0.1:${inbound}` });
         const dump = JSON.parse((await adminGet(ref.admin, '/config_dump')).body) as {
           configs: { '@type': string }[];
         };
@@ -322,11 +328,11 @@ describe('the reference bootstrap and bad configuration', { timeout: 30_000 }, (
           dump.configs.map((c) => c['@type'].split('.').at(-1)),
           ['BootstrapConfigDump', 'ClustersConfigDump', 'ListenersConfigDump', 'SecretsConfigDump'],
         );
-        // Mesh mTLS is terminated; the app on 9080 is not running, so the connection then closes.
-        const r = await sClient(15006, { certDir: `${dir}/client`, alpn: 'istio' });
+        // Mesh mTLS is terminated; the app is not running, so the connection then closes.
+        const r = await sClient(inbound, { certDir: `${dir}/client`, alpn: 'istio' });
         assert.ok(r.handshake, r.raw);
         const stats = await statsOf(ref.admin);
-        assert.equal(stats.get('listener.127.0.0.1_15006.ssl.handshake'), 1);
+        assert.equal(stats.get(`listener.127.0.0.1_${inbound}.ssl.handshake`), 1);
         assert.equal(stats.get('cluster.inbound|9080||.upstream_cx_connect_fail'), 1);
       } finally {
         assert.equal(await ref.stop(), 0);
