@@ -2,6 +2,7 @@
 // and one line here. The translation (config/) finds them by category and type; the listener builds terminal
 // network filters with their runtime factories.
 
+import { FILE_ACCESS_LOG, STDERR_ACCESS_LOG, STDOUT_ACCESS_LOG } from './access-log/config.js';
 import { ExtensionRegistry } from './config/extension.js';
 import { HTTP_INSPECTOR, TLS_INSPECTOR } from './detect/listener-filters.js';
 import { HTTP_CONNECTION_MANAGER_EXTENSION } from './filters/http/index.js';
@@ -29,4 +30,7 @@ export const PROXY_EXTENSIONS = new ExtensionRegistry([
   HTTP_PROTOCOL_OPTIONS,
   DOWNSTREAM_CONNECTIONS_MONITOR,
   PREVIOUS_HOSTS,
+  FILE_ACCESS_LOG,
+  STDOUT_ACCESS_LOG,
+  STDERR_ACCESS_LOG,
 ]);

@@ -3,6 +3,7 @@
 // LIVE, then DRAINING (stop accepting, let open connections finish up to the drain time, close the rest).
 
 import type { Logger } from '../core/log.js';
+import { AccessLogWriters } from './access-log/writer.js';
 import { AdminServer, type ServerState } from './admin/admin.js';
 import type { CertificateAgent } from './agent/agent.js';
 import { startAgentSds } from './agent/sds.js';
@@ -31,6 +32,8 @@ export class SidecarProxy {
   readonly secrets = new SecretStore();
   readonly clusters: ClusterManager;
   readonly listeners: Listener[];
+  /** Every access log file's writer, shared by the loggers naming it. */
+  readonly accessLogs: AccessLogWriters;
   /** Shared by every listener: the open downstream connections against the global limit. */
   readonly connectionLimit: ConnectionLimit | undefined;
   private admin: AdminServer | undefined;
@@ -68,11 +71,12 @@ export class SidecarProxy {
         )
       : undefined;
     if (limit?.source === 'file descriptors') {
-      options.log.info('global downstream connection limit from the file descriptor limit', {
+      options.log.debug('global downstream connection limit from the file descriptor limit', {
         max: limit.max,
         ...(config.maxDownstreamConnections ? { configured: config.maxDownstreamConnections } : {}),
       });
     }
+    this.accessLogs = new AccessLogWriters(this.stats, options.log.child('access-log'));
     this.listeners = config.listeners.map(
       (l) =>
         new Listener(l, {
@@ -81,6 +85,7 @@ export class SidecarProxy {
           secrets: this.secrets,
           log: options.log,
           ...(this.connectionLimit ? { connectionLimit: this.connectionLimit } : {}),
+          accessLogs: this.accessLogs,
           telemetry: () => {
             this.telemetry ??= new ProxyTelemetry(this.stats, config.node);
             return this.telemetry;
@@ -211,5 +216,6 @@ export class SidecarProxy {
     this.options.agent?.stop();
     for (const l of this.listeners) l.close();
     this.clusters.close();
+    this.accessLogs.close();
   }
 }

@@ -178,8 +178,9 @@ function isDefault(field: protobuf.Field, value: Json): boolean {
   if (Array.isArray(value)) return value.length === 0;
   if (field.map) return isObject(value) && Object.keys(value).length === 0;
   if (field.resolvedType instanceof Object && 'fieldsArray' in field.resolvedType) {
-    // Messages have presence; an empty one is treated as absent for the "implemented" check only.
-    return isObject(value) && Object.keys(value).length === 0;
+    // Messages have presence; an empty one is treated as absent for the "implemented" check only — except as
+    // a oneof member, where choosing it is the setting (`not_health_check_filter: {}`, `ads: {}`).
+    return !field.partOf && isObject(value) && Object.keys(value).length === 0;
   }
   if (field.resolvedType && 'values' in field.resolvedType) {
     const first = Object.entries(field.resolvedType.values).find(([, n]) => n === 0);

@@ -133,6 +133,8 @@ export interface TcpProxyConfig {
   cluster: string;
   idleTimeoutMs: number;
   istioStats: IstioStatsConfig | undefined;
+  /** A line per connection, when it ends. */
+  accessLogs?: AccessLogConfig[];
 }
 
 /** A route's (or its virtual host's) RetryPolicy. */
@@ -200,6 +202,8 @@ export interface HttpConnectionManagerConfig {
   upgrades: string[];
   istioStats: IstioStatsConfig | undefined;
   peerMetadata: PeerMetadataConfig | undefined;
+  /** A line per stream, when it ends. */
+  accessLogs?: AccessLogConfig[];
 }
 
 /** A terminal network filter: the one that takes the connection over. */
@@ -252,6 +256,8 @@ export interface ListenerConfig {
   continueOnListenerFiltersTimeout: boolean;
   filterChains: FilterChainConfig[];
   defaultFilterChain: FilterChainConfig | undefined;
+  /** The listener's own access logs: every connection when it ends, and those no chain matched (NR). */
+  accessLogs?: AccessLogConfig[];
 }
 
 export interface EndpointConfig {

@@ -5,6 +5,7 @@
 // (scripts/gen-proxy-config-doc.mjs; a test keeps the two together).
 
 import type { SupportTable } from '../../xds/decode.js';
+import { ACCESS_LOG_SUPPORT } from '../access-log/config.js';
 import { PROXY_EXTENSIONS } from '../extensions.js';
 import { BOOTSTRAP_SUPPORT } from './bootstrap.js';
 import { COMMON_SUPPORT } from './common.js';
@@ -59,6 +60,12 @@ export const SUPPORT_GROUPS: readonly SupportGroup[] = [
     title: 'Common messages',
     summary: 'Used by the resources and extensions above and below.',
     types: COMMON_SUPPORT,
+  },
+  {
+    title: 'Access logs',
+    summary:
+      'An `access_log` entry on a listener, an HTTP connection manager or a tcp_proxy, and its filter.',
+    types: ACCESS_LOG_SUPPORT,
   },
   ...PROXY_EXTENSIONS.extensions.map((e) => ({
     title: `Extension \`${e.name}\` (${e.category})`,

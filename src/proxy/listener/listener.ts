@@ -7,6 +7,8 @@ import net from 'node:net';
 import { parseIp } from '../../core/ip.js';
 import type { Logger } from '../../core/log.js';
 import { type ConnectionFacts, FilterChainSelector } from '../../policy/filter-chain-match.js';
+import { connectionLogContext } from '../access-log/context.js';
+import type { AccessLoggers, AccessLogWriters } from '../access-log/writer.js';
 import type { ExtensionRegistry } from '../config/extension.js';
 import type {
   FilterChainConfig,
@@ -22,10 +24,10 @@ import {
 } from '../detect/client-hello.js';
 import { type HttpInspectResult, inspectHttp, MAX_HTTP_INSPECT_SIZE } from '../detect/http-inspector.js';
 import { PROXY_EXTENSIONS } from '../extensions.js';
-import type { NetworkFilter } from '../filters/network-filter.js';
+import type { ConnectionInfo, NetworkFilter } from '../filters/network-filter.js';
 import type { Counter, Gauge, StatsStore } from '../stats/index.js';
 import type { ProxyTelemetry } from '../telemetry/context.js';
-import { DownstreamTls, type PeerInfo, sslStats } from '../transport/downstream-tls.js';
+import { DownstreamTls, sslStats } from '../transport/downstream-tls.js';
 import type { SecretStore } from '../transport/secrets.js';
 import type { ClusterManager } from '../upstream/cluster.js';
 import type { ConnectionLimit } from './connection-limit.js';
@@ -37,17 +39,10 @@ export const PLAINTEXT_HELP =
   'Plaintext connections accepted on a port that also terminates mutual TLS with a required client certificate (PERMISSIVE): the clients STRICT would refuse.';
 
 /** One accepted downstream connection, as the listener knows it. */
-export interface ConnectionInfo {
-  listener: string;
-  filterChain: string;
-  sourceAddress: string;
-  sourcePort: number;
-  destinationPort: number;
-  transport: 'tls' | 'raw_buffer';
-  /** Set when the listener terminated TLS. */
-  peer: PeerInfo | undefined;
-  openedAt: number;
-}
+export type { ConnectionInfo };
+
+/** Envoy's connection ids: one count for the whole process. */
+let nextConnectionId = 0;
 
 interface ChainRuntime {
   config: FilterChainConfig;
@@ -98,6 +93,8 @@ export interface ListenerDeps {
   extensions?: ExtensionRegistry;
   /** The proxy-wide limit on open downstream connections (Envoy's global_downstream_max_connections). */
   connectionLimit?: ConnectionLimit;
+  /** Where access logs are written (the listener's own, and its filters'). */
+  accessLogs?: AccessLogWriters;
 }
 
 function predicateMatches(p: PortPredicate, port: number): boolean {
@@ -119,6 +116,7 @@ export class Listener {
   readonly connections = new Map<net.Socket, ConnectionInfo>();
   private readonly servers: net.Server[];
   private readonly limit: ConnectionLimit | undefined;
+  private readonly accessLog: AccessLoggers | undefined;
   private readonly selector: FilterChainSelector<FilterChainConfig>;
   private readonly chains = new Map<FilterChainConfig, ChainRuntime>();
   private readonly stats: ListenerStats;
@@ -200,6 +198,7 @@ export class Listener {
               stats: store,
               log: this.log,
               ...(deps.telemetry ? { telemetry: deps.telemetry } : {}),
+              ...(deps.accessLogs ? { accessLogs: deps.accessLogs } : {}),
             })
           : undefined,
         permissivePlaintext:
@@ -210,6 +209,7 @@ export class Listener {
     }
     this.selector = new FilterChainSelector(config.filterChains, config.defaultFilterChain);
     this.limit = deps.connectionLimit;
+    this.accessLog = deps.accessLogs?.loggers(config.accessLogs);
     // One socket per address (Envoy's additional_addresses): the same chains, filters and statistics for all.
     this.servers = [config.address, ...(config.additionalAddresses ?? [])].map(() =>
       net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (socket) =>
@@ -310,17 +310,33 @@ export class Listener {
       socket.once('close', () => limit.release());
     }
     const info: ConnectionInfo = {
+      id: nextConnectionId++,
       listener: this.config.name,
       filterChain: '',
       sourceAddress: socket.remoteAddress ?? '',
       sourcePort: socket.remotePort ?? 0,
+      destinationAddress: socket.localAddress ?? '',
       destinationPort: socket.localPort ?? 0,
       transport: 'raw_buffer',
+      serverName: undefined,
       peer: undefined,
       openedAt: Date.now(),
     };
     this.connections.set(socket, info);
-    socket.once('close', () => this.connections.delete(socket));
+    socket.once('close', () => {
+      this.connections.delete(socket);
+      // Envoy's listener access log: every accepted connection when it ends, and one no chain matched (NR).
+      if (this.accessLog) {
+        const ctx = connectionLogContext(info);
+        ctx.bytesReceived = socket.bytesRead;
+        ctx.bytesSent = socket.bytesWritten;
+        if (info.filterChain === '' && info.noChain) {
+          ctx.responseFlags = ['NR'];
+          ctx.responseCodeDetails = 'filter_chain_not_found';
+        }
+        this.accessLog.log(ctx);
+      }
+    });
     const filters = this.filtersFor(info.destinationPort);
     if (filters.length === 0) {
       this.dispatch(socket, info, undefined, undefined);
@@ -414,9 +430,11 @@ export class Listener {
       directSourceIp: remote,
       sourcePort: info.sourcePort,
     };
+    info.serverName = hello?.serverName;
     const chain = this.selector.select(facts);
     const runtime = chain ? this.chains.get(chain) : undefined;
     if (!runtime) {
+      info.noChain = true;
       this.stats.noFilterChainMatch.inc();
       this.log.debug('no filter chain match', {
         source: `${info.sourceAddress}:${info.sourcePort}`,
@@ -449,7 +467,7 @@ export class Listener {
       return;
     }
     if (!runtime.tls) {
-      filter.handle(socket, { peer: undefined, tls: false });
+      filter.handle(socket, { peer: undefined, tls: false, connection: info });
       return;
     }
     info.transport = 'tls';
@@ -468,7 +486,7 @@ export class Listener {
         peer: outcome.peer.spiffeId,
         chain: runtime.config.name,
       });
-      filter.handle(outcome.socket, { peer: outcome.peer, tls: true });
+      filter.handle(outcome.socket, { peer: outcome.peer, tls: true, connection: info });
     });
   }
 }

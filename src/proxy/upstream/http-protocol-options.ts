@@ -15,7 +15,9 @@ export const HTTP_PROTOCOL_OPTIONS: Extension<'envoy.upstreams.http.http_protoco
     [TYPE]: {
       explicit_http_config: 'Always HTTP/1.1 or always HTTP/2 (h2 over TLS, h2c in plaintext).',
       use_downstream_protocol_config: 'The protocol of the downstream request.',
+      auto_config: 'Refused: the protocol by ALPN is not implemented (use one of the two above).',
     },
+    [`${TYPE}.AutoHttpConfig`]: {},
     [`${TYPE}.ExplicitHttpConfig`]: {
       http_protocol_options: 'HTTP/1.1.',
       http2_protocol_options: 'HTTP/2.',

@@ -6,7 +6,12 @@ import { createLogger, silentLogger } from '../../../src/core/log.js';
 import type { ClusterConfig, EndpointConfig, UpstreamTransport } from '../../../src/proxy/config/model.js';
 import { StatsStore } from '../../../src/proxy/stats/index.js';
 import { SecretStore } from '../../../src/proxy/transport/secrets.js';
-import { Cluster, type ConnectResult, transportMatches } from '../../../src/proxy/upstream/cluster.js';
+import {
+  Cluster,
+  CONNECT_WARN_INTERVAL_MS,
+  type ConnectResult,
+  transportMatches,
+} from '../../../src/proxy/upstream/cluster.js';
 import { OUTLIER_DEFAULTS } from '../../../src/proxy/upstream/outlier-detector.js';
 import { type Identity, issue, makeCa } from '../pki.js';
 
@@ -248,7 +253,11 @@ describe('load balancing and outlier handling', { timeout: 20_000 }, () => {
     const log = createLogger({ sink: (line) => lines.push(line) });
     const c = new Cluster(clusterConfig([endpoint(dead)]), new StatsStore(), new SecretStore(), log);
     for (let i = 0; i < 5; i++) assert.equal((await connect(c)).ok, false);
-    assert.equal(lines.length, 1, `one warning for 5 failures within ${CONNECT_WARN_INTERVAL_MS} ms:\n${lines}`);
+    assert.equal(
+      lines.length,
+      1,
+      `one warning for 5 failures within ${CONNECT_WARN_INTERVAL_MS} ms:\n${lines}`,
+    );
     const warning = JSON.parse(lines[0] ?? '{}') as Record<string, unknown>;
     assert.equal(warning.level, 'warn');
     assert.equal(warning.msg, 'upstream connect failed');

@@ -6,6 +6,7 @@ import { showValue } from '../../../core/diagnostics.js';
 import type { FieldPath } from '../../../core/field-path.js';
 import { ANY_MATCH, type ChainMatch, type SourceType } from '../../../policy/filter-chain-match.js';
 import type { SupportTable } from '../../../xds/decode.js';
+import { translateAccessLogs } from '../../access-log/config.js';
 import { envoyAddressStatName, translateAddress, translateCidrs } from '../common.js';
 import type { TranslateContext } from '../context.js';
 import { canonicalKey, durationOr, type Json, type JsonObject, list, num, obj, str } from '../json.js';
@@ -37,6 +38,8 @@ export const LISTENER_SUPPORT: SupportTable = {
     continue_on_listener_filters_timeout: 'On that timeout, go on as `raw_buffer` instead of closing.',
     traffic_direction:
       'INBOUND or OUTBOUND: the reporter of Istio’s metrics (destination or source); recorded otherwise.',
+    access_log:
+      'A line per connection when it ends, and for one no chain matched (flag NR; Istio filters on it).',
     metadata: 'Recorded.',
   },
   'envoy.config.listener.v3.AdditionalAddress': {
@@ -138,6 +141,7 @@ export function translateListener(l: JsonObject, path: FieldPath, ctx: Translate
     continueOnListenerFiltersTimeout: l.continue_on_listener_filters_timeout === true,
     filterChains: chains,
     defaultFilterChain: defaultChain,
+    accessLogs: translateAccessLogs(l.access_log, [...path, 'access_log'], ctx),
   };
 }
 

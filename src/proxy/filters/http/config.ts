@@ -3,6 +3,7 @@
 // The runtime is hcm.ts.
 
 import type { FieldPath } from '../../../core/field-path.js';
+import { translateAccessLogs } from '../../access-log/config.js';
 import type { TranslateContext } from '../../config/context.js';
 import type { Extension } from '../../config/extension.js';
 import { durationOr, type JsonObject, list, num, obj, str } from '../../config/json.js';
@@ -108,6 +109,7 @@ function translateHcm(h: JsonObject, path: FieldPath, ctx: TranslateContext): Ht
       .map((u) => str(u.upgrade_type).toLowerCase()),
     istioStats,
     peerMetadata,
+    accessLogs: translateAccessLogs(h.access_log, [...path, 'access_log'], ctx),
   };
 }
 
@@ -136,6 +138,7 @@ export const HTTP_CONNECTION_MANAGER: Extension<'envoy.filters.network'> = {
       stream_idle_timeout:
         'A stream with no bytes either way for this long (default 5m) gets 408 SI before its response starts, else is reset; HTTP/1.1 also closes idle keep-alive connections after it.',
       upgrade_configs: 'Upgrades passed through (`websocket`).',
+      access_log: 'A line per stream when it ends (see the access loggers below).',
       use_remote_address: 'Recorded (sidecars set false).',
     },
     [`${HCM_TYPE}.SetCurrentClientCertDetails`]: {

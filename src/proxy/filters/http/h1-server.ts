@@ -59,6 +59,8 @@ const MAX_BUFFERED = 256 * 1024;
 /** A request as the router sees it; its body is `body`. */
 export class H1Request {
   readonly httpVersionMajor = 1;
+  /** `1.0` or `1.1`, from the request line. */
+  readonly httpVersion: '1.0' | '1.1';
   readonly url: string;
   readonly method: string;
   readonly headers: IncomingHttpHeaders;
@@ -73,6 +75,7 @@ export class H1Request {
   ) {
     this.method = head.method;
     this.url = head.target;
+    this.httpVersion = head.version;
     const headers = headersObject(head.headers);
     if (head.expectContinue) delete headers.expect;
     this.headers = headers;

@@ -18,6 +18,8 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Logger } from '../../../core/log.js';
 import { selectRoute, VirtualHostIndex } from '../../../policy/routes.js';
+import { addressText, connectionLogContext } from '../../access-log/context.js';
+import type { AccessLoggers, AccessLogWriters } from '../../access-log/writer.js';
 import type { HttpConnectionManagerConfig, RouteActionConfig } from '../../config/model.js';
 import { peek } from '../../listener/peek.js';
 import type { Counter, Gauge, StatsStore } from '../../stats/index.js';
@@ -162,6 +164,39 @@ interface Stream {
   attemptCountInResponse: boolean;
   /** The endpoint of the latest attempt (UPSTREAM_HOST; outlier detection on a route timeout). */
   upstreamEndpoint: Endpoint | undefined;
+  /** What the access log says of the stream (set only when the connection manager has access logs). */
+  log: StreamLog | undefined;
+}
+
+/** The parts of a stream only its access log line needs. */
+interface StreamLog {
+  startTime: number;
+  /** The x-request-id of a request that never went upstream (generated for its log line). */
+  requestId?: string;
+  details: string | undefined;
+  transportFailure: string | undefined;
+  routeName: string | undefined;
+  cluster: string | undefined;
+  requestHeaders: http.OutgoingHttpHeaders | undefined;
+  responseHeaders: http.OutgoingHttpHeaders | undefined;
+  trailers: http.IncomingHttpHeaders | undefined;
+  bodyReceived: number;
+  bodySent: number;
+}
+
+/** Envoy's response code details of the proxy's own replies, by flag. */
+const DETAILS: Record<string, string> = {
+  NR: 'route_not_found',
+  NC: 'cluster_not_found',
+  UH: 'no_healthy_upstream',
+  UT: 'response_timeout',
+  SI: 'stream_idle_timeout',
+};
+
+/** A header value for an access log: the first of repeated values. */
+function firstValue(v: http.OutgoingHttpHeader | undefined): string | undefined {
+  if (v === undefined) return undefined;
+  return Array.isArray(v) ? v[0] : String(v);
 }
 
 /** A request that may be retried: its retry state, the body kept for the next attempt, the back-off timer. */
@@ -247,6 +282,8 @@ export class HttpConnectionManager implements NetworkFilter {
   private readonly services = new WeakMap<object, (host: string | undefined) => ServiceRef>();
   /** Istio's filters: set when the chain has istio.stats or istio.metadata_exchange. */
   private readonly telemetry: ProxyTelemetry | undefined;
+  /** The connection manager's access logs (a line per stream). */
+  private readonly accessLog: AccessLoggers | undefined;
   /** Outbound: labels and peer of each upstream connection, worked out once. */
   private readonly upstreamLabels = new WeakMap<
     UpstreamConnectionFacts,
@@ -259,7 +296,9 @@ export class HttpConnectionManager implements NetworkFilter {
     store: StatsStore,
     private readonly log: Logger,
     telemetry?: () => ProxyTelemetry,
+    accessLogs?: AccessLogWriters,
   ) {
+    this.accessLog = accessLogs?.loggers(config.accessLogs);
     this.telemetry = config.istioStats || config.peerMetadata ? telemetry?.() : undefined;
     this.index = new VirtualHostIndex(config.virtualHosts, config.ignorePortInHostMatching === true);
     const p = `http.${config.statPrefix}.`;
@@ -399,9 +438,10 @@ export class HttpConnectionManager implements NetworkFilter {
    * Envoy's local reply, once per stream. A gRPC request gets a trailers-only gRPC response (HTTP 200,
    * grpc-status from the HTTP status, grpc-message the text). After the response started, the stream is reset.
    */
-  private localReply(st: Stream, status: number, body: string, flag: string): void {
+  private localReply(st: Stream, status: number, body: string, flag: string, details = DETAILS[flag]): void {
     if (st.done) return;
     st.done = true;
+    if (st.log) st.log.details = details;
     addFlag(st, flag);
     flag = st.flags;
     if (st.timer) clearTimeout(st.timer);
@@ -434,6 +474,10 @@ export class HttpConnectionManager implements NetworkFilter {
     st.code = status;
     // ':status' (7) + 3 digits + 32.
     if (st.h2) st.responseBytes = headerBlockBytes(headers, 42) + Buffer.byteLength(body);
+    if (st.log) {
+      st.log.responseHeaders = headers;
+      st.log.bodySent = Buffer.byteLength(body);
+    }
     res.writeHead(status, headers);
     res.end(body);
   }
@@ -522,6 +566,20 @@ export class HttpConnectionManager implements NetworkFilter {
       attempts: 0,
       attemptCountInResponse: false,
       upstreamEndpoint: undefined,
+      log: this.accessLog
+        ? {
+            startTime: Date.now(),
+            details: undefined,
+            transportFailure: undefined,
+            routeName: undefined,
+            cluster: undefined,
+            requestHeaders: undefined,
+            responseHeaders: undefined,
+            trailers: undefined,
+            bodyReceived: 0,
+            bodySent: 0,
+          }
+        : undefined,
     };
     if (this.telemetry) {
       if (h2) {
@@ -544,8 +602,13 @@ export class HttpConnectionManager implements NetworkFilter {
         st.abort?.();
       }
       if (this.config.istioStats) this.record(st);
+      if (st.log) this.logStream(st, st.log);
     });
     const route = this.route(req);
+    if (st.log && route) {
+      st.log.routeName = route.name || undefined;
+      st.log.cluster = route.action.cluster;
+    }
     if (!route) {
       s.noRoute.inc();
       bodyOf(req).discard();
@@ -677,12 +740,13 @@ export class HttpConnectionManager implements NetworkFilter {
       hasBody: req instanceof H1Request ? req.hasBody : !req.stream.endAfterHeaders,
     };
     st.attemptCountInResponse = action.includeAttemptCountInResponse === true;
+    if (st.log) st.log.requestHeaders = head.headers;
     const policy = action.retryPolicy;
     if (!policy) {
       // The common path: one attempt, the body piped straight through, nothing kept.
       const exchange = this.sendAttempt(st, cluster, protocol, head, action, undefined);
       this.startRouteTimer(st, cluster, action);
-      bodyOf(req).pipeTo(exchange.body);
+      bodyOf(req).pipeTo(this.countedBody(st, exchange.body));
       return;
     }
     const retrying: Retrying = {
@@ -693,7 +757,13 @@ export class HttpConnectionManager implements NetworkFilter {
         if (retrying.backoff !== undefined) {
           clearTimeout(retrying.backoff);
           retrying.backoff = undefined;
-          this.localReply(st, 507, 'exceeded request buffer limit while retrying upstream', '-');
+          this.localReply(
+            st,
+            507,
+            'exceeded request buffer limit while retrying upstream',
+            '-',
+            'request_payload_exceeded_retry_buffer_limit',
+          );
         }
       }),
       backoff: undefined,
@@ -704,7 +774,63 @@ export class HttpConnectionManager implements NetworkFilter {
     const exchange = this.sendAttempt(st, cluster, protocol, head, action, retrying);
     retrying.body.attach(exchange.body);
     this.startRouteTimer(st, cluster, action);
-    bodyOf(req).pipeTo(retrying.body);
+    bodyOf(req).pipeTo(this.countedBody(st, retrying.body));
+  }
+
+  /** The request body's sink, counting its bytes for the access log when there is one. */
+  private countedBody(st: Stream, sink: BodySink): BodySink {
+    const log = st.log;
+    if (!log) return sink;
+    return {
+      write(chunk) {
+        log.bodyReceived += chunk.length;
+        return sink.write(chunk);
+      },
+      end: () => sink.end(),
+      onDrain: (cb) => sink.onDrain(cb),
+    };
+  }
+
+  /** Envoy's access log line for one finished stream. */
+  private logStream(st: Stream, log: StreamLog): void {
+    const { req } = st;
+    const ctx = connectionLogContext(st.conn?.facts.connection);
+    ctx.startTime = log.startTime;
+    ctx.durationMs = Math.trunc(performance.now() - st.start);
+    ctx.protocol = st.h2 ? 'HTTP/2' : req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
+    ctx.requestHeader = (name) => {
+      switch (name) {
+        case ':method':
+          return req.method;
+        case ':path':
+          return req.url;
+        case ':authority':
+          return this.authority(req) || undefined;
+        case ':scheme':
+          return st.conn?.facts.tls ? 'https' : 'http';
+      }
+      const value = firstValue(log.requestHeaders?.[name] ?? req.headers[name]);
+      // Envoy gives every request an x-request-id before routing; one that never went upstream shows it too.
+      if (value !== undefined || name !== 'x-request-id') return value;
+      if (log.requestId === undefined) log.requestId = randomUUID();
+      return log.requestId;
+    };
+    ctx.responseHeader = (name) => firstValue(log.responseHeaders?.[name]);
+    ctx.responseTrailer = (name) => firstValue(log.trailers?.[name]);
+    ctx.responseCode = st.code;
+    ctx.responseFlags = st.flags === '-' ? [] : st.flags.split(',');
+    ctx.responseCodeDetails = log.details;
+    ctx.upstreamTransportFailureReason = log.transportFailure;
+    ctx.bytesReceived = log.bodyReceived;
+    ctx.bytesSent = log.bodySent;
+    const up = st.upstreamEndpoint?.config.address;
+    ctx.upstreamHost = up ? addressText(up.host, up.port) : undefined;
+    ctx.upstreamCluster = log.cluster;
+    ctx.upstreamLocalAddress = st.upstream?.localAddress;
+    ctx.upstreamPeerUriSan = st.upstream?.peerIdentity;
+    ctx.routeName = log.routeName;
+    ctx.upstreamRequestAttemptCount = st.attempts;
+    (this.accessLog as AccessLoggers).log(ctx);
   }
 
   /** The route's timeout over the whole request, retries included: 504 UT. */
@@ -766,7 +892,7 @@ export class HttpConnectionManager implements NetworkFilter {
         })
       )
         return;
-      this.localReply(st, 504, 'upstream request timeout', 'UT');
+      this.localReply(st, 504, 'upstream request timeout', 'UT', 'upstream_per_try_timeout');
     };
     exchange = this.pools.send(
       cluster,
@@ -813,6 +939,7 @@ export class HttpConnectionManager implements NetworkFilter {
           for (const [k, v] of Object.entries(t)) if (v !== undefined && k.charCodeAt(0) !== 58) out[k] = v;
           const grpcStatus = t['grpc-status'];
           if (typeof grpcStatus === 'string') st.grpcStatusTrailer = grpcStatus;
+          if (st.log) st.log.trailers = t;
           st.res.addTrailers(out as Record<string, string>);
         },
         failed: (flag, detail, reset) => {
@@ -820,7 +947,10 @@ export class HttpConnectionManager implements NetworkFilter {
           const before = settled;
           settled = true;
           if (perTry) clearTimeout(perTry);
-          if (reset.endpoint) r?.state.attempted.add(reset.endpoint);
+          if (reset.endpoint) {
+            r?.state.attempted.add(reset.endpoint);
+            st.upstreamEndpoint = reset.endpoint;
+          }
           // A reset after the connection was had (pool failures were reported by the cluster).
           if (reset.endpoint && !POOL_FAILURES.has(reset.reason)) {
             cluster.report(reset.endpoint, 'local-origin-connect-failed');
@@ -922,12 +1052,15 @@ export class HttpConnectionManager implements NetworkFilter {
           : flag === 'UPE'
             ? 'protocol error'
             : 'connection termination';
+    if (st.log && flag === 'UF') st.log.transportFailure = detail;
+    const short = flag === 'UF' ? `connection failure|${detail}` : reason;
     this.localReply(
       st,
       // An upstream that broke HTTP is a bad gateway (Envoy's UPE); every other reset is unavailability.
       flag === 'UPE' ? 502 : 503,
       `upstream connect error or disconnect/reset before headers. ${retried ? 'retried and the latest ' : ''}reset reason: ${reason}`,
       flag,
+      `upstream_reset_before_response_started{${short}}`.replace(/\s/g, '_'),
     );
   }
 
@@ -957,6 +1090,11 @@ export class HttpConnectionManager implements NetworkFilter {
     if (st.attemptCountInResponse) headers['x-envoy-attempt-count'] = String(st.attempts);
     this.countResponse(up.status);
     st.code = up.status;
+    const log = st.log;
+    if (log) {
+      log.details = 'via_upstream';
+      log.responseHeaders = headers;
+    }
     const count = st.h2 && this.telemetry !== undefined;
     if (this.telemetry) {
       const grpcStatus = headers['grpc-status'];
@@ -973,12 +1111,13 @@ export class HttpConnectionManager implements NetworkFilter {
     res.writeHead(up.status, headers);
     let sink = sinkOf(res);
     const timer = st.timer;
-    if (count || timer) {
-      // HTTP/2 counts the body bytes; the route timeout ends with the body.
+    if (count || timer || log) {
+      // HTTP/2 counts the body bytes, and so does an access log; the route timeout ends with the body.
       const inner = sink;
       sink = {
         write(chunk) {
           if (count) st.responseBytes += chunk.length;
+          if (log) log.bodySent += chunk.length;
           return inner.write(chunk);
         },
         end() {

@@ -16,6 +16,7 @@ export const HTTP_CONNECTION_MANAGER_EXTENSION: Extension<'envoy.filters.network
         deps.stats,
         deps.log,
         deps.telemetry,
+        deps.accessLogs,
       ),
   },
 };

@@ -9,6 +9,7 @@ import type http from 'node:http';
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import { PassThrough } from 'node:stream';
+import { addressText } from '../../access-log/context.js';
 import type { Cluster, ConnectOptions, ConnectResult, Endpoint } from '../../upstream/cluster.js';
 import { type BodySink, type BodySource, PushedBody, readableSource, writableSink } from './body.js';
 import { BodyDecoder, type Framing, fieldLines, headersObject, MessageWriter } from './h1-codec.js';
@@ -26,6 +27,8 @@ export interface UpstreamConnectionFacts {
   endpointMetadata: unknown;
   /** The endpoint itself (retries avoid it; outlier detection hears about it). */
   endpoint: Endpoint;
+  /** Our side of the connection, `ip:port` (the access log's UPSTREAM_LOCAL_ADDRESS). */
+  localAddress: string | undefined;
 }
 
 export interface UpstreamHead {
@@ -88,6 +91,7 @@ function connectionFacts(r: Extract<ConnectResult, { ok: true }>): UpstreamConne
     tls,
     endpointMetadata: metadata,
     endpoint: r.endpoint,
+    localAddress: addressText(r.socket.localAddress, r.socket.localPort),
   };
 }
 
@@ -716,7 +720,7 @@ export class UpstreamPools {
         });
       });
       body.pipe(st);
-    });
+    }, opts);
     return {
       body: writableSink(body),
       abort: () => {

@@ -1,6 +1,7 @@
 // `envoy.filters.network.tcp_proxy`: its configuration (TcpProxy) and the extension entry that builds the
 // runtime filter (tcp-proxy.ts).
 
+import { translateAccessLogs } from '../../access-log/config.js';
 import type { Extension } from '../../config/extension.js';
 import { durationOr, str } from '../../config/json.js';
 import type { TcpProxyConfig } from '../../config/model.js';
@@ -19,6 +20,7 @@ export const TCP_PROXY: Extension<'envoy.filters.network'> = {
       stat_prefix: 'Statistics under `tcp.<stat_prefix>.`.',
       cluster: 'The upstream cluster.',
       idle_timeout: 'Close both sides after this long without bytes either way (default 1h; 0s: never).',
+      access_log: 'A line per connection when it ends (UF,URX on a failed connect, UH, NC).',
     },
   },
   translate(typed, path, ctx): TcpProxyConfig {
@@ -36,6 +38,7 @@ export const TCP_PROXY: Extension<'envoy.filters.network'> = {
       cluster,
       idleTimeoutMs: durationOr(typed.idle_timeout, TCP_IDLE_TIMEOUT_MS),
       istioStats: undefined,
+      accessLogs: translateAccessLogs(typed.access_log, [...path, 'access_log'], ctx),
     };
   },
 };

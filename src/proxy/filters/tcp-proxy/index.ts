@@ -10,6 +10,13 @@ export const TCP_PROXY_EXTENSION: Extension<'envoy.filters.network'> = {
   runtime: {
     kind: 'tcp_proxy',
     create: (config, deps) =>
-      new TcpProxy(config as TcpProxyConfig, deps.clusters, deps.stats, deps.log, deps.telemetry),
+      new TcpProxy(
+        config as TcpProxyConfig,
+        deps.clusters,
+        deps.stats,
+        deps.log,
+        deps.telemetry,
+        deps.accessLogs,
+      ),
   },
 };

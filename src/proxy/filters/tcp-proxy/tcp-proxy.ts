@@ -5,6 +5,9 @@
 
 import type { Socket } from 'node:net';
 import type { Logger } from '../../../core/log.js';
+import { addressText, connectionLogContext } from '../../access-log/context.js';
+import type { LogContext } from '../../access-log/format.js';
+import type { AccessLoggers, AccessLogWriters } from '../../access-log/writer.js';
 import type { TcpProxyConfig } from '../../config/model.js';
 import type { Counter, Gauge, StatsStore } from '../../stats/index.js';
 import type { ProxyTelemetry } from '../../telemetry/context.js';
@@ -17,6 +20,32 @@ import {
 } from '../../telemetry/index.js';
 import type { Cluster, ClusterManager, ConnectResult } from '../../upstream/cluster.js';
 import type { DownstreamFacts, NetworkFilter } from '../network-filter.js';
+
+/**
+ * What a connect attempt adds to the connection's access log line, with tcp_proxy's flags as Envoy sets them
+ * (max_connect_attempts 1): a refused or timed-out connect is UF then URX, a local failure (TLS, bind) URX only,
+ * no endpoint UH.
+ */
+function recordUpstream(record: LogContext, result: ConnectResult): void {
+  if (result.ok) {
+    const { host, port } = result.endpoint.config.address;
+    record.upstreamHost = addressText(host, port);
+    record.upstreamLocalAddress = addressText(result.socket.localAddress, result.socket.localPort);
+    record.upstreamPeerUriSan = result.peerIdentity;
+    return;
+  }
+  if (result.endpoint) {
+    const { host, port } = result.endpoint.config.address;
+    record.upstreamHost = addressText(host, port);
+  }
+  record.upstreamTransportFailureReason = result.detail;
+  record.responseFlags =
+    result.reason === 'none-healthy'
+      ? ['UH']
+      : result.reason === 'tls' || /^failed to bind/.test(result.detail)
+        ? ['URX']
+        : ['UF', 'URX'];
+}
 
 /** Bytes relayed on one connection (Istio's TCP byte metrics read it). */
 interface ByteMeter {
@@ -39,6 +68,7 @@ export class TcpProxy implements NetworkFilter {
   /** Istio's TCP metrics (the istio.stats network filter before this one). */
   private readonly telemetry: ProxyTelemetry | undefined;
   private service: ServiceRef | undefined;
+  private readonly accessLog: AccessLoggers | undefined;
 
   constructor(
     private readonly config: TcpProxyConfig,
@@ -46,8 +76,10 @@ export class TcpProxy implements NetworkFilter {
     store: StatsStore,
     private readonly log: Logger,
     telemetry?: () => ProxyTelemetry,
+    accessLogs?: AccessLogWriters,
   ) {
     this.telemetry = config.istioStats ? telemetry?.() : undefined;
+    this.accessLog = accessLogs?.loggers(config.accessLogs);
     const p = `tcp.${config.statPrefix}.`;
     this.stats = {
       downstreamCxTotal: store.counter(`${p}downstream_cx_total`),
@@ -67,11 +99,14 @@ export class TcpProxy implements NetworkFilter {
     const stats = this.stats;
     stats.downstreamCxTotal.inc();
     const cluster = this.clusters.get(this.config.cluster);
+    const record = this.accessLog ? this.logOnClose(downstream, facts) : undefined;
     if (!cluster) {
       stats.downstreamCxNoRoute.inc();
+      if (record) record.responseFlags = ['NC'];
       downstream.destroy();
       return;
     }
+    if (record) record.upstreamCluster = cluster.config.name;
     const meter = this.telemetry ? this.report(downstream, facts, cluster) : undefined;
     downstream.pause();
     downstream.once('error', () => {});
@@ -82,6 +117,7 @@ export class TcpProxy implements NetworkFilter {
     cluster.connect(
       (result) => {
         meter?.connected(result);
+        if (record) recordUpstream(record, result);
         if (!result.ok) {
           this.log.debug('upstream connection failed', {
             cluster: this.config.cluster,
@@ -104,6 +140,19 @@ export class TcpProxy implements NetworkFilter {
       },
       { origin: 'tcp_proxy' },
     );
+  }
+
+  /** The access log line of this connection, written when it closes; the caller fills in the upstream side. */
+  private logOnClose(downstream: Socket, facts: DownstreamFacts | undefined): LogContext {
+    const record = connectionLogContext(facts?.connection);
+    const log = this.accessLog as AccessLoggers;
+    downstream.once('close', () => {
+      record.durationMs = Date.now() - record.startTime;
+      record.bytesReceived = downstream.bytesRead;
+      record.bytesSent = downstream.bytesWritten;
+      log.log(record);
+    });
+    return record;
   }
 
   /**

@@ -4,6 +4,7 @@
 
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import http2 from 'node:http2';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { silentLogger } from '../../../../src/core/log.js';
@@ -320,5 +321,42 @@ describe('outlier detection through the router', { timeout: 20_000 }, () => {
       1,
     );
     assert.equal(store.gauge('cluster.flaky.outlier_detection.ejections_active').value, 1);
+  });
+});
+
+describe('router retries to an HTTP/2 cluster', { timeout: 20_000 }, () => {
+  it("Istio's default policy: a refused endpoint is retried on the healthy one over h2c", async () => {
+    const app = http2.createServer((req, res) => res.end(`h2 ${req.url}`));
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    const dead = await deadPort();
+    const store = new StatsStore();
+    const ports = [dead, portOf(app)];
+    const clusters = new ClusterManager([{ ...cluster('h2', ports), httpProtocol: 'http2' }], store);
+    const r = route('all', '/', 'h2');
+    const hcm = new HttpConnectionManager(
+      hcmConfig([{ ...r, action: { ...r.action, retryPolicy: ISTIO_DEFAULT } }]),
+      clusters,
+      store,
+      silentLogger,
+    );
+    const sockets = new Set<net.Socket>();
+    const front = net.createServer({ pauseOnConnect: true }, (s) => {
+      sockets.add(s);
+      hcm.handle(s, { peer: undefined, tls: false });
+    });
+    await new Promise<void>((res) => front.listen(0, '127.0.0.1', res));
+    try {
+      for (let i = 0; i < 4; i++) {
+        const res = await fetch(`http://127.0.0.1:${portOf(front)}/x${i}`);
+        assert.equal(res.status, 200);
+        assert.equal(await res.text(), `h2 /x${i}`);
+      }
+      assert.ok(store.counter('cluster.h2.upstream_rq_retry').value >= 1);
+    } finally {
+      hcm.close();
+      for (const s of sockets) s.destroy();
+      front.close();
+      app.close();
+    }
   });
 });

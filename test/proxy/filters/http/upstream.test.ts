@@ -226,7 +226,8 @@ describe('UpstreamPools over HTTP/1.1', { timeout: 20_000 }, () => {
     assert.equal(first.body, 'POST /echo?q=1 host=app.test x-test=yes hello');
     assert.equal(first.headers?.['x-app'], 'h1');
     assert.equal(first.endedWithHeaders, false);
-    const { endpoint: firstEndpoint, ...firstFacts } = first.connection ?? {};
+    const { endpoint: firstEndpoint, localAddress: firstLocal, ...firstFacts } = first.connection ?? {};
+    assert.match(String(firstLocal), /^127\.0\.0\.1:\d+$/);
     assert.deepEqual(firstFacts, {
       peerIdentity: undefined,
       localIdentity: '',
@@ -486,7 +487,8 @@ describe('UpstreamPools over HTTP/2 (h2c)', { timeout: 20_000 }, () => {
     assert.equal(r.headers?.['x-app'], 'h2');
     assert.equal(r.headers?.[':status'], undefined, 'pseudo headers are removed');
     assert.equal(r.endedWithHeaders, false);
-    const { endpoint: rEndpoint, ...rFacts } = r.connection ?? {};
+    const { endpoint: rEndpoint, localAddress: rLocal, ...rFacts } = r.connection ?? {};
+    assert.match(String(rLocal), /^127\.0\.0\.1:\d+$/);
     assert.deepEqual(rFacts, {
       peerIdentity: undefined,
       localIdentity: '',
