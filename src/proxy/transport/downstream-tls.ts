@@ -19,6 +19,15 @@
 // counts `fail_verify_*` only; `connection_error` counts the other TLS failures (not a peer that resets or
 // closes, which the listener counts).
 //
+// The alert a refused client gets. Envoy fails the handshake with BoringSSL's alert for the verification error
+// (unknown_ca, certificate_expired, unsupported_certificate, …; certificate_unknown for a SAN mismatch). A missing
+// certificate is refused by OpenSSL itself, with the same alerts as BoringSSL (handshake_failure up to TLS 1.2,
+// certificate_required in TLS 1.3). The chain and SAN checks are ours, after OpenSSL finished: up to TLS 1.2 our
+// last flight has not left the process yet, so the alert is written in the clear where OpenSSL would have put it
+// and the flight is dropped (the client sees the alert, as from Envoy); in TLS 1.3 no alert is sent (the records
+// after the server's Finished are encrypted, with keys Node gives out only through its key log) and the client
+// sees the connection closed. docs/notes/tls-alerts.md has the details and what was tried.
+//
 // ALPN: Envoy picks the first of its own protocols the client offers, and when none is offered it carries on
 // without ALPN. Node would abort such a handshake (no_application_protocol), so the choice is made here from
 // the ClientHello tls_inspector read, and the socket is offered only that protocol (or none).
@@ -31,6 +40,7 @@ import type { Counter, StatsStore } from '../stats/index.js';
 import { peerCertificate, verifyError } from './peer-certificate.js';
 import { type SubjectAltName, sansMatch, spiffeIdOf } from './san.js';
 import type { SecretStore } from './secrets.js';
+import { type AlertName, alertForVerifyError, plaintextAlert } from './tls-alert.js';
 import { TlsContextHolder } from './tls-material.js';
 
 export interface SslStats {
@@ -191,7 +201,7 @@ export class DownstreamTls {
     // peer's FIN before the handshake is over would leave the socket open (CLOSE-WAIT) for good. Envoy's
     // handshake fails on end-of-stream; so does ours (counted by the listener, not as a TLS error).
     const onEnd = () => fail('closed', 'the client closed its side during the handshake');
-    const fail = (reason: Exclude<TlsOutcome, { ok: true }>['reason'], detail: string) => {
+    const fail = (reason: Exclude<TlsOutcome, { ok: true }>['reason'], detail: string, alert?: AlertName) => {
       if (settled) return;
       settled = true;
       if (timer) clearTimeout(timer);
@@ -199,9 +209,11 @@ export class DownstreamTls {
       socket.off('end', onEnd);
       // Errors after this point (a write racing the close) have no one to tell.
       socket.on('error', () => {});
+      raw.on('error', () => {});
+      const sent = alert !== undefined && sendAlert(socket, raw, alert);
       socket.destroy();
       raw.destroy();
-      done({ ok: false, reason, detail });
+      done({ ok: false, reason, detail: sent ? `${detail} (alert ${alert} sent)` : detail });
     };
     if (timeoutMs > 0) {
       timer = setTimeout(() => {
@@ -227,15 +239,17 @@ export class DownstreamTls {
         const problem = verifyError(socket);
         if (problem) {
           stats.failVerifyError.inc();
-          fail('verify', `client certificate not trusted: ${problem}`);
+          fail('verify', `client certificate not trusted: ${problem}`, alertForVerifyError(problem));
           return;
         }
       }
       if (cert && !sansMatch(built.sanMatchers, sans)) {
         stats.failVerifySan.inc();
+        // Envoy's DefaultCertValidator leaves its default alert, certificate_unknown, for a SAN matcher miss.
         fail(
           'san',
           `client certificate SANs ${sans.map((s) => s.value).join(', ') || '(none)'} match no SAN matcher`,
+          'certificate_unknown',
         );
         return;
       }
@@ -265,4 +279,21 @@ export class DownstreamTls {
       });
     });
   }
+}
+
+/**
+ * Writes the fatal alert for a client certificate refused at 'secure', when the protocol still allows one in the
+ * clear: TLS 1.2 and below, on a full handshake. Node emits 'secure' from inside the read that completed the
+ * handshake, before its last flight (ChangeCipherSpec, Finished, and a session ticket) is flushed; the TLS socket is
+ * destroyed right after this, which drops that flight, so the alert written straight onto the TCP socket is the
+ * next and last record the client reads — as if OpenSSL had refused the certificate in the handshake. A resumed
+ * session sent its ChangeCipherSpec first (a plain alert would then be garbage to the client), and TLS 1.3 encrypts
+ * everything after the server's first flight: both are closed without an alert. True when the alert was written.
+ */
+function sendAlert(socket: tls.TLSSocket, raw: Socket, alert: AlertName): boolean {
+  if (socket.isSessionReused()) return false;
+  const record = plaintextAlert(socket.getProtocol(), alert);
+  if (!record || raw.destroyed || !raw.writable) return false;
+  raw.write(record);
+  return true;
 }

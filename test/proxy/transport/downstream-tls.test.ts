@@ -381,6 +381,209 @@ describe('DownstreamTls', { timeout: 60_000 }, () => {
     assert.equal(counter('handshake'), 0);
   });
 
+  /** A client certificate from the mesh CA with what an attacker would vary: validity, EKU, SPIFFE ID. */
+  async function craftedClient(
+    o: { notBefore?: Date; notAfter?: Date; eku?: string[]; uri?: string } = {},
+  ): Promise<CertificateMaterial> {
+    const now = Date.now();
+    const root = mesh.loaded.authority.material.signer;
+    const keys = await generateKeyPair('ec-p256');
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: randomSerial(),
+      subject: [],
+      issuer: root.certificate.subjectName,
+      notBefore: o.notBefore ?? new Date(now - 60_000),
+      notAfter: o.notAfter ?? new Date(now + 3_600_000),
+      publicKey: keys.publicKey,
+      signingKey: root.privateKey,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(
+          x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment,
+          true,
+        ),
+        new x509.ExtendedKeyUsageExtension(
+          o.eku ?? [x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth],
+        ),
+        await x509.AuthorityKeyIdentifierExtension.create(root.certificate, false),
+        new x509.SubjectAlternativeNameExtension(
+          [{ type: 'url', value: o.uri ?? 'spiffe://cluster.local/ns/shop/sa/web' }],
+          true,
+        ),
+      ],
+    });
+    return { chain: Buffer.from(toPem([cert])), key: Buffer.from(await privateKeyToPem(keys.privateKey)) };
+  }
+
+  /** A TCP relay in front of `port` that keeps the TLS records the server sent: content type and body. */
+  async function recordingRelay(port: number) {
+    const records: Array<{ type: number; body: Buffer }> = [];
+    let serverClosed!: () => void;
+    const closed = new Promise<void>((r) => {
+      serverClosed = r;
+    });
+    const relay = net.createServer((client) => {
+      const upstream = net.connect(port, '127.0.0.1');
+      sockets.add(client);
+      sockets.add(upstream);
+      let pending = Buffer.alloc(0);
+      upstream.on('data', (d: Buffer) => {
+        pending = Buffer.concat([pending, d]);
+        while (pending.length >= 5 && pending.length >= 5 + pending.readUInt16BE(3)) {
+          const end = 5 + pending.readUInt16BE(3);
+          records.push({ type: pending[0] as number, body: Buffer.from(pending.subarray(5, end)) });
+          pending = pending.subarray(end);
+        }
+        client.write(d);
+      });
+      upstream.on('close', () => {
+        serverClosed();
+        client.end();
+      });
+      upstream.on('error', () => {});
+      client.on('data', (d) => upstream.write(d));
+      client.on('end', () => upstream.end());
+      client.on('error', () => upstream.destroy());
+    });
+    servers.push(relay);
+    await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+    return {
+      port: (relay.address() as net.AddressInfo).port,
+      records,
+      serverClosed: within(closed, 'the server side of the relay to close'),
+    };
+  }
+
+  // Issue 23, item 10: each refusal as Envoy's BoringSSL signals it (DefaultCertValidator::doVerifyCertChain →
+  // SSL_alert_from_verify_result; certificate_unknown for a SAN matcher miss). Up to TLS 1.2 Skiff sends the same
+  // alert in the handshake; the Node client names it in its error code.
+  const refusals: Array<{
+    what: string;
+    make: () => Promise<CertificateMaterial>;
+    sans?: SanMatcher[];
+    reason: 'verify' | 'san';
+    counter: 'fail_verify_error' | 'fail_verify_san';
+    alert: string;
+    code: string;
+  }> = [
+    {
+      what: 'a certificate from another CA',
+      make: () => foreign.issue('shop', 'web'),
+      reason: 'verify',
+      counter: 'fail_verify_error',
+      alert: 'unknown_ca',
+      code: 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA',
+    },
+    {
+      what: 'an expired certificate',
+      make: () =>
+        craftedClient({
+          notBefore: new Date(Date.now() - 7_200_000),
+          notAfter: new Date(Date.now() - 3_600_000),
+        }),
+      reason: 'verify',
+      counter: 'fail_verify_error',
+      alert: 'certificate_expired',
+      code: 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED',
+    },
+    {
+      // BoringSSL says certificate_expired here too (OpenSSL would say bad_certificate).
+      what: 'a certificate not yet valid',
+      make: () =>
+        craftedClient({
+          notBefore: new Date(Date.now() + 3_600_000),
+          notAfter: new Date(Date.now() + 7_200_000),
+        }),
+      reason: 'verify',
+      counter: 'fail_verify_error',
+      alert: 'certificate_expired',
+      code: 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED',
+    },
+    {
+      // X509_STORE_CTX_set_default(ctx, "ssl_client"): the EKU must allow clientAuth (X509_V_ERR_INVALID_PURPOSE).
+      what: 'a certificate for servers only (EKU serverAuth)',
+      make: () => craftedClient({ eku: [x509.ExtendedKeyUsage.serverAuth] }),
+      reason: 'verify',
+      counter: 'fail_verify_error',
+      alert: 'unsupported_certificate',
+      code: 'ERR_SSL_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE',
+    },
+    {
+      what: 'a SPIFFE ID no SAN matcher accepts',
+      make: () => craftedClient({ uri: 'spiffe://cluster.local/ns/shop/sa/db' }),
+      sans: [uriPrefix('spiffe://cluster.local/ns/shop/sa/web')],
+      reason: 'san',
+      counter: 'fail_verify_san',
+      alert: 'certificate_unknown',
+      code: 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN',
+    },
+  ];
+  for (const r of refusals) {
+    it(`TLS 1.2, ${r.what}: refused in the handshake with Envoy's alert ${r.alert}, ssl.${r.counter}`, async () => {
+      const { dt, counter } = setup(config(), secretsWith({ sans: r.sans ?? [] }));
+      const srv = await serve(dt);
+      const material = await r.make();
+      const client = connect(srv.port, { cert: material.chain, key: material.key, maxVersion: 'TLSv1.2' });
+      const outcome = failed(await srv.next());
+      assert.equal(outcome.reason, r.reason);
+      assert.match(outcome.detail, new RegExp(`\\(alert ${r.alert} sent\\)$`));
+      const seen = await client.closed;
+      assert.equal(
+        seen.secure,
+        false,
+        'the client never finished its handshake: the server refused inside it',
+      );
+      assert.equal(seen.error?.code, r.code);
+      assert.equal(seen.received, '');
+      assert.equal(counter(r.counter), 1);
+      assert.equal(counter('connection_error'), 0);
+      assert.equal(counter('handshake'), 0);
+    });
+  }
+
+  it('TLS 1.2: the alert is the last record on the wire; the server never sends its ChangeCipherSpec or Finished', async () => {
+    const { dt } = setup(config(), secretsWith());
+    const srv = await serve(dt);
+    const relay = await recordingRelay(srv.port);
+    const stranger = await foreign.issue('shop', 'web');
+    const client = connect(relay.port, { cert: stranger.chain, key: stranger.key, maxVersion: 'TLSv1.2' });
+    assert.equal(failed(await srv.next()).reason, 'verify');
+    await relay.serverClosed;
+    await client.closed;
+    const types = relay.records.map((x) => x.type);
+    const last = relay.records[relay.records.length - 1];
+    assert.deepEqual(
+      last,
+      { type: 21, body: Buffer.from([2, 48]) },
+      'a fatal unknown_ca alert, in the clear',
+    );
+    assert.ok(
+      types.slice(0, -1).every((t) => t === 22),
+      `only the first flight before it (handshake records), got ${types}`,
+    );
+  });
+
+  it('TLS 1.3: no alert can be sent (documented deviation); the client sees the close, nothing it cannot decode', async () => {
+    const { dt, counter } = setup(config(), secretsWith());
+    const srv = await serve(dt);
+    const stranger = await foreign.issue('shop', 'web');
+    const client = connect(srv.port, { cert: stranger.chain, key: stranger.key, minVersion: 'TLSv1.3' });
+    client.socket.write('early bytes');
+    const outcome = failed(await srv.next());
+    assert.equal(outcome.reason, 'verify');
+    assert.doesNotMatch(outcome.detail, /alert/);
+    const seen = await client.closed;
+    // The client's side of a TLS 1.3 handshake ends before the server reads its certificate.
+    assert.equal(seen.secure, true);
+    assert.ok(
+      seen.error === undefined || seen.error.code === 'ECONNRESET',
+      `a plain close or reset, not a record the client cannot decrypt: ${seen.error?.code}`,
+    );
+    assert.equal(seen.received, '');
+    assert.equal(counter('fail_verify_error'), 1);
+  });
+
   it('an intermediate in trusted_ca is an anchor, as Envoy (X509_V_FLAG_PARTIAL_CHAIN)', async () => {
     const now = Date.now();
     const keys = await generateKeyPair('ec-p256');
