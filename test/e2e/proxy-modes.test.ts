@@ -19,6 +19,7 @@ import {
   nodeTls,
   type RunningProxy,
   rawTcp,
+  runAsync,
   type SClient,
   sClient,
   startApp,
@@ -234,6 +235,33 @@ describe('inbound modes with real clients', { timeout: 120_000 }, () => {
       ),
     );
     assert.match(body, /envoy_tls_inspector_tls_found\{\} [1-9]/);
+  });
+
+  it('STRICT, TLS 1.2: s_client with a foreign CA or another trust domain reads the alert Envoy would send', async () => {
+    // Issue 23, item 10: refused inside the handshake (unknown_ca for the chain, certificate_unknown for the SAN
+    // matchers), not a bare close after it. TLS 1.3 cannot carry such an alert from Node: docs/notes/tls-alerts.md.
+    const port = ports.get('STRICT-tcp') ?? 0;
+    for (const [certDir, alert] of [
+      ['foreign', 'tlsv1 alert unknown ca'],
+      ['other-td', 'sslv3 alert certificate unknown'],
+    ] as const) {
+      const r = await runAsync('openssl', [
+        's_client',
+        '-connect',
+        `127.0.0.1:${port}`,
+        '-servername',
+        'ratings.bookinfo.svc',
+        '-tls1_2',
+        '-quiet',
+        '-alpn',
+        'istio',
+        '-cert',
+        `${dir}/${certDir}/cert-chain.pem`,
+        '-key',
+        `${dir}/${certDir}/key.pem`,
+      ]);
+      assert.ok(r.err.includes(alert), `${certDir}: ${r.err}`);
+    }
   });
 
   it('sends application TLS through untouched: the app saw the client’s ClientHello', () => {
