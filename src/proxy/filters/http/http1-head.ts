@@ -3,7 +3,11 @@
 //
 // Strict in the way Envoy's HTTP/1 codec on llhttp (strict mode) is, since a relay that is more lenient than the
 // server behind it is a request-smuggling hole (RFC 9112 §11.2):
-// - request line `method SP target SP HTTP/1.x` with single spaces, method a token, target without CTL/SP;
+// - request line `method SP target SP HTTP/1.x` with single spaces, checked byte by byte as it arrives
+//   (`RequestLine`), so that garbage is refused at its first byte instead of waiting for a blank line: the
+//   method one Envoy's codec knows (balsa_parser.cc isMethodValid; any token with allow_custom_methods), the
+//   target in origin form (`/…`, `*`), absolute form (`scheme://host…`) or, for CONNECT, authority form, its
+//   bytes visible ASCII only (llhttp's URL_CHAR, Envoy's isUrlValid: no CTL, SP, DEL or byte ≥ 0x80);
 // - versions other than HTTP/1.0 and HTTP/1.1 → 400 (llhttp's HPE_INVALID_VERSION, which Envoy answers with its
 //   default protocol-error code 400, not 505);
 // - every line ends in CRLF: a bare LF or a bare CR → 400; obs-fold (a line starting with SP/HTAB) → 400;
@@ -17,7 +21,13 @@
 // - HTTP/1.1 without Host, or with more than one Host → 400 (RFC 9112 §3.2);
 // - more than `maxHeaders` fields → 431; request target + field names + values over `maxHeaderBytes` → 431
 //   (Envoy `checkMaxHeadersSize` plus `getHeadersSize`, no CRLF/colon overhead).
-// A response that breaks any of these is an upstream protocol error: status 502.
+// - `Upgrade: h2c` (with `Connection: upgrade`) is not an upgrade: its Upgrade and HTTP2-Settings fields and the
+//   matching Connection tokens are removed and the request is served as HTTP/1.1 (Envoy codec_impl.cc,
+//   "removing unsupported h2c upgrade headers");
+// - CONNECT is an upgrade (Envoy: "codec entering upgrade mode for CONNECT request"): a Content-Length other
+//   than 0 → 400 (a CONNECT body has no defined semantics), `Content-Length: 0` is removed.
+// A response that breaks any of these is an upstream protocol error: status 502. Empty lines before a status line
+// are skipped, as llhttp skips CR and LF before a message.
 
 export interface HeadLimits {
   /** Envoy `max_request_headers_kb` × 1024: target + names + values, in bytes (Envoy default 60 KiB). */
@@ -59,12 +69,25 @@ interface HeadCommon {
 export interface RequestHead extends HeadCommon {
   method: string;
   target: string;
+  /** The target holds a `#fragment` (the connection manager refuses it, as Envoy does). */
+  fragment: boolean;
   body: RequestBody;
-  /** The Upgrade header's value when `Connection` nominates `upgrade` (HTTP/1.1 only, RFC 9110 §7.8). */
+  /**
+   * The Upgrade header's value when `Connection` nominates `upgrade` (HTTP/1.1 only, RFC 9110 §7.8; never
+   * `h2c`, which is removed), else `CONNECT` for a CONNECT request: what follows the head is not HTTP/1.1.
+   */
   upgrade: string | undefined;
   /** `Expect: 100-continue` on HTTP/1.1 (RFC 9110 §10.1.1: ignored on HTTP/1.0). */
   expectContinue: boolean;
 }
+
+/** How requests are read (Envoy's Http1ProtocolOptions). */
+export interface RequestOptions {
+  /** `allow_custom_methods`: any token is a method, not only those Envoy's codec knows. */
+  readonly allowCustomMethods: boolean;
+}
+
+export const DEFAULT_REQUEST_OPTIONS: RequestOptions = { allowCustomMethods: false };
 
 export interface ResponseHead extends HeadCommon {
   status: number;
@@ -99,9 +122,26 @@ const VALUE = new Uint8Array(256);
 VALUE[HTAB] = 1;
 for (let c = 0x20; c <= 0x7e; c++) VALUE[c] = 1;
 for (let c = 0x80; c <= 0xff; c++) VALUE[c] = 1;
-/** request-target bytes: anything visible (llhttp's strict URL table also refuses CTL, SP and DEL). */
-const TARGET = new Uint8Array(256);
-for (let c = 0x21; c <= 0xff; c++) TARGET[c] = c === 0x7f ? 0 : 1;
+/**
+ * Path and query bytes of a request target: visible ASCII (llhttp's URL_CHAR plus `?` and `#`; Envoy's
+ * isUrlValid). CTL, SP, DEL and every byte ≥ 0x80 are refused.
+ */
+const PATH = new Uint8Array(256);
+for (let c = 0x21; c <= 0x7e; c++) PATH[c] = 1;
+/** Authority bytes of an absolute-form or CONNECT target (Envoy's isUrlValid valid_host_char; `@` apart). */
+const HOST = new Uint8Array(256);
+for (const c of "!$%&'()*+,-.:;=[]_~") HOST[c.charCodeAt(0)] = 1;
+for (let c = 0x30; c <= 0x39; c++) HOST[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) HOST[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) HOST[c] = 1;
+/** Scheme bytes after the first (RFC 3986 §3.1: ALPHA / DIGIT / "+" / "-" / "."). */
+const SCHEME = new Uint8Array(256);
+for (let c = 0x30; c <= 0x39; c++) SCHEME[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) SCHEME[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) SCHEME[c] = 1;
+for (const c of '+-.') SCHEME[c.charCodeAt(0)] = 1;
+const ALPHA = new Uint8Array(256);
+for (let c = 0x41; c <= 0x5a; c++) ALPHA[c] = ALPHA[c + 0x20] = 1;
 
 function err(status: HeadError['status'], reason: string): HeadError {
   return { kind: 'error', status, reason };
@@ -261,47 +301,389 @@ function keepAliveOf(version: '1.0' | '1.1', connection: string | undefined): bo
 }
 
 /**
- * Parses the request head that starts at `buf[start]` (leading empty lines are skipped, RFC 9112 §2.2).
- * `need-more` until the blank line has arrived; the caller keeps the bytes and calls again with more.
+ * The methods Envoy's HTTP/1 codec knows, the only ones it takes without allow_custom_methods (balsa_parser.cc
+ * kValidMethods: note `MSEARCH`, not llhttp's `M-SEARCH`, and no RTSP methods). Case-sensitive (RFC 9110 §9.1).
  */
-export function parseRequestHead(buf: Buffer, start: number, limits: HeadLimits): RequestHeadResult {
-  let from = start;
-  while (buf[from] === CR && buf[from + 1] === LF) from += 2;
-  if (from >= buf.length || (buf[from] === CR && from + 1 === buf.length)) {
-    return from - start > limits.maxHeaderBytes ? err(431, 'header block too large') : NEED_MORE;
+const KNOWN_METHODS = [
+  'ACL',
+  'BIND',
+  'CHECKOUT',
+  'CONNECT',
+  'COPY',
+  'DELETE',
+  'GET',
+  'HEAD',
+  'LINK',
+  'LOCK',
+  'MERGE',
+  'MKACTIVITY',
+  'MKCALENDAR',
+  'MKCOL',
+  'MOVE',
+  'MSEARCH',
+  'NOTIFY',
+  'OPTIONS',
+  'PATCH',
+  'POST',
+  'PROPFIND',
+  'PROPPATCH',
+  'PURGE',
+  'PUT',
+  'REBIND',
+  'REPORT',
+  'SEARCH',
+  'SOURCE',
+  'SUBSCRIBE',
+  'TRACE',
+  'UNBIND',
+  'UNLINK',
+  'UNLOCK',
+  'UNSUBSCRIBE',
+] as const;
+const CONNECT_ID = KNOWN_METHODS.indexOf('CONNECT') + 1;
+
+/**
+ * The known methods as a trie over `A`–`Z`, walked a byte at a time: the child of `node` for a letter is
+ * `METHOD_NEXT[node * 26 + letter]` (0: none; the root is 0), `METHOD_AT[node]` the method ending there (its
+ * index in KNOWN_METHODS + 1; 0: none).
+ */
+const { METHOD_NEXT, METHOD_AT } = (() => {
+  const next: number[] = new Array(26).fill(0);
+  const at: number[] = [0];
+  KNOWN_METHODS.forEach((m, i) => {
+    let node = 0;
+    for (let j = 0; j < m.length; j++) {
+      const k = node * 26 + m.charCodeAt(j) - 0x41;
+      if (next[k] === 0) {
+        next[k] = at.length;
+        at.push(0);
+        for (let z = 0; z < 26; z++) next.push(0);
+      }
+      node = next[k] as number;
+    }
+    at[node] = i + 1;
+  });
+  return { METHOD_NEXT: Int16Array.from(next), METHOD_AT: Int16Array.from(at) };
+})();
+
+const L_START = 0;
+const L_EMPTY_LF = 1;
+const L_METHOD = 2;
+const L_METHOD_CUSTOM = 3;
+const L_TARGET = 4;
+const L_PATH = 5;
+const L_SCHEME = 6;
+const L_SCHEME_COLON = 7;
+const L_SCHEME_SLASH = 8;
+const L_HOST = 9;
+const L_VERSION = 10;
+const L_CR = 11;
+const L_LF = 12;
+const L_DONE = 13;
+const HTTP_SLASH = Buffer.from('HTTP/', 'latin1');
+
+/**
+ * The request line of one head, read byte by byte as the bytes arrive (llhttp's way: a request is refused at the
+ * first byte that cannot continue a valid request line, not when its blank line or a size limit comes). Offsets
+ * count from the head's first byte (before any leading empty lines). The state is kept across reads, so no byte
+ * is looked at twice; `reset()` before the next head.
+ */
+export class RequestLine {
+  /** Offset of the next byte to read. */
+  pos = 0;
+  private state = L_START;
+  /** Offset of the method's first byte (after leading empty lines). */
+  lineStart = 0;
+  methodEnd = 0;
+  targetStart = 0;
+  targetEnd = 0;
+  /** Offset just after the request line's CRLF. */
+  lineEnd = 0;
+  /** A known method: its index in KNOWN_METHODS + 1 (0: a custom method). */
+  method = 0;
+  /** The target holds a `#`. */
+  fragment = false;
+  version: '1.0' | '1.1' = '1.1';
+  private node = 0;
+  private atSign = false;
+  private vpos = 0;
+
+  /** The whole request line has been read. */
+  get done(): boolean {
+    return this.state === L_DONE;
   }
-  const found = findEnd(buf, from, start, limits);
+
+  /** The method as a string (known methods are shared constants). */
+  methodName(head: string): string {
+    return this.method > 0
+      ? (KNOWN_METHODS[this.method - 1] as string)
+      : head.slice(0, this.methodEnd - this.lineStart);
+  }
+
+  reset(): void {
+    this.pos = 0;
+    this.state = L_START;
+    this.lineStart = 0;
+    this.methodEnd = 0;
+    this.targetStart = 0;
+    this.targetEnd = 0;
+    this.lineEnd = 0;
+    this.method = 0;
+    this.fragment = false;
+    this.version = '1.1';
+    this.node = 0;
+    this.atSign = false;
+    this.vpos = 0;
+  }
+
+  /**
+   * Reads `bytes[from…]`, where `bytes[from]` is the byte at offset `pos`. Returns `undefined` once the line is
+   * complete (`lineEnd` is set; bytes after it are not read), `need-more` when every byte was fine, or the error
+   * (400; 431 for a line beyond what a head may take). After an error the state is meaningless.
+   */
+  scan(
+    bytes: Uint8Array,
+    from: number,
+    options: RequestOptions,
+    limits: HeadLimits,
+  ): NeedMore | HeadError | undefined {
+    const base = this.pos - from;
+    const n = bytes.length;
+    let state = this.state;
+    let i = from;
+    for (; i < n; i++) {
+      const c = bytes[i] as number;
+      if (state === L_START) {
+        // Empty lines before a request line are ignored (RFC 9112 §2.2).
+        if (c === CR) {
+          state = L_EMPTY_LF;
+          continue;
+        }
+        this.lineStart = base + i;
+        state = L_METHOD;
+      }
+      switch (state) {
+        case L_METHOD: {
+          if (c === SP && this.node !== 0) {
+            const m = METHOD_AT[this.node] as number;
+            if (m === 0 && !options.allowCustomMethods) return err(400, 'invalid method');
+            this.method = m;
+            this.methodEnd = base + i;
+            state = L_TARGET;
+            break;
+          }
+          const k = c - 0x41;
+          const next = k >= 0 && k < 26 ? (METHOD_NEXT[this.node * 26 + k] as number) : 0;
+          if (next !== 0) {
+            this.node = next;
+            break;
+          }
+          // Not (the start of) a known method: Envoy's codec refuses it (HPE_INVALID_METHOD) unless
+          // allow_custom_methods, where any token is one (RFC 9110 §9.1).
+          if (!options.allowCustomMethods || TCHAR[c] !== 1) return err(400, 'invalid method');
+          state = L_METHOD_CUSTOM;
+          break;
+        }
+        case L_METHOD_CUSTOM:
+          if (c === SP) {
+            this.methodEnd = base + i;
+            state = L_TARGET;
+          } else if (TCHAR[c] !== 1) return err(400, 'invalid method');
+          break;
+        case L_TARGET:
+          // `/…` origin form or `*`; for CONNECT the authority form; else the absolute form's scheme.
+          this.targetStart = base + i;
+          if (c === 0x2f || c === 0x2a) state = L_PATH;
+          else if (this.method === CONNECT_ID && (HOST[c] === 1 || c === 0x40)) {
+            state = L_HOST;
+            this.atSign = c === 0x40;
+          } else if (ALPHA[c] === 1) state = L_SCHEME;
+          else return err(400, 'invalid request target');
+          break;
+        case L_PATH: {
+          // Most of a request line: path and query bytes, in a loop of their own.
+          let d = c;
+          while (PATH[d] === 1) {
+            if (d === 0x23) this.fragment = true;
+            if (++i === n) break;
+            d = bytes[i] as number;
+          }
+          if (i === n) {
+            i--; // every byte read; the loop's i++ ends it
+            break;
+          }
+          if (d !== SP) return err(400, targetError(d));
+          state = this.endTarget(base + i, limits);
+          break;
+        }
+        case L_SCHEME:
+          if (c === 0x3a) state = L_SCHEME_COLON;
+          else if (SCHEME[c] !== 1) return err(400, 'invalid request target');
+          break;
+        case L_SCHEME_COLON:
+        case L_SCHEME_SLASH:
+          if (c !== 0x2f) return err(400, 'invalid request target');
+          state = state === L_SCHEME_COLON ? L_SCHEME_SLASH : L_HOST;
+          this.atSign = false;
+          break;
+        case L_HOST:
+          if (HOST[c] === 1) this.atSign = false;
+          else if (c === 0x40) {
+            // Any number of `@`, never two in a row (http-parser's rule, kept by Envoy).
+            if (this.atSign) return err(400, 'invalid request target');
+            this.atSign = true;
+          } else if (c === 0x2f || c === 0x3f) state = L_PATH;
+          else if (c === SP) state = this.endTarget(base + i, limits);
+          else return err(400, targetError(c));
+          break;
+        case L_VERSION: {
+          // The usual case at once: the whole `HTTP/1.1\r\n` (or 1.0) in this read.
+          if (this.vpos === 0 && i + 10 <= n && bytes[i + 9] === LF && isVersion11or10(bytes, i)) {
+            this.version = bytes[i + 7] === 0x31 ? '1.1' : '1.0';
+            this.state = L_DONE;
+            this.lineEnd = this.pos = base + i + 10;
+            return undefined;
+          }
+          const v = this.vpos++;
+          if (v < 5) {
+            if (c !== HTTP_SLASH[v]) return err(400, 'invalid request line');
+          } else if (v === 6) {
+            if (c !== 0x2e) return err(400, 'invalid request line');
+          } else {
+            const d = c - 0x30;
+            if (d < 0 || d > 9) return err(400, 'invalid request line');
+            // Envoy answers any version but 1.0 and 1.1 with its protocol-error 400 (llhttp HPE_INVALID_VERSION).
+            if (v === 5 ? d !== 1 : d > 1) return err(400, 'unsupported HTTP version');
+            if (v === 7) {
+              this.version = d === 1 ? '1.1' : '1.0';
+              state = L_CR;
+            }
+          }
+          break;
+        }
+        case L_CR:
+          if (c !== CR) return err(400, c === LF ? 'bare LF line ending' : 'invalid request line');
+          state = L_LF;
+          break;
+        case L_LF:
+        case L_EMPTY_LF:
+          if (c !== LF) return err(400, 'bare CR in the request line');
+          if (state === L_EMPTY_LF) state = L_START;
+          else {
+            this.state = L_DONE;
+            this.lineEnd = this.pos = base + i + 1;
+            return undefined;
+          }
+          break;
+      }
+      if (state === -1) return err(431, 'header block too large');
+    }
+    this.state = state;
+    this.pos = base + i;
+    return this.pos > headWireCap(limits) ? err(431, 'header block too large') : NEED_MORE;
+  }
+
+  /** The SP after the target: the version comes next (-1: the target alone is over the size limit). */
+  private endTarget(at: number, limits: HeadLimits): number {
+    this.targetEnd = at;
+    if (at - this.targetStart > limits.maxHeaderBytes) return -1;
+    this.vpos = 0;
+    return L_VERSION;
+  }
+}
+
+/** `HTTP/1.1\r\n` or `HTTP/1.0\r\n` at `bytes[i]` (ten bytes there). */
+function isVersion11or10(bytes: Uint8Array, i: number): boolean {
+  return (
+    bytes[i] === 0x48 &&
+    bytes[i + 1] === 0x54 &&
+    bytes[i + 2] === 0x54 &&
+    bytes[i + 3] === 0x50 &&
+    bytes[i + 4] === 0x2f &&
+    bytes[i + 5] === 0x31 &&
+    bytes[i + 6] === 0x2e &&
+    (bytes[i + 7] === 0x31 || bytes[i + 7] === 0x30) &&
+    bytes[i + 8] === CR
+  );
+}
+
+function targetError(c: number): string {
+  if (c === CR || c === LF) return 'invalid request line';
+  return c >= 0x80 ? 'non-ASCII byte in the request target' : 'invalid character in the request target';
+}
+
+/**
+ * The fields of a request that asked for `Upgrade: h2c`, without it: Envoy does not upgrade to h2c and serves the
+ * request as HTTP/1.1 (codec_impl.cc: Upgrade and HTTP2-Settings removed, `upgrade` and `http2-settings` taken out
+ * of Connection, which goes when nothing is left).
+ */
+function withoutH2cUpgrade(headers: HeaderField[]): HeaderField[] {
+  const out: HeaderField[] = [];
+  for (const field of headers) {
+    const [name, value] = field;
+    if (name === 'upgrade' || name === 'http2-settings') continue;
+    if (name === 'connection') {
+      const kept = value
+        .split(',')
+        .map((t) => t.trim())
+        .filter((t) => {
+          const token = t.toLowerCase();
+          return token !== '' && token !== 'upgrade' && token !== 'http2-settings';
+        });
+      if (kept.length > 0) out.push([name, kept.join(',')]);
+      continue;
+    }
+    out.push(field);
+  }
+  return out;
+}
+
+/**
+ * Parses the request head that starts at `buf[start]` (leading empty lines are skipped, RFC 9112 §2.2).
+ * `need-more` until the blank line has arrived; the caller keeps the bytes and calls again with more. The request
+ * line is read into `line`: a caller that keeps it between calls (and resets it for the next head) has no byte
+ * of it read twice, and hears of a bad request line as soon as its first bad byte is there.
+ */
+export function parseRequestHead(
+  buf: Buffer,
+  start: number,
+  limits: HeadLimits,
+  options: RequestOptions = DEFAULT_REQUEST_OPTIONS,
+  line: RequestLine = new RequestLine(),
+): RequestHeadResult {
+  if (!line.done) {
+    const r = line.scan(buf, start + line.pos, options, limits);
+    if (r !== undefined) return r;
+  }
+  // The head ends at the first empty line: right after the request line when there are no fields.
+  const found = findEnd(buf, start + line.lineEnd - 2, start, limits);
   if (typeof found !== 'number') return found;
   const end = found + 4;
+  const from = start + line.lineStart;
   const s = buf.toString('latin1', from, end);
+  const method = line.methodName(s);
+  const target = s.slice(line.targetStart - line.lineStart, line.targetEnd - line.lineStart);
+  const version = line.version;
 
-  // method SP request-target SP HTTP-version CRLF
-  let i = 0;
-  while (TCHAR[s.charCodeAt(i)] === 1) i++;
-  if (i === 0 || s.charCodeAt(i) !== SP) return err(400, 'invalid method');
-  const method = s.slice(0, i);
-  const ts = ++i;
-  while (TARGET[s.charCodeAt(i)] === 1) i++;
-  if (i === ts || s.charCodeAt(i) !== SP) return err(400, 'invalid request target');
-  const target = s.slice(ts, i);
-  i++;
-  let version: '1.0' | '1.1';
-  if (s.startsWith('HTTP/1.1\r\n', i)) version = '1.1';
-  else if (s.startsWith('HTTP/1.0\r\n', i)) version = '1.0';
-  else if (/^HTTP\/\d\.\d\r\n/.test(s.slice(i, i + 10))) return err(400, 'unsupported HTTP version');
-  else return err(400, 'invalid request line');
-
-  const f = parseFields(s, i + 10, target.length, limits);
+  const f = parseFields(s, line.lineEnd - line.lineStart, target.length, limits);
   if ('kind' in f) return f;
 
   if (version === '1.1' && f.hosts === 0) return err(400, 'missing Host header');
   if (f.hosts > 1) return err(400, 'multiple Host headers');
 
+  let headers = f.headers;
+  const connect = line.method === CONNECT_ID;
+  if (connect && f.contentLength !== undefined) {
+    // RFC 9110 §9.3.6: a CONNECT body has no defined semantics; Envoy refuses one (400) and drops
+    // `Content-Length: 0`.
+    if (f.contentLength > 0) return err(400, 'CONNECT with a body');
+    headers = headers.filter((h) => h[0] !== 'content-length');
+  }
   let body: RequestBody = { kind: 'none' };
   let keepAlive = keepAliveOf(version, f.connection);
   if (f.transferEncoding !== undefined) {
     if (f.contentLength !== undefined) return err(400, 'both Content-Length and Transfer-Encoding');
-    if (method === 'CONNECT') return err(501, 'Transfer-Encoding on CONNECT');
+    if (connect) return err(501, 'Transfer-Encoding on CONNECT');
     if (f.transferEncoding.toLowerCase() !== 'chunked') return err(501, 'unsupported Transfer-Encoding');
     body = { kind: 'chunked' };
     // RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing; close after this message.
@@ -310,21 +692,28 @@ export function parseRequestHead(buf: Buffer, start: number, limits: HeadLimits)
     body = { kind: 'length', length: f.contentLength };
   }
 
-  const upgrade =
+  let upgrade =
     version === '1.1' &&
     f.upgrade !== undefined &&
     f.connection !== undefined &&
     hasToken(f.connection, 'upgrade')
       ? f.upgrade
       : undefined;
+  if (upgrade !== undefined && upgrade.toLowerCase() === 'h2c') {
+    headers = withoutH2cUpgrade(headers);
+    upgrade = undefined;
+  }
+  // Envoy treats CONNECT as an upgrade of its own kind (filter_manager.cc createFilterChain).
+  if (upgrade === undefined && connect) upgrade = 'CONNECT';
   const expectContinue =
     version === '1.1' && f.expect !== undefined && f.expect.toLowerCase() === '100-continue';
   return {
     kind: 'head',
     method,
     target,
+    fragment: line.fragment,
     version,
-    headers: f.headers,
+    headers,
     end,
     body,
     keepAlive,
@@ -343,10 +732,14 @@ export function parseResponseHead(
   limits: HeadLimits,
   requestMethod: string,
 ): ResponseHeadResult {
-  const found = findEnd(buf, start, start, limits);
+  // CR and LF before a status line are skipped, as llhttp skips them before any message (its `start` state):
+  // some servers end a body, or a 100 Continue, with an extra CRLF.
+  let from = start;
+  while (buf[from] === CR || buf[from] === LF) from++;
+  const found = findEnd(buf, from, start, limits);
   if (typeof found !== 'number') return found.kind === 'error' ? err(502, found.reason) : found;
   const end = found + 4;
-  const s = buf.toString('latin1', start, end);
+  const s = buf.toString('latin1', from, end);
 
   // HTTP-version SP status-code [SP reason-phrase] CRLF (a missing SP before an empty reason is accepted,
   // RFC 9112 §4)
@@ -431,6 +824,28 @@ export function serializeResponseHead(
   return Buffer.from(`${s}\r\n`, 'latin1');
 }
 
+/** The chunk-extension state after byte `c` (C_SIZE_LF at the CR that ends the size line; C_ERROR). */
+function extensionState(state: number, c: number): number {
+  switch (state) {
+    case C_EXT: // the name's first byte: never whitespace or the end of the line (llhttp chunk_extensions)
+      if (TCHAR[c] === 1) return C_EXT_NAME;
+      return c === 0x3d ? C_EXT_VALUE : c === 0x3b ? C_EXT : C_ERROR;
+    case C_EXT_NAME:
+      if (TCHAR[c] === 1) return C_EXT_NAME;
+      return c === 0x3d ? C_EXT_VALUE : c === 0x3b ? C_EXT : c === CR ? C_SIZE_LF : C_ERROR;
+    case C_EXT_VALUE:
+      if (TCHAR[c] === 1) return C_EXT_VALUE;
+      return c === 0x22 ? C_EXT_QUOTED : c === 0x3b ? C_EXT : c === CR ? C_SIZE_LF : C_ERROR;
+    case C_EXT_QUOTED:
+      if (QDTEXT[c] === 1) return C_EXT_QUOTED;
+      return c === 0x22 ? C_EXT_QUOTED_DONE : c === 0x5c ? C_EXT_QUOTED_PAIR : C_ERROR;
+    case C_EXT_QUOTED_PAIR:
+      return VALUE[c] === 1 ? C_EXT_QUOTED : C_ERROR;
+    default: // C_EXT_QUOTED_DONE
+      return c === 0x3b ? C_EXT : c === CR ? C_SIZE_LF : C_ERROR;
+  }
+}
+
 export interface ChunkedResult {
   /** Payload slices of this push (views into the pushed buffer, not copies). */
   data: Buffer[];
@@ -447,6 +862,7 @@ export interface ChunkedResult {
 const C_SIZE = 0;
 const C_SIZE_DIGITS = 1;
 const C_SIZE_BWS = 2;
+/** Just after a `;`: an extension name must follow. */
 const C_EXT = 3;
 const C_SIZE_LF = 4;
 const C_DATA = 5;
@@ -456,6 +872,15 @@ const C_TRAILER = 8;
 const C_TRAILER_LF = 9;
 const C_DONE = 10;
 const C_ERROR = 11;
+const C_EXT_NAME = 12;
+const C_EXT_VALUE = 13;
+const C_EXT_QUOTED = 14;
+const C_EXT_QUOTED_PAIR = 15;
+const C_EXT_QUOTED_DONE = 16;
+
+/** qdtext (RFC 9110 §5.6.4): HTAB, SP, VCHAR but `"` and `\`, obs-text. */
+const QDTEXT = new Uint8Array(256);
+for (let c = 0; c < 256; c++) QDTEXT[c] = VALUE[c] === 1 && c !== 0x22 && c !== 0x5c ? 1 : 0;
 
 /** Hex value of a byte, or -1. */
 const HEX = new Int8Array(256).fill(-1);
@@ -468,9 +893,12 @@ const MAX_SIZE_DIGITS = 16;
 const MAX_EXTENSION_BYTES = 4096;
 
 /**
- * Decodes a chunked body (RFC 9112 §7.1) pushed in pieces split anywhere: chunk extensions are checked and
- * dropped, sizes over 16 hex digits or 2^53-1 are refused, trailers are parsed like header fields and limited
- * like a head (`maxHeaderBytes` for names + values, `maxHeaders` fields).
+ * Decodes a chunked body (RFC 9112 §7.1) pushed in pieces split anywhere: sizes over 16 hex digits or 2^53-1 are
+ * refused, trailers are parsed like header fields and limited like a head (`maxHeaderBytes` for names + values,
+ * `maxHeaders` fields). Chunk extensions are checked as llhttp (strict) checks them, then dropped: after each
+ * `;` a name of token bytes (no whitespace), then optionally `=` and a token or a quoted string that is closed,
+ * and the line's end never right after a `;`; so `5;`, `5; a`, `5;a="b` are refused (http.ts chunk_extensions …
+ * chunk_extension_quoted_value_done).
  */
 export class ChunkedDecoder {
   private state = C_SIZE;
@@ -553,11 +981,17 @@ export class ChunkedDecoder {
           else if (c !== SP && c !== HTAB) return this.fail(data, i, 'invalid chunk size');
           break;
         case C_EXT:
-          if (c === CR) this.state = C_SIZE_LF;
-          else if (VALUE[c] !== 1) return this.fail(data, i, 'invalid character in a chunk extension');
-          else if (++this.extBytes > MAX_EXTENSION_BYTES)
-            return this.fail(data, i, 'chunk extension too long');
+        case C_EXT_NAME:
+        case C_EXT_VALUE:
+        case C_EXT_QUOTED:
+        case C_EXT_QUOTED_PAIR:
+        case C_EXT_QUOTED_DONE: {
+          if (++this.extBytes > MAX_EXTENSION_BYTES) return this.fail(data, i, 'chunk extension too long');
+          const next = extensionState(state, c);
+          if (next === C_ERROR) return this.fail(data, i, 'invalid character in a chunk extension');
+          this.state = next;
           break;
+        }
         case C_SIZE_LF:
           if (c !== LF) return this.fail(data, i, 'bare CR after the chunk size');
           this.state = this.remaining === 0 ? C_TRAILER : C_DATA;

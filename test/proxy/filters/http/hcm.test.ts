@@ -91,6 +91,20 @@ describe('http_connection_manager over HTTP/1.1', { timeout: 20_000 }, () => {
     app.close();
   });
 
+  /** Writes `text` on a new connection and resolves with what came back once the proxy closed it. */
+  function raw(text: string): Promise<string> {
+    return new Promise<string>((resolve) => {
+      const s = net.connect({ host: '127.0.0.1', port }, () => s.write(Buffer.from(text, 'latin1')));
+      let got = '';
+      s.setEncoding('latin1');
+      s.on('data', (d) => {
+        got += d;
+      });
+      s.on('close', () => resolve(got));
+      s.on('error', () => resolve(got));
+    });
+  }
+
   async function get(path: string, init: RequestInit = {}) {
     const res = await fetch(`http://127.0.0.1:${port}${path}`, init);
     return { status: res.status, body: await res.text(), headers: res.headers };
@@ -201,7 +215,23 @@ describe('http_connection_manager over HTTP/1.1', { timeout: 20_000 }, () => {
     const ws = await upgrade('websocket');
     assert.match(ws, /^HTTP\/1\.1 101 /);
     assert.match(ws, /ws:ping/);
-    assert.match(await upgrade('h2c'), /^HTTP\/1\.1 403 /);
+    assert.match(await upgrade('foo'), /^HTTP\/1\.1 403 /);
+  });
+
+  it("Upgrade: h2c (curl --http2) is served as HTTP/1.1 without its upgrade headers, as Envoy's codec does", async () => {
+    const got = await raw(
+      'GET /api/h2c HTTP/1.1\r\nHost: a\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n' +
+        'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n' +
+        'GET /api/after-h2c HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    );
+    const replies = got.split(/(?=HTTP\/1\.1 )/);
+    assert.equal(replies.length, 2, got);
+    assert.match(replies[0] ?? '', /^HTTP\/1\.1 200 [\s\S]*GET \/api\/h2c 0$/);
+    assert.match(replies[1] ?? '', /^HTTP\/1\.1 200 [\s\S]*GET \/api\/after-h2c 0$/);
+    const h = seen.at(-2);
+    assert.equal(h?.upgrade, undefined);
+    assert.equal(h?.['http2-settings'], undefined);
+    assert.equal(h?.['user-agent'], 'curl/7.88.1');
   });
 
   it('an upgrade the app does not accept (no 101) is relayed and closed: bytes after it never reach the app unparsed', async () => {

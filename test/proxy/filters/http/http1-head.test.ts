@@ -3,11 +3,14 @@ import { describe, it } from 'node:test';
 import {
   ChunkedDecoder,
   type ChunkedResult,
+  DEFAULT_REQUEST_OPTIONS,
   type HeaderField,
   type HeadLimits,
   parseRequestHead,
   parseResponseHead,
   type RequestHead,
+  RequestLine,
+  type RequestOptions,
   type ResponseHead,
   serializeRequestHead,
   serializeResponseHead,
@@ -17,6 +20,7 @@ const LIMITS: HeadLimits = { maxHeaderBytes: 200, maxHeaders: 8 };
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const req = (s: string, limits = LIMITS) => parseRequestHead(b(s), 0, limits);
 const res = (s: string, method = 'GET', limits = LIMITS) => parseResponseHead(b(s), 0, limits, method);
+const CUSTOM: RequestOptions = { allowCustomMethods: true };
 
 function head(r: ReturnType<typeof req>): RequestHead {
   assert.equal(r.kind, 'head', JSON.stringify(r));
@@ -282,6 +286,268 @@ describe('parseRequestHead: incremental feeding', () => {
   });
 });
 
+describe('RequestLine: a request that cannot be valid is refused at its first bad byte (llhttp)', () => {
+  // [what, bytes, offset of the first byte that makes the request invalid, status, options]
+  const cases: [string, string, number, number, RequestOptions?][] = [
+    ['binary garbage', '\x01\x02garbage', 0, 400],
+    ['TLS sent to a plaintext port', '\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03', 0, 400],
+    ['a lower-case method', 'get / HTTP/1.1\r\nHost: x\r\n\r\n', 0, 400],
+    ['a method no known one starts with', 'FOO / HTTP/1.1\r\nHost: x\r\n\r\n', 0, 400],
+    ['an RTSP method', 'ANNOUNCE / HTTP/1.1\r\nHost: x\r\n\r\n', 1, 400],
+    ["llhttp's M-SEARCH (Envoy knows MSEARCH)", 'M-SEARCH * HTTP/1.1\r\nHost: x\r\n\r\n', 1, 400],
+    ['the HTTP/2 preface', 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 2, 400],
+    ['a known method with more letters', 'GETS / HTTP/1.1\r\nHost: x\r\n\r\n', 3, 400],
+    ['a prefix of a known method', 'GE / HTTP/1.1\r\nHost: x\r\n\r\n', 2, 400],
+    ['a custom method with a non-token byte', 'GE(T / HTTP/1.1\r\nHost: x\r\n\r\n', 2, 400, CUSTOM],
+    ['a space before the method', ' GET / HTTP/1.1\r\nHost: x\r\n\r\n', 0, 400],
+    ['a bare CR before the request line', '\r\rGET / HTTP/1.1\r\n', 1, 400],
+    ['two spaces after the method', 'GET  / HTTP/1.1\r\nHost: x\r\n\r\n', 4, 400],
+    ['a target that is no URL', 'GET %2F HTTP/1.1\r\nHost: x\r\n\r\n', 4, 400],
+    ['a control byte in the target', 'GET /a\x01b HTTP/1.1\r\nHost: x\r\n\r\n', 6, 400],
+    ['DEL in the target', 'GET /a\x7f HTTP/1.1\r\nHost: x\r\n\r\n', 6, 400],
+    ['a tab in the target', 'GET /a\tb HTTP/1.1\r\nHost: x\r\n\r\n', 6, 400],
+    ['a non-ASCII byte in the path', 'GET /caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\n\r\n', 8, 400],
+    ['a non-ASCII byte in the query', 'GET /a?q=\xe9 HTTP/1.1\r\nHost: x\r\n\r\n', 9, 400],
+    ['a non-ASCII byte after a fragment', 'GET /a#\xe9 HTTP/1.1\r\nHost: x\r\n\r\n', 7, 400],
+    ['a scheme without ://', 'GET http:/a HTTP/1.1\r\nHost: x\r\n\r\n', 10, 400],
+    ['authority form on GET', 'GET a:443 HTTP/1.1\r\nHost: x\r\n\r\n', 6, 400],
+    ['a quote in the host', 'GET http://a"b/ HTTP/1.1\r\nHost: x\r\n\r\n', 12, 400],
+    ['two @ in a row in the host', 'GET http://u@@h/ HTTP/1.1\r\nHost: x\r\n\r\n', 13, 400],
+    ['a non-ASCII host', 'CONNECT \xe9:443 HTTP/1.1\r\n', 8, 400],
+    ['HTTP/0.9 (no version)', 'GET /\r\n\r\n', 5, 400],
+    ['a second space before the version', 'GET /  HTTP/1.1\r\nHost: x\r\n\r\n', 6, 400],
+    ['lower-case http', 'GET / http/1.1\r\nHost: x\r\n\r\n', 6, 400],
+    ['HTTP/2.0', 'GET / HTTP/2.0\r\nHost: x\r\n\r\n', 11, 400],
+    ['HTTP/1.2', 'GET / HTTP/1.2\r\nHost: x\r\n\r\n', 13, 400],
+    ['HTTP/1.x', 'GET / HTTP/1.x\r\nHost: x\r\n\r\n', 13, 400],
+    ['a space after the version', 'GET / HTTP/1.1 \r\nHost: x\r\n\r\n', 14, 400],
+    ['a bare LF after the version', 'GET / HTTP/1.1\nHost: x\r\n\r\n', 14, 400],
+    ['a bare CR after the version', 'GET / HTTP/1.1\rHost: x\r\n\r\n', 15, 400],
+  ];
+  for (const [name, input, at, status, options = DEFAULT_REQUEST_OPTIONS] of cases) {
+    it(`${name}: ${status} at byte ${at}, with one read or split anywhere`, () => {
+      const whole = b(input);
+      // One call per arrival: need-more while every byte so far can start a valid request, then the error.
+      for (let k = 0; k <= at; k++) {
+        const r = parseRequestHead(whole.subarray(0, k), 0, LIMITS, options);
+        assert.deepEqual(r, { kind: 'need-more' }, `k=${k}`);
+      }
+      for (const k of [at + 1, whole.length]) {
+        const r = parseRequestHead(whole.subarray(0, k), 0, LIMITS, options);
+        assert.equal(r.kind === 'error' && r.status, status, `k=${k}: ${JSON.stringify(r)}`);
+      }
+      // The line kept across two reads split at every point: the first read is taken in full, the second
+      // goes on from there and fails on the same byte.
+      for (let j = 0; j <= at; j++) {
+        const line = new RequestLine();
+        assert.equal(parseRequestHead(whole.subarray(0, j), 0, LIMITS, options, line).kind, 'need-more');
+        assert.equal(line.pos, j, `j=${j}`);
+        const r = parseRequestHead(whole, 0, LIMITS, options, line);
+        assert.equal(r.kind === 'error' && r.status, status, `j=${j}: ${JSON.stringify(r)}`);
+      }
+    });
+  }
+
+  it('a target alone over max_request_headers_kb is 431 as soon as it ends', () => {
+    const r = parseRequestHead(b(`GET /${'p'.repeat(200)} `), 0, LIMITS);
+    assert.deepEqual(r, { kind: 'error', status: 431, reason: 'header block too large' });
+  });
+
+  it('a request line that never ends is 431 past what a head may take on the wire', () => {
+    const line = new RequestLine();
+    const custom = b(`X${'X'.repeat(3000)}`);
+    const r = parseRequestHead(custom, 0, LIMITS, CUSTOM, line);
+    assert.equal(r.kind === 'error' && r.status, 431);
+  });
+
+  it('bytes already read are not read again: a second read goes on from where the first stopped', () => {
+    const line = new RequestLine();
+    assert.equal(parseRequestHead(b('GET /ab'), 0, LIMITS, DEFAULT_REQUEST_OPTIONS, line).kind, 'need-more');
+    // Were the first seven bytes read again, the NUL put there now would be refused.
+    const h = head(
+      parseRequestHead(
+        b('\0\0\0\0\0\0\0c HTTP/1.1\r\nHost: x\r\n\r\n'),
+        0,
+        LIMITS,
+        DEFAULT_REQUEST_OPTIONS,
+        line,
+      ),
+    );
+    assert.equal(h.method, 'GET');
+    assert.equal(h.target.slice(-1), 'c');
+  });
+
+  it('every pair of split points of a pipelined head with a kept line gives the same head', () => {
+    const whole = b(
+      '\r\nPOST http://a.example:8080/p?q#f HTTP/1.1\r\nHost: a.example\r\nContent-Length: 0\r\n\r\n',
+    );
+    const expected = head(parseRequestHead(whole, 0, LIMITS));
+    for (let i = 0; i < whole.length; i++) {
+      for (let j = i; j <= whole.length; j++) {
+        const line = new RequestLine();
+        for (const k of [i, j]) {
+          const r = parseRequestHead(whole.subarray(0, k), 0, LIMITS, DEFAULT_REQUEST_OPTIONS, line);
+          assert.equal(r.kind, k === whole.length ? 'head' : 'need-more', `${i},${j},${k}`);
+        }
+        assert.deepEqual(parseRequestHead(whole, 0, LIMITS, DEFAULT_REQUEST_OPTIONS, line), expected);
+      }
+    }
+  });
+});
+
+describe('parseRequestHead: methods as Envoy knows them (allow_custom_methods)', () => {
+  const known = [
+    'ACL',
+    'BIND',
+    'CHECKOUT',
+    'COPY',
+    'DELETE',
+    'GET',
+    'HEAD',
+    'LINK',
+    'LOCK',
+    'MERGE',
+    'MKACTIVITY',
+    'MKCALENDAR',
+    'MKCOL',
+    'MOVE',
+    'MSEARCH',
+    'NOTIFY',
+    'OPTIONS',
+    'PATCH',
+    'POST',
+    'PROPFIND',
+    'PROPPATCH',
+    'PURGE',
+    'PUT',
+    'REBIND',
+    'REPORT',
+    'SEARCH',
+    'SOURCE',
+    'SUBSCRIBE',
+    'TRACE',
+    'UNBIND',
+    'UNLINK',
+    'UNLOCK',
+    'UNSUBSCRIBE',
+  ];
+  it("every method of Envoy's codec is taken, as a shared string", () => {
+    for (const m of known) {
+      const a = head(req(`${m} / HTTP/1.1\r\nHost: x\r\n\r\n`));
+      const again = head(req(`${m} /b HTTP/1.1\r\nHost: x\r\n\r\n`));
+      assert.equal(a.method, m);
+      assert.equal(again.method, m);
+    }
+  });
+  for (const m of ['get', 'Get', 'FOO', 'ANNOUNCE', 'DESCRIBE', 'M-SEARCH', 'PRI', 'QUERY', 'GETS']) {
+    it(`${m}: 400 without allow_custom_methods; with it, taken as sent`, () => {
+      const input = `${m} / HTTP/1.1\r\nHost: x\r\n\r\n`;
+      assert.deepEqual(req(input), { kind: 'error', status: 400, reason: 'invalid method' });
+      assert.equal(head(parseRequestHead(b(input), 0, LIMITS, CUSTOM)).method, m);
+    });
+  }
+  it('with allow_custom_methods a method is still a token', () => {
+    for (const m of ['G@T', 'GET/', 'GÉT', '"GET"']) {
+      const r = parseRequestHead(b(`${m} / HTTP/1.1\r\nHost: x\r\n\r\n`), 0, LIMITS, CUSTOM);
+      assert.equal(r.kind === 'error' && r.status, 400, m);
+    }
+  });
+});
+
+describe('parseRequestHead: request targets', () => {
+  const ok: [string, string, string, boolean][] = [
+    [
+      'origin form with every visible ASCII byte',
+      'GET /!"$%&\'()*+,-./:;<=>?@[\\]^_`{|}~ HTTP/1.1',
+      '/!"$%&\'()*+,-./:;<=>?@[\\]^_`{|}~',
+      false,
+    ],
+    ['a fragment is read (the connection manager refuses it)', 'GET /a?b#c HTTP/1.1', '/a?b#c', true],
+    ['absolute form', 'GET http://user@a.example:80/p?q HTTP/1.1', 'http://user@a.example:80/p?q', false],
+    ['absolute form, scheme with + - . and digits', 'GET svn+ssh-2.x://h HTTP/1.1', 'svn+ssh-2.x://h', false],
+    ['absolute form, fragment', 'GET http://h/p#f HTTP/1.1', 'http://h/p#f', true],
+    ['IPv6 host', 'GET http://[::1]:80/ HTTP/1.1', 'http://[::1]:80/', false],
+    ['asterisk form', 'OPTIONS * HTTP/1.1', '*', false],
+    ['CONNECT authority form', 'CONNECT a.example:443 HTTP/1.1', 'a.example:443', false],
+  ];
+  for (const [name, line, target, fragment] of ok) {
+    it(name, () => {
+      const h = head(req(`${line}\r\nHost: x\r\n\r\n`));
+      assert.equal(h.target, target);
+      assert.equal(h.fragment, fragment);
+    });
+  }
+});
+
+describe('parseRequestHead: Upgrade: h2c is served as HTTP/1.1 (Envoy removes the upgrade)', () => {
+  const curl =
+    'GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n' +
+    'Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n\r\n';
+  it("curl --http2's request: no upgrade; Upgrade, HTTP2-Settings and Connection removed; keep-alive", () => {
+    const h = head(req(curl));
+    assert.equal(h.upgrade, undefined);
+    assert.deepEqual(h.headers, [
+      ['host', 'x'],
+      ['user-agent', 'curl/7.88.1'],
+      ['accept', '*/*'],
+    ]);
+    assert.equal(h.keepAlive, true);
+  });
+  it('other Connection tokens stay; the value is matched without regard to case', () => {
+    const h = head(
+      req(
+        'GET / HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, UPGRADE ,http2-settings, x-y\r\nUpgrade: H2C\r\n\r\n',
+      ),
+    );
+    assert.equal(h.upgrade, undefined);
+    assert.deepEqual(h.headers, [
+      ['host', 'x'],
+      ['connection', 'keep-alive,x-y'],
+    ]);
+  });
+  it('Upgrade: h2c without Connection: upgrade is no upgrade and is left as it is', () => {
+    const h = head(req('GET / HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\n\r\n'));
+    assert.equal(h.upgrade, undefined);
+    assert.deepEqual(h.headers, [
+      ['host', 'x'],
+      ['upgrade', 'h2c'],
+    ]);
+  });
+  it('other upgrades are still upgrades', () => {
+    assert.equal(
+      head(req('GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: h2\r\n\r\n')).upgrade,
+      'h2',
+    );
+  });
+});
+
+describe('parseRequestHead: CONNECT is an upgrade of its own; a CONNECT body is 400', () => {
+  it('CONNECT is an upgrade (what follows the head is not HTTP/1.1)', () => {
+    const h = head(req('CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n'));
+    assert.equal(h.upgrade, 'CONNECT');
+    assert.deepEqual(h.body, { kind: 'none' });
+  });
+  it('Content-Length: 0 is removed; any other Content-Length is 400 (Envoy BodyDisallowed)', () => {
+    const h = head(req('CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 0\r\n\r\n'));
+    assert.deepEqual(h.headers, [['host', 'a:443']]);
+    assert.deepEqual(req('CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 5\r\n\r\nhello'), {
+      kind: 'error',
+      status: 400,
+      reason: 'CONNECT with a body',
+    });
+    const both = req(
+      'CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n',
+    );
+    assert.equal(both.kind === 'error' && both.status, 400);
+  });
+  it('a CONNECT that also asks for an Upgrade is that upgrade', () => {
+    const h = head(
+      req('CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n'),
+    );
+    assert.equal(h.upgrade, 'websocket');
+  });
+});
+
 describe('parseResponseHead', () => {
   const cases: [string, string, string, Partial<ResponseHead>][] = [
     [
@@ -366,6 +632,18 @@ describe('parseResponseHead', () => {
     ],
     ['no reason phrase', 'GET', 'HTTP/1.1 200 \r\nContent-Length: 0\r\n\r\n', { reason: '' }],
     [
+      'an empty line before the status line is skipped (llhttp)',
+      'GET',
+      '\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n',
+      { status: 200, reason: 'OK', end: 40 },
+    ],
+    [
+      'any CR and LF before the status line are skipped (llhttp)',
+      'GET',
+      '\r\n\n\r\r\nHTTP/1.1 204 No Content\r\n\r\n',
+      { status: 204, end: 33 },
+    ],
+    [
       'no SP before an empty reason',
       'GET',
       'HTTP/1.1 200\r\nContent-Length: 0\r\n\r\n',
@@ -425,6 +703,25 @@ describe('parseResponseHead', () => {
       assert.equal(r.kind === 'error' && r.status, 502);
     });
   }
+
+  it('CRLF then a response, every split point: need-more, then the same head', () => {
+    const whole = b('\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
+    const full = rhead(parseResponseHead(whole, 0, LIMITS, 'GET'));
+    assert.equal(full.end, whole.length - 2);
+    for (let k = 0; k < full.end; k++) {
+      assert.deepEqual(
+        parseResponseHead(whole.subarray(0, k), 0, LIMITS, 'GET'),
+        { kind: 'need-more' },
+        `k=${k}`,
+      );
+    }
+    assert.deepEqual(parseResponseHead(whole, 0, LIMITS, 'GET'), full);
+  });
+
+  it('empty lines without end are 502 once past what a head may take', () => {
+    const r = parseResponseHead(b('\r\n'.repeat(2000)), 0, LIMITS, 'GET');
+    assert.equal(r.kind === 'error' && r.status, 502);
+  });
 
   it('every split point: need-more, then the same head', () => {
     const whole = b('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok');
@@ -489,6 +786,12 @@ describe('ChunkedDecoder', () => {
     ['empty body', '0\r\n\r\n', '', []],
     ['extensions', '5;a=b;c="d;e"\r\nhello\r\n0;last\r\n\r\n', 'hello', []],
     ['BWS before an extension', '5 \t;a\r\nhello\r\n0\r\n\r\n', 'hello', []],
+    [
+      'extensions as llhttp takes them: empty value, empty names, quoted-pair, ; and = inside quotes',
+      '2;a=;b;;=v;c="x\\"y;=z"\r\nok\r\n0;q="\\""\r\n\r\n',
+      'ok',
+      [],
+    ],
     ['payload with CRLF inside', '4\r\n\r\n\r\n\r\n0\r\n\r\n', '\r\n\r\n', []],
     [
       'trailers',
@@ -560,6 +863,33 @@ describe('ChunkedDecoder', () => {
     ['bare LF in an extension', '5;a\nhello\r\n0\r\n\r\n', 'invalid character in a chunk extension'],
     ['NUL in an extension', '5;a\0\r\nhello\r\n0\r\n\r\n', 'invalid character in a chunk extension'],
     ['extension too long', `5;${'a'.repeat(5000)}\r\nhello\r\n`, 'chunk extension too long'],
+    [
+      'an empty extension (llhttp refuses it)',
+      '2;\r\nok\r\n0\r\n\r\n',
+      'invalid character in a chunk extension',
+    ],
+    ['an empty extension after another', '2;a;\r\nok\r\n0\r\n\r\n', 'invalid character in a chunk extension'],
+    [
+      'an unclosed quoted value (llhttp refuses it)',
+      '2;a="b\r\nok\r\n0\r\n\r\n',
+      'invalid character in a chunk extension',
+    ],
+    ['whitespace after the ;', '2; a\r\nok\r\n0\r\n\r\n', 'invalid character in a chunk extension'],
+    ['whitespace in a name', '2;a b\r\nok\r\n0\r\n\r\n', 'invalid character in a chunk extension'],
+    ['whitespace before the =', '2;a =b\r\nok\r\n0\r\n\r\n', 'invalid character in a chunk extension'],
+    ['a non-token value', '2;a=b@c\r\nok\r\n0\r\n\r\n', 'invalid character in a chunk extension'],
+    ['a byte after a closed quote', '2;a="b"c\r\nok\r\n0\r\n\r\n', 'invalid character in a chunk extension'],
+    [
+      'a control byte in a quoted value',
+      '2;a="\x01"\r\nok\r\n0\r\n\r\n',
+      'invalid character in a chunk extension',
+    ],
+    [
+      'a quoted pair of a control byte',
+      '2;a="\\\x01"\r\nok\r\n0\r\n\r\n',
+      'invalid character in a chunk extension',
+    ],
+    ['an unclosed quote in the last chunk', '0;a="\r\n\r\n', 'invalid character in a chunk extension'],
     ['data longer than the size', '5\r\nhello!\r\n0\r\n\r\n', 'missing CRLF after chunk data'],
     ['bare LF after data', '5\r\nhello\n0\r\n\r\n', 'missing CRLF after chunk data'],
     ['CR without LF after data', '5\r\nhello\rX0\r\n\r\n', 'missing CRLF after chunk data'],

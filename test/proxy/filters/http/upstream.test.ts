@@ -1147,6 +1147,35 @@ describe('the lean HTTP/1.1 pool on the wire (scripted raw server)', { timeout: 
     });
   });
 
+  describe('empty lines before a status line (llhttp skips them)', () => {
+    for (const [what, first] of [
+      ['a response that starts with an empty line', '\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'],
+      [
+        '100 Continue, an empty line, then the final response',
+        'HTTP/1.1 100 Continue\r\n\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok',
+      ],
+    ] as const) {
+      it(`${what}: one response(), and the connection is reused`, async () => {
+        script = async (c) => {
+          await nextRequest(c);
+          // In two reads: the empty line alone first.
+          const at = first.indexOf('\r\nHTTP/1.1 200') + 2;
+          c.socket.write(first.slice(0, at));
+          await sleep(10);
+          c.socket.write(first.slice(at));
+          await nextRequest(c);
+          c.socket.write(ok('next'));
+        };
+        const r = await send(pools, raw(), 'http1', head('/crlf'));
+        assert.deepEqual(r.events, ['response', 'end'], r.failures[0]?.detail);
+        assert.equal(r.status, 200);
+        assert.equal(r.body, 'ok');
+        assert.equal((await send(pools, raw(), 'http1', head('/next'))).body, 'next');
+        assert.equal(conns.length, 1);
+      });
+    }
+  });
+
   describe('errors', () => {
     const malformed: [string, string][] = [
       ['a malformed status code', 'HTTP/1.1 2x0 OK\r\ncontent-length: 0\r\n\r\n'],
@@ -1193,6 +1222,9 @@ describe('the lean HTTP/1.1 pool on the wire (scripted raw server)', { timeout: 
       ['an invalid chunk size', 'zz\r\nmore\r\n', 'hello'],
       // The chunk's data is delivered before its missing CRLF is seen.
       ['chunk data without its CRLF', '4\r\nmoreXX', 'hellomore'],
+      // llhttp refuses both (strict chunk-extension grammar).
+      ['an empty chunk extension', '4;\r\nmore\r\n0\r\n\r\n', 'hello'],
+      ['an unclosed quoted chunk extension', '4;a="b\r\nmore\r\n0\r\n\r\n', 'hello'],
     ] as const) {
       it(`${what} mid-body → failed('UPE') after response() and the body so far; no end; connection closed`, async () => {
         script = async (c) => {
