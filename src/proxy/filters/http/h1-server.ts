@@ -4,15 +4,26 @@
 // connection are served one at a time in order (pipelined ones wait in the buffer), as Envoy serves them.
 // Envoy's behaviour where node:http differs: `Expect: 100-continue` is answered by the proxy and the header is
 // not forwarded (Envoy without proxy_100_continue); protocol errors get 400/431/501 and the connection closes.
+// While a head is incomplete its request line is checked as each read arrives (RequestLine: every byte once), so
+// garbage is refused at its first byte.
 
 import { type IncomingHttpHeaders, type OutgoingHttpHeaders, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import { type BodySink, PushedBody } from './body.js';
 import { BodyDecoder, type Framing, fieldLines, headersObject, MessageWriter } from './h1-codec.js';
-import { type HeadLimits, headWireCap, parseRequestHead, type RequestHead } from './http1-head.js';
+import {
+  type HeadLimits,
+  headWireCap,
+  parseRequestHead,
+  type RequestHead,
+  RequestLine,
+  type RequestOptions,
+} from './http1-head.js';
 
 export interface H1ServerOptions {
   limits: HeadLimits;
+  /** How request lines are read (Envoy's Http1ProtocolOptions: allow_custom_methods). */
+  request: RequestOptions;
   /** Time allowed for a request head once its first byte has arrived (0: none). Envoy request_headers_timeout. */
   headersTimeoutMs: number;
   /** An idle keep-alive connection is closed after this long (0: never). */
@@ -67,6 +78,10 @@ export class H1Request {
   /** The request carries a body (Content-Length > 0 or chunked). */
   readonly hasBody: boolean;
   readonly body: PushedBody;
+  /** The target holds a `#fragment`. */
+  readonly fragment: boolean;
+  /** The upgrade asked for (the Upgrade header's value, or `CONNECT`); `undefined` for a plain request. */
+  readonly upgrade: string | undefined;
 
   constructor(
     head: RequestHead,
@@ -76,6 +91,8 @@ export class H1Request {
     this.method = head.method;
     this.url = head.target;
     this.httpVersion = head.version;
+    this.fragment = head.fragment;
+    this.upgrade = head.upgrade;
     const headers = headersObject(head.headers);
     if (head.expectContinue) delete headers.expect;
     this.headers = headers;
@@ -211,6 +228,8 @@ class H1Connection {
   private req: H1Request | undefined;
   private res: H1Response | undefined;
   private decoder: BodyDecoder | undefined;
+  /** The request line of the head being read, kept across reads. */
+  private readonly line = new RequestLine();
   private headersTimer: NodeJS.Timeout | undefined;
   private paused = false;
   private peerEnded = false;
@@ -288,9 +307,10 @@ class H1Connection {
   }
 
   private hold(chunk: Buffer): void {
+    const before = this.heldBytes + (this.buf?.length ?? 0);
     this.held.push(chunk);
     this.heldBytes += chunk.length;
-    const bytes = this.heldBytes + (this.buf?.length ?? 0);
+    const bytes = before + chunk.length;
     if (this.state === WAIT) {
       // A pipelined request waits for the response before it; stop reading if too much piles up.
       if (bytes > MAX_BUFFERED && !this.paused) {
@@ -299,7 +319,17 @@ class H1Connection {
       }
       return;
     }
-    // An incomplete head: parsed once it is too large to be one (431), else it waits for its end.
+    // An incomplete head: its request line is read as it comes (when every byte before this read has been read),
+    // so that a request that cannot be valid is refused now, not when a blank line or the size limit comes.
+    const line = this.line;
+    if (!line.done && line.pos === before) {
+      const r = line.scan(chunk, 0, this.options.request, this.options.limits);
+      if (r !== undefined && r.kind === 'error') {
+        this.fail(r.status, r.reason);
+        return;
+      }
+    }
+    // Parsed once it is too large to be one (431), else it waits for its end.
     if (bytes > headWireCap(this.options.limits)) this.process();
     else this.armHeadersTimer();
   }
@@ -331,7 +361,8 @@ class H1Connection {
 
   private readHead(): boolean {
     const buf = this.buf as Buffer;
-    const head = parseRequestHead(buf, 0, this.options.limits);
+    const line = this.line;
+    const head = parseRequestHead(buf, 0, this.options.limits, this.options.request, line);
     if (head.kind === 'need-more') {
       this.tail = buf.subarray(Math.max(0, buf.length - 3));
       this.armHeadersTimer();
@@ -345,6 +376,7 @@ class H1Connection {
       this.fail(head.status, head.reason);
       return false;
     }
+    line.reset();
     this.buf = head.end === buf.length ? undefined : buf.subarray(head.end);
     const req = new H1Request(head, this.socket, this);
     if (head.upgrade !== undefined) {

@@ -6,10 +6,11 @@
 // (policy/routes.ts); the request goes upstream over the cluster's HTTP/1.1 or HTTP/2 pool (upstream.ts), so
 // gRPC works end to end. Envoy's local replies and response flags: 404 NR (no route), 503 NC (no cluster),
 // 503 UF (connect failure), 503 UC / UR (upstream reset before headers), 502 UPE (the upstream broke HTTP/1.1),
-// 504 UT (route timeout), 431 (headers too large), 400 (bad framing), 501 (transfer coding other than chunked),
-// 408 (request headers timeout); gRPC requests get them as trailers-only gRPC
+// 504 UT (route timeout), 431 (headers too large), 400 (bad framing, a `#fragment` in the path), 501 (transfer
+// coding other than chunked), 408 (request headers timeout); gRPC requests get them as trailers-only gRPC
 // responses. After the response headers an upstream reset resets the downstream stream. x-forwarded-client-cert
-// as Envoy writes it (xfcc.ts); `Connection: upgrade` passed through for configured upgrade types (websocket).
+// as Envoy writes it (xfcc.ts); `Connection: upgrade` passed through for configured upgrade types (websocket);
+// CONNECT refused as by Envoy without CONNECT support.
 
 import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import http from 'node:http';
@@ -42,7 +43,7 @@ import type { DownstreamFacts, NetworkFilter } from '../network-filter.js';
 import { type BodySink, type BodySource, readableSource, writableSink } from './body.js';
 import { BodyDecoder, fieldLines } from './h1-codec.js';
 import { H1Request, H1Response, H1Server } from './h1-server.js';
-import { DEFAULT_HEAD_LIMITS, parseResponseHead } from './http1-head.js';
+import { DEFAULT_HEAD_LIMITS, DEFAULT_REQUEST_OPTIONS, parseResponseHead } from './http1-head.js';
 import { RETRY_BUFFER_LIMIT, ReplayableBody } from './router/replay-body.js';
 import { type AttemptOutcome, RetryState } from './router/retry.js';
 import {
@@ -102,6 +103,8 @@ interface HcmStats {
   rqByClass: Counter[];
   rqTimeout: Counter;
   rqIdleTimeout: Counter;
+  rqFailedPathNormalization: Counter;
+  rqWsOnNonWsRoute: Counter;
   noRoute: Counter;
   noCluster: Counter;
   rxReset: Counter;
@@ -315,6 +318,8 @@ export class HttpConnectionManager implements NetworkFilter {
       rqByClass: [1, 2, 3, 4, 5].map((c) => store.counter(`${p}downstream_rq_${c}xx`)),
       rqTimeout: store.counter(`${p}downstream_rq_timeout`),
       rqIdleTimeout: store.counter(`${p}downstream_rq_idle_timeout`),
+      rqFailedPathNormalization: store.counter(`${p}downstream_rq_failed_path_normalization`),
+      rqWsOnNonWsRoute: store.counter(`${p}downstream_rq_ws_on_non_ws_route`),
       noRoute: store.counter(`${p}no_route`),
       noCluster: store.counter(`${p}no_cluster`),
       rxReset: store.counter(`${p}downstream_rq_rx_reset`),
@@ -323,6 +328,7 @@ export class HttpConnectionManager implements NetworkFilter {
       {
         // Envoy's max_request_headers_kb and its default max_headers_count.
         limits: { maxHeaderBytes: config.maxRequestHeadersKb * 1024, maxHeaders: 100 },
+        request: DEFAULT_REQUEST_OPTIONS,
         headersTimeoutMs: config.requestHeadersTimeoutMs,
         idleTimeoutMs: config.streamIdleTimeoutMs,
       },
@@ -339,6 +345,10 @@ export class HttpConnectionManager implements NetworkFilter {
       settings: { maxHeaderListSize: config.maxRequestHeadersKb * 1024 },
     });
     this.h2.on('request', (req, res) => this.onRequest(req, res));
+    // Node answers a CONNECT stream 405 itself unless this is listened to; Envoy's answer is the router's.
+    this.h2.on('connect', (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) =>
+      this.onRequest(req, res),
+    );
     this.h2.on('sessionError', (err: Error) => {
       this.stats.cxProtocolError.inc();
       this.log.debug('HTTP/2 session error', { error: err.message });
@@ -493,14 +503,18 @@ export class HttpConnectionManager implements NetworkFilter {
     return (h[':authority'] as string | undefined) ?? h.host ?? '';
   }
 
-  private route(req: DownstreamRequest): { name: string; action: RouteActionConfig } | undefined {
+  /** The route of a request; `path` replaces its target (a CONNECT has none: ''). */
+  private route(
+    req: DownstreamRequest,
+    path: string = req.url ?? '/',
+  ): { name: string; action: RouteActionConfig } | undefined {
     const vhost = this.index.find(this.authority(req));
     if (!vhost) return undefined;
     const header = (name: string) => {
       const v = req.headers[name];
       return Array.isArray(v) ? v.join(',') : v;
     };
-    return selectRoute(vhost, { path: req.url ?? '/', header });
+    return selectRoute(vhost, { path, header });
   }
 
   private upstreamHeaders(
@@ -604,7 +618,18 @@ export class HttpConnectionManager implements NetworkFilter {
       if (this.config.istioStats) this.record(st);
       if (st.log) this.logStream(st, st.log);
     });
-    const route = this.route(req);
+    // Envoy's path checks come before the route: a `#fragment` is refused (runtime
+    // http_reject_path_with_fragment, true by default; conn_manager_impl.cc → path_normalization_failed).
+    if (h2 ? (req.url ?? '').includes('#') : (req as H1Request).fragment) {
+      s.rqFailedPathNormalization.inc();
+      bodyOf(req).discard();
+      this.localReply(st, 400, '', '-');
+      return;
+    }
+    // An HTTP/2 CONNECT (HTTP/1.1 ones come as upgrades): no path, so no route (404 NR), or 403 where a route
+    // matches an empty path, as for any upgrade the route does not allow (Envoy without CONNECT support).
+    const connect = req.method === 'CONNECT';
+    const route = this.route(req, connect ? '' : undefined);
     if (st.log && route) {
       st.log.routeName = route.name || undefined;
       st.log.cluster = route.action.cluster;
@@ -613,6 +638,12 @@ export class HttpConnectionManager implements NetworkFilter {
       s.noRoute.inc();
       bodyOf(req).discard();
       this.localReply(st, 404, '', 'NR');
+      return;
+    }
+    if (connect) {
+      s.rqWsOnNonWsRoute.inc();
+      bodyOf(req).discard();
+      this.localReply(st, 403, '', '-');
       return;
     }
     const cluster = this.clusters.get(route.action.cluster);
@@ -1153,25 +1184,40 @@ export class HttpConnectionManager implements NetworkFilter {
     }
   }
 
-  /** `Connection: upgrade`: configured types become a raw byte relay to an endpoint; others get 403. */
+  /**
+   * `Connection: upgrade`, or CONNECT: configured upgrade types become a raw byte relay to an endpoint. In
+   * Envoy's order: a `#fragment` → 400; no route → 404 NR (a CONNECT has no path, so path matchers do not match
+   * it: Envoy's FAQ "Why is Envoy sending 404s to CONNECT requests?"); a route that does not allow the upgrade →
+   * 403 (upgrade_failed, downstream_rq_ws_on_non_ws_route). CONNECT is never relayed (not implemented).
+   */
   private onUpgrade(req: H1Request, socket: Socket, head: Buffer): void {
-    const type = String(req.headers.upgrade ?? '').toLowerCase();
-    const action = this.route(req)?.action;
-    const cluster = action ? this.clusters.get(action.cluster) : undefined;
-    if (!this.config.upgrades.includes(type)) {
-      this.refuseUpgrade(socket, 403, '-');
+    const s = this.stats;
+    s.rqTotal.inc();
+    s.rqHttp1Total.inc();
+    if (req.fragment) {
+      s.rqFailedPathNormalization.inc();
+      this.refuseUpgrade(socket, 400, '-');
       return;
     }
+    const connect = req.upgrade === 'CONNECT';
+    const type = connect ? 'connect' : String(req.upgrade).toLowerCase();
+    const action = this.route(req, connect ? '' : undefined)?.action;
     if (!action) {
+      s.noRoute.inc();
       this.refuseUpgrade(socket, 404, 'NR');
       return;
     }
+    if (connect || !this.config.upgrades.includes(type)) {
+      s.rqWsOnNonWsRoute.inc();
+      this.refuseUpgrade(socket, 403, '-');
+      return;
+    }
+    const cluster = this.clusters.get(action.cluster);
     if (!cluster) {
+      s.noCluster.inc();
       this.refuseUpgrade(socket, 503, 'NC');
       return;
     }
-    this.stats.rqTotal.inc();
-    this.stats.rqHttp1Total.inc();
     cluster.connect((r) => {
       if (!r.ok) {
         this.refuseUpgrade(socket, 503, 'UF');

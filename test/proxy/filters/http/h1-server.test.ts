@@ -9,7 +9,11 @@ import {
   type H1ServerHooks,
   type H1ServerOptions,
 } from '../../../../src/proxy/filters/http/h1-server.js';
-import { DEFAULT_HEAD_LIMITS } from '../../../../src/proxy/filters/http/http1-head.js';
+import {
+  DEFAULT_HEAD_LIMITS,
+  DEFAULT_REQUEST_OPTIONS,
+  RequestLine,
+} from '../../../../src/proxy/filters/http/http1-head.js';
 import { portOf, until } from './helpers.js';
 
 /** Waits for `p`; a timeout names the condition's source. */
@@ -93,7 +97,12 @@ describe('H1Server: the lean downstream HTTP/1.1 codec', { timeout: 20_000 }, ()
   let port: number;
   let seen: Seen;
   let answer: Answer = echo;
-  const options: H1ServerOptions = { limits: DEFAULT_HEAD_LIMITS, headersTimeoutMs: 0, idleTimeoutMs: 0 };
+  const options: H1ServerOptions = {
+    limits: DEFAULT_HEAD_LIMITS,
+    request: DEFAULT_REQUEST_OPTIONS,
+    headersTimeoutMs: 0,
+    idleTimeoutMs: 0,
+  };
   const sockets = new Set<net.Socket>();
 
   before(async () => {
@@ -129,6 +138,7 @@ describe('H1Server: the lean downstream HTTP/1.1 codec', { timeout: 20_000 }, ()
   beforeEach(() => {
     seen = { requests: [], upgrades: [], errors: [] };
     answer = echo;
+    options.request = DEFAULT_REQUEST_OPTIONS;
     options.headersTimeoutMs = 0;
     options.idleTimeoutMs = 0;
   });
@@ -519,5 +529,81 @@ describe('H1Server: the lean downstream HTTP/1.1 codec', { timeout: 20_000 }, ()
     drain?.();
     await wait(() => c.received().endsWith(`\r\n\r\n${size}`));
     c.socket.destroy();
+  });
+  it('a request that cannot be valid is answered 400 at its first bad byte: no blank line, no timer needed', async () => {
+    // No timer is set: without the request line read as it arrives these connections would wait for good.
+    const garbage = client(port);
+    garbage.socket.write('\x01\x02garbage');
+    const later = client(port);
+    later.socket.write('GET /a');
+    await wait(() => later.socket.bytesWritten === 6);
+    await new Promise((r) => setTimeout(r, 20));
+    later.socket.write('\xe9 HTTP/1.1\r\n', 'latin1');
+    await Promise.all([garbage.closed, later.closed]);
+    assert.match(garbage.received(), /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(later.received(), /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.deepEqual(seen.errors.map((e) => e.reason).sort(), [
+      'invalid method',
+      'non-ASCII byte in the request target',
+    ]);
+    assert.equal(seen.requests.length, 0);
+  });
+
+  it('a request line arriving a byte at a time is read once: each byte is looked at one time', async () => {
+    const scan = RequestLine.prototype.scan;
+    let offered = 0;
+    RequestLine.prototype.scan = function (this: RequestLine, bytes, from, ...rest) {
+      offered += bytes.length - from;
+      return scan.call(this, bytes, from, ...rest);
+    };
+    try {
+      const c = client(port);
+      c.socket.setNoDelay(true);
+      const line = `GET /${'p'.repeat(200)} HTTP/1.1\r\n`;
+      for (const ch of line) {
+        c.socket.write(ch);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      c.socket.write('Host: x\r\n\r\n');
+      await wait(() => responses(c.received()).length === 1);
+      // Every byte of the line is read as it arrives; read again from its start on every read, the line would be
+      // offered about 220 × 220 / 2 bytes.
+      assert.ok(offered >= line.length, `${offered} bytes offered: the line was not read as it came`);
+      assert.ok(offered <= line.length + 'Host: x\r\n\r\n'.length, `${offered} bytes offered`);
+      c.socket.destroy();
+    } finally {
+      RequestLine.prototype.scan = scan;
+    }
+  });
+
+  it('CONNECT is handed over as an upgrade: the bytes after its head are never read as a request', async () => {
+    const c = client(port);
+    c.socket.write('CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n');
+    await c.closed;
+    assert.equal(seen.upgrades.length, 1);
+    assert.equal(seen.upgrades[0]?.req.upgrade, 'CONNECT');
+    assert.equal(seen.upgrades[0]?.rest, 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n');
+    assert.equal(seen.requests.length, 0);
+  });
+
+  it('a chunk extension llhttp refuses ends the request with 400', async () => {
+    answer = (req) => req.body.pipeTo({ write: () => true, end() {}, onDrain() {} });
+    const c = client(port);
+    c.socket.write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n2;\r\nok\r\n0\r\n\r\n');
+    await c.closed;
+    assert.match(c.received(), /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.deepEqual(seen.errors, [{ status: 400, reason: 'invalid character in a chunk extension' }]);
+  });
+
+  it('allow_custom_methods: a method Envoy does not know is served instead of refused', async () => {
+    const refused = client(port);
+    refused.socket.write('get /custom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await refused.closed;
+    assert.match(refused.received(), /^HTTP\/1\.1 400 Bad Request\r\n/);
+    options.request = { allowCustomMethods: true };
+    const c = client(port);
+    c.socket.write('get /custom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await c.closed;
+    assert.match(c.received(), /^HTTP\/1\.1 200 OK\r\n[\s\S]*get \/custom /);
   });
 });

@@ -478,6 +478,29 @@ describe('http_connection_manager over HTTP/2 (h2c)', { timeout: 30_000 }, () =>
     assert.ok(f.counter('downstream_rq_http1_total') >= 2);
   });
 
+  it('a #fragment in :path is refused with 400 (Envoy http_reject_path_with_fragment) and never reaches the app', async () => {
+    const f = fronts.AUTO;
+    const before = f.counter('downstream_rq_failed_path_normalization');
+    const seen = apps.h1Seen.length;
+    const client = await f.client();
+    const r = await h2request(client, { ':method': 'GET', ':path': '/h1/a#frag' });
+    assert.equal(r.status, 400);
+    assert.equal(f.counter('downstream_rq_failed_path_normalization'), before + 1);
+    assert.equal(apps.h1Seen.length, seen);
+    assert.equal((await h2request(client, { ':method': 'GET', ':path': '/h1/after' })).status, 200);
+  });
+
+  it('CONNECT over HTTP/2: 404 NR as Envoy without CONNECT support (not Node’s own 405)', async () => {
+    const client = await fronts.AUTO.client();
+    const st = client.request({ ':method': 'CONNECT', ':authority': 'h1app:443' });
+    const status = await new Promise<number>((resolve, reject) => {
+      st.on('response', (h) => resolve(Number(h[':status'])));
+      st.on('error', reject);
+    });
+    st.close();
+    assert.equal(status, 404);
+  });
+
   // Regression (found by this test, fixed): with codec HTTP2, handle() gives the socket to Node's HTTP/2 server as the listener accepted it, paused by
   // pauseOnConnect and never read. Node's HTTP/2 session does not start reading a paused socket: the connection
   // hangs. It works only when a listener filter (tls_inspector, http_inspector) peeked first, and with codec AUTO

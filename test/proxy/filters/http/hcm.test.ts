@@ -215,7 +215,12 @@ describe('http_connection_manager over HTTP/1.1', { timeout: 20_000 }, () => {
     const ws = await upgrade('websocket');
     assert.match(ws, /^HTTP\/1\.1 101 /);
     assert.match(ws, /ws:ping/);
+    const before = store.counter('http.inbound_0.0.0.0_9080.downstream_rq_ws_on_non_ws_route').value;
     assert.match(await upgrade('foo'), /^HTTP\/1\.1 403 /);
+    assert.equal(
+      store.counter('http.inbound_0.0.0.0_9080.downstream_rq_ws_on_non_ws_route').value,
+      before + 1,
+    );
   });
 
   it("Upgrade: h2c (curl --http2) is served as HTTP/1.1 without its upgrade headers, as Envoy's codec does", async () => {
@@ -232,6 +237,73 @@ describe('http_connection_manager over HTTP/1.1', { timeout: 20_000 }, () => {
     assert.equal(h?.upgrade, undefined);
     assert.equal(h?.['http2-settings'], undefined);
     assert.equal(h?.['user-agent'], 'curl/7.88.1');
+  });
+
+  it('a request that cannot be valid is answered 400 at its first bad byte, without waiting for a blank line', async () => {
+    // The client never closes: only the proxy's answer can end these (stream idle is 5 min, no headers timeout).
+    for (const bytes of ['\x01\x02garbage', 'GET /api\x01', 'get /api HTTP/1.1\r\n']) {
+      const got = await raw(bytes);
+      assert.match(got, /^HTTP\/1\.1 400 Bad Request\r\n/, JSON.stringify(bytes));
+    }
+  });
+
+  it('a #fragment in the target is refused with 400 (Envoy http_reject_path_with_fragment); the connection is kept', async () => {
+    const counter = () =>
+      store.counter('http.inbound_0.0.0.0_9080.downstream_rq_failed_path_normalization').value;
+    const before = counter();
+    const urls = seen.length;
+    const got = await raw(
+      'GET /api/x#frag HTTP/1.1\r\nHost: a\r\n\r\nGET /api/after-fragment HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    );
+    const replies = got.split(/(?=HTTP\/1\.1 )/);
+    assert.equal(replies.length, 2, got);
+    assert.match(replies[0] ?? '', /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.match(replies[1] ?? '', /^HTTP\/1\.1 200 [\s\S]*GET \/api\/after-fragment 0$/);
+    assert.equal(counter(), before + 1);
+    assert.equal(seen.length, urls + 1, 'only the second request reached the app');
+  });
+
+  it('non-ASCII bytes in the target are 400 (llhttp, Envoy HPE_INVALID_URL) and never reach the app', async () => {
+    const urls = seen.length;
+    for (const target of ['/api/caf\xc3\xa9', '/api?q=\xe9', '/api#\xff']) {
+      const got = await raw(`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`);
+      assert.match(got, /^HTTP\/1\.1 400 Bad Request\r\n/, JSON.stringify(target));
+    }
+    assert.equal(seen.length, urls);
+  });
+
+  it("methods Envoy's codec does not know are 400 (no allow_custom_methods); the ones it knows are relayed", async () => {
+    const urls = seen.length;
+    for (const method of ['get', 'FOO', 'ANNOUNCE', 'M-SEARCH']) {
+      const got = await raw(`${method} /api HTTP/1.1\r\nHost: a\r\n\r\n`);
+      assert.match(got, /^HTTP\/1\.1 400 Bad Request\r\n/, method);
+    }
+    assert.equal(seen.length, urls);
+    const purge = await raw('PURGE /api/purge HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n');
+    assert.match(purge, /^HTTP\/1\.1 200 [\s\S]*PURGE \/api\/purge 0$/);
+  });
+
+  it('CONNECT: 404 NR as Envoy without CONNECT support (no path, no route); the bytes after it never reach the app', async () => {
+    const urls = seen.length;
+    const got = await raw(
+      'CONNECT app:443 HTTP/1.1\r\nHost: app:443\r\n\r\nGET /api/smuggled HTTP/1.1\r\nHost: a\r\n\r\n',
+    );
+    assert.match(got, /^HTTP\/1\.1 404 Not Found\r\n/);
+    assert.match(got, /x-skiff-response-flags: NR\r\n/);
+    assert.equal(got.split('HTTP/1.1').length, 2, 'one response, then the connection closed');
+    assert.match(
+      await raw('CONNECT app:443 HTTP/1.1\r\nHost: app:443\r\nContent-Length: 2\r\n\r\nhi'),
+      /^HTTP\/1\.1 400 /,
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(seen.length, urls);
+  });
+
+  it('an upgrade to a path without a route is 404 NR, as in Envoy (the route comes before the upgrade check)', async () => {
+    // An upgrade type that is not configured: the route is looked at first, so this is 404, not 403.
+    const got = await raw('GET /nothing HTTP/1.1\r\nHost: a\r\nConnection: upgrade\r\nUpgrade: foo\r\n\r\n');
+    assert.match(got, /^HTTP\/1\.1 404 /);
+    assert.match(got, /x-skiff-response-flags: NR\r\n/);
   });
 
   it('an upgrade the app does not accept (no 101) is relayed and closed: bytes after it never reach the app unparsed', async () => {
@@ -268,5 +340,76 @@ describe('http_connection_manager over HTTP/1.1', { timeout: 20_000 }, () => {
     });
     assert.match(got, /^HTTP\/1\.1 504 Gateway Timeout\r\n/);
     assert.match(got, /x-skiff-response-flags: UT/);
+  });
+});
+
+describe('http_connection_manager: CONNECT with its own route table', { timeout: 20_000 }, () => {
+  const fronts: { server: net.Server; hcm: HttpConnectionManager; sockets: Set<net.Socket> }[] = [];
+  let app: http.Server;
+  let clusters: ClusterManager;
+  const seen: string[] = [];
+
+  before(async () => {
+    app = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url}`);
+      res.end('app');
+    });
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    clusters = new ClusterManager(
+      [staticCluster('app', (app.address() as net.AddressInfo).port, 'http1')],
+      new StatsStore(),
+    );
+  });
+
+  after(() => {
+    for (const f of fronts) {
+      f.hcm.close();
+      for (const s of f.sockets) s.destroy();
+      f.server.close();
+    }
+    clusters.close();
+    app.closeAllConnections();
+    app.close();
+  });
+
+  /** A connection manager with `o` and one `*` virtual host (`routes`), on its own port. */
+  async function front(o: Partial<HttpConnectionManagerConfig>, routes = [route('api', '/api', 'app')]) {
+    const store = new StatsStore();
+    const hcm = new HttpConnectionManager(hcmConfig(routes, o), clusters, store, silentLogger);
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer({ pauseOnConnect: true }, (s) => {
+      sockets.add(s);
+      s.once('close', () => sockets.delete(s));
+      hcm.handle(s, { peer: undefined, tls: false });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    fronts.push({ server, hcm, sockets });
+    const counter = (name: string) => store.counter(`http.inbound_0.0.0.0_9080.${name}`).value;
+    /** Writes `text`, resolves with what came back once the proxy closed the connection. */
+    const raw = (text: string) =>
+      new Promise<string>((resolve) => {
+        const s = net.connect({ host: '127.0.0.1', port: (server.address() as net.AddressInfo).port }, () =>
+          s.write(Buffer.from(text, 'latin1')),
+        );
+        let got = '';
+        s.setEncoding('latin1');
+        s.on('data', (d) => {
+          got += d;
+        });
+        s.on('close', () => resolve(got));
+        s.on('error', () => resolve(got));
+      });
+    return { counter, raw };
+  }
+
+  it('CONNECT where a route matches an empty path: 403, as any upgrade the route does not allow (no CONNECT support)', async () => {
+    const f = await front({ codec: 'HTTP1' }, [route('all', '', 'app')]);
+    const got = await f.raw(
+      'CONNECT app:443 HTTP/1.1\r\nHost: app:443\r\n\r\nGET /api/smuggled HTTP/1.1\r\nHost: a\r\n\r\n',
+    );
+    assert.match(got, /^HTTP\/1\.1 403 Forbidden\r\n/);
+    assert.equal(f.counter('downstream_rq_ws_on_non_ws_route'), 1);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(seen, []);
   });
 });
