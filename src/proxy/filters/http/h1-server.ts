@@ -5,7 +5,9 @@
 // Envoy's behaviour where node:http differs: `Expect: 100-continue` is answered by the proxy and the header is
 // not forwarded (Envoy without proxy_100_continue); protocol errors get 400/431/501 and the connection closes.
 // While a head is incomplete its request line is checked as each read arrives (RequestLine: every byte once), so
-// garbage is refused at its first byte.
+// garbage is refused at its first byte. Timers as Envoy's connection manager runs them: the connection's idle
+// timeout while no request is under way, the stream idle timeout from a request's first byte to the end of its
+// response, and request_headers_timeout from a head's first byte to its end.
 
 import { type IncomingHttpHeaders, type OutgoingHttpHeaders, STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
@@ -26,9 +28,20 @@ export interface H1ServerOptions {
   request: RequestOptions;
   /** Time allowed for a request head once its first byte has arrived (0: none). Envoy request_headers_timeout. */
   headersTimeoutMs: number;
-  /** An idle keep-alive connection is closed after this long (0: never). */
+  /**
+   * A request with nothing moving either way for this long, from its first byte to the end of its response
+   * (0: never). Envoy stream_idle_timeout.
+   */
+  streamIdleTimeoutMs: number;
+  /**
+   * A connection with no request under way for this long is closed: before its first request and between
+   * keep-alive requests (0: never). Envoy's common_http_protocol_options.idle_timeout.
+   */
   idleTimeoutMs: number;
 }
+
+/** Which timer ended a connection or a request: Envoy's downstream_cx_idle_timeout, _rq_header_, _rq_idle_. */
+export type H1Timeout = 'connection_idle' | 'request_headers' | 'stream_idle';
 
 export interface H1ServerHooks {
   request(req: H1Request, res: H1Response): void;
@@ -41,6 +54,11 @@ export interface H1ServerHooks {
   idleTimeout(res: H1Response): void;
   /** A protocol error, answered with `status` (0: the connection was just closed) before the connection closes. */
   protocolError(socket: Socket, status: number, reason: string): void;
+  /**
+   * A timer ended the connection: `connection_idle` closes it; `request_headers` and `stream_idle` (a head that
+   * stopped arriving) answer `status` 408 first. Not a protocol error.
+   */
+  timeout(socket: Socket, kind: H1Timeout, status: number): void;
 }
 
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
@@ -233,6 +251,12 @@ class H1Connection {
   private headersTimer: NodeJS.Timeout | undefined;
   private paused = false;
   private peerEnded = false;
+  /** No request is under way: the connection's idle timeout applies, else the stream idle timeout. */
+  private idle = true;
+  /** The socket's inactivity timeout: the shorter of the two (0: neither is set). */
+  private readonly quietMs: number;
+  /** The rest of the longer timeout, once the socket has been quiet for `quietMs`. */
+  private longTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -243,9 +267,13 @@ class H1Connection {
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
-    if (options.idleTimeoutMs > 0) {
+    // One socket timer for both timeouts, never re-armed per request: it fires after the shorter one of quiet,
+    // and the longer one, when it is the one that applies, waits out its rest in a timer of its own.
+    const { idleTimeoutMs: idle, streamIdleTimeoutMs: stream } = options;
+    this.quietMs = idle === 0 || stream === 0 ? idle + stream : Math.min(idle, stream);
+    if (this.quietMs > 0) {
       // setTimeout's own callback would run once: the listener stays for every idle period.
-      socket.setTimeout(options.idleTimeoutMs);
+      socket.setTimeout(this.quietMs);
       socket.on('timeout', this.onTimeout);
     }
   }
@@ -261,20 +289,47 @@ class H1Connection {
     if (this.state !== DONE) this.socket.resume();
   }
 
-  /** Nothing moved either way for the idle timeout. */
+  /** Nothing moved either way for `quietMs`: the timeout that applies now has expired, or will if this lasts. */
   private readonly onTimeout = (): void => {
+    if (this.state === DONE) {
+      this.socket.destroy();
+      return;
+    }
+    const socket = this.socket;
+    const idle = this.idle;
+    const applies = idle ? this.options.idleTimeoutMs : this.options.streamIdleTimeoutMs;
+    if (applies === 0) return;
+    if (applies > this.quietMs) {
+      // Its rest, if the connection stays just as quiet (no byte either way, no request starting or ending).
+      const moved = socket.bytesRead + socket.bytesWritten;
+      clearTimeout(this.longTimer);
+      this.longTimer = setTimeout(() => {
+        this.longTimer = undefined;
+        if (this.idle === idle && socket.bytesRead + socket.bytesWritten === moved) this.expire();
+      }, applies - this.quietMs);
+      return;
+    }
+    this.expire();
+  };
+
+  /** The timeout that applies has expired. */
+  private expire(): void {
     const state = this.state;
     const res = this.res;
-    if (state === DONE || (state === HEAD && this.buf === undefined && this.heldBytes === 0))
+    if (state === DONE) this.socket.destroy();
+    else if (this.idle) {
+      // Envoy's connection idle timeout: no stream for idle_timeout; the connection is closed.
+      this.state = DONE;
+      this.hooks.timeout(this.socket, 'connection_idle', 0);
       this.socket.destroy();
-    else if (state === HEAD) this.fail(408, 'request headers timeout');
+    } else if (state === HEAD) this.timedOut('stream_idle');
     else if (res !== undefined && !res.headersSent) {
       // Envoy's stream_idle_timeout: the router's 408 while the response has not started; the connection closes.
       res.closeAfter = true;
       this.hooks.idleTimeout(res);
       if (!res.headersSent) this.socket.destroy();
     } else this.socket.destroy();
-  };
+  }
 
   private readonly onError = (): void => {
     this.socket.destroy();
@@ -284,6 +339,7 @@ class H1Connection {
     // A connection that is closing reads nothing more (a body after an early reply, bytes after an error).
     const state = this.state;
     if (state === DONE) return;
+    this.idle = false;
     if (state === WAIT || (state === HEAD && !this.headMayEnd(chunk))) {
       this.hold(chunk);
       return;
@@ -345,10 +401,7 @@ class H1Connection {
 
   private armHeadersTimer(): void {
     if (this.headersTimer === undefined && this.options.headersTimeoutMs > 0) {
-      this.headersTimer = setTimeout(
-        () => this.fail(408, 'request headers timeout'),
-        this.options.headersTimeoutMs,
-      );
+      this.headersTimer = setTimeout(() => this.timedOut('request_headers'), this.options.headersTimeoutMs);
     }
   }
 
@@ -447,20 +500,32 @@ class H1Connection {
       socket.resume();
     }
     if (this.buf !== undefined || this.heldBytes > 0) queueMicrotask(() => this.process());
+    else this.idle = true;
   }
 
+  /** A protocol error: answered with `status`, then the connection closes. */
   private fail(status: number, reason: string): void {
     if (this.state === DONE) return;
     this.state = DONE;
+    this.hooks.protocolError(this.socket, status, reason);
+    this.answer(status, status === 431 ? 'Request Header Fields Too Large' : 'Bad Request');
+  }
+
+  /** A head that did not complete in time: Envoy's 408 local reply, then the connection closes. */
+  private timedOut(kind: 'request_headers' | 'stream_idle'): void {
+    if (this.state === DONE) return;
+    this.state = DONE;
+    this.hooks.timeout(this.socket, kind, 408);
+    this.answer(408, kind === 'request_headers' ? 'request header timeout' : 'stream timeout');
+  }
+
+  private answer(status: number, body: string): void {
     if (this.headersTimer !== undefined) clearTimeout(this.headersTimer);
     const socket = this.socket;
-    this.hooks.protocolError(socket, status, reason);
     if (!socket.writable) {
       socket.destroy();
       return;
     }
-    const body =
-      status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'request timeout' : 'Bad Request';
     socket.write(
       `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`,
     );
@@ -480,6 +545,7 @@ class H1Connection {
   private readonly onClose = (): void => {
     this.state = DONE;
     if (this.headersTimer !== undefined) clearTimeout(this.headersTimer);
+    clearTimeout(this.longTimer);
     this.res?.close();
     this.res = undefined;
     this.req = undefined;
@@ -494,6 +560,7 @@ class H1Connection {
     socket.off('close', this.onClose);
     socket.off('timeout', this.onTimeout);
     socket.setTimeout(0);
+    clearTimeout(this.longTimer);
     socket.pause();
   }
 }

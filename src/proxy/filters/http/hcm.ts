@@ -10,7 +10,8 @@
 // coding other than chunked), 408 (request headers timeout); gRPC requests get them as trailers-only gRPC
 // responses. After the response headers an upstream reset resets the downstream stream. x-forwarded-client-cert
 // as Envoy writes it (xfcc.ts); `Connection: upgrade` passed through for configured upgrade types (websocket);
-// CONNECT refused as by Envoy without CONNECT support.
+// CONNECT refused as by Envoy without CONNECT support. Envoy's timers: the connection idle timeout (no stream),
+// request_headers_timeout and stream_idle_timeout, on HTTP/1.1, HTTP/2 and while codec AUTO waits for bytes.
 
 import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import http from 'node:http';
@@ -42,7 +43,7 @@ import type { Cluster, ClusterManager, Endpoint } from '../../upstream/cluster.j
 import type { DownstreamFacts, NetworkFilter } from '../network-filter.js';
 import { type BodySink, type BodySource, readableSource, writableSink } from './body.js';
 import { BodyDecoder, fieldLines } from './h1-codec.js';
-import { H1Request, H1Response, H1Server } from './h1-server.js';
+import { H1Request, H1Response, H1Server, type H1Timeout } from './h1-server.js';
 import { DEFAULT_HEAD_LIMITS, DEFAULT_REQUEST_OPTIONS, parseResponseHead } from './http1-head.js';
 import { RETRY_BUFFER_LIMIT, ReplayableBody } from './router/replay-body.js';
 import { type AttemptOutcome, RetryState } from './router/retry.js';
@@ -70,6 +71,9 @@ const HOP_BY_HOP = new Set([
 ]);
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
+
+/** Envoy's default connection idle timeout for the connection manager (common_http_protocol_options). */
+const IDLE_TIMEOUT_MS = 3_600_000;
 
 type DownstreamRequest = H1Request | http2.Http2ServerRequest;
 type DownstreamResponse = H1Response | http2.Http2ServerResponse;
@@ -103,6 +107,8 @@ interface HcmStats {
   rqByClass: Counter[];
   rqTimeout: Counter;
   rqIdleTimeout: Counter;
+  rqHeaderTimeout: Counter;
+  cxIdleTimeout: Counter;
   rqFailedPathNormalization: Counter;
   rqWsOnNonWsRoute: Counter;
   noRoute: Counter;
@@ -318,6 +324,8 @@ export class HttpConnectionManager implements NetworkFilter {
       rqByClass: [1, 2, 3, 4, 5].map((c) => store.counter(`${p}downstream_rq_${c}xx`)),
       rqTimeout: store.counter(`${p}downstream_rq_timeout`),
       rqIdleTimeout: store.counter(`${p}downstream_rq_idle_timeout`),
+      rqHeaderTimeout: store.counter(`${p}downstream_rq_header_timeout`),
+      cxIdleTimeout: store.counter(`${p}downstream_cx_idle_timeout`),
       rqFailedPathNormalization: store.counter(`${p}downstream_rq_failed_path_normalization`),
       rqWsOnNonWsRoute: store.counter(`${p}downstream_rq_ws_on_non_ws_route`),
       noRoute: store.counter(`${p}no_route`),
@@ -330,13 +338,15 @@ export class HttpConnectionManager implements NetworkFilter {
         limits: { maxHeaderBytes: config.maxRequestHeadersKb * 1024, maxHeaders: 100 },
         request: DEFAULT_REQUEST_OPTIONS,
         headersTimeoutMs: config.requestHeadersTimeoutMs,
-        idleTimeoutMs: config.streamIdleTimeoutMs,
+        streamIdleTimeoutMs: config.streamIdleTimeoutMs,
+        idleTimeoutMs: IDLE_TIMEOUT_MS,
       },
       {
         request: (req, res) => this.onRequest(req, res),
         upgrade: (req, socket, rest) => this.onUpgrade(req, socket, rest),
         protocolError: (socket, status, reason) => this.onProtocolError(socket, status, reason),
         idleTimeout: (res) => this.onIdleTimeout(res.context as Stream),
+        timeout: (_socket, kind, status) => this.onTimeout(kind, status),
       },
     );
     this.h2 = http2.createServer({
@@ -356,7 +366,62 @@ export class HttpConnectionManager implements NetworkFilter {
     this.h2.on('session', (session: http2.ServerHttp2Session) => {
       session.on('error', () => {});
       session.on('frameError', () => this.stats.cxProtocolError.inc());
+      this.closeWhenIdle(session);
     });
+  }
+
+  /**
+   * Envoy's connection idle timeout on HTTP/2: a session without an open stream for that long is drained
+   * (GOAWAY) and closed, counted in downstream_cx_idle_timeout. The timer runs from the session's start and
+   * again whenever its last stream closes.
+   */
+  private closeWhenIdle(session: http2.ServerHttp2Session): void {
+    const ms = IDLE_TIMEOUT_MS;
+    if (ms <= 0) return;
+    let open = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const onIdle = () => {
+      this.stats.cxIdleTimeout.inc();
+      if (session.closed || session.destroyed) return;
+      session.goaway(http2.constants.NGHTTP2_NO_ERROR);
+      session.close();
+    };
+    // One listener for every stream's close (no closure per stream).
+    const onStreamClose = () => {
+      if (--open === 0 && !session.closed && !session.destroyed) timer = setTimeout(onIdle, ms);
+    };
+    session.on('stream', (stream: http2.ServerHttp2Stream) => {
+      if (open++ === 0) clearTimeout(timer);
+      stream.on('close', onStreamClose);
+    });
+    session.once('close', () => clearTimeout(timer));
+    timer = setTimeout(onIdle, ms);
+  }
+
+  /**
+   * Timers while codec AUTO waits for the bytes that decide between HTTP/1.1 and HTTP/2 (Envoy has a codec and
+   * a stream by then): the connection idle timeout until the first byte; after it, request_headers_timeout (or,
+   * without one, the stream idle timeout). The protocol is not known yet, so no reply can be written: the
+   * connection is closed, and the timeout counted as Envoy counts it. Returns what stops them.
+   */
+  private prefaceTimers(socket: Socket): () => void {
+    const c = this.config;
+    const expire = (kind: H1Timeout) => () => {
+      this.onTimeout(kind, 0);
+      socket.destroy();
+    };
+    let timer = IDLE_TIMEOUT_MS > 0 ? setTimeout(expire('connection_idle'), IDLE_TIMEOUT_MS) : undefined;
+    const onFirstBytes = () => {
+      clearTimeout(timer);
+      const ms = c.requestHeadersTimeoutMs || c.streamIdleTimeoutMs;
+      const kind = c.requestHeadersTimeoutMs > 0 ? 'request_headers' : 'stream_idle';
+      timer = ms > 0 ? setTimeout(expire(kind), ms) : undefined;
+    };
+    socket.once('data', onFirstBytes);
+    return () => {
+      clearTimeout(timer);
+      socket.off('data', onFirstBytes);
+    };
   }
 
   /** Takes over a downstream connection (plain or TLS), paused, possibly with bytes put back. */
@@ -370,7 +435,10 @@ export class HttpConnectionManager implements NetworkFilter {
     if (codec === 'HTTP1') this.serveHttp1(socket);
     else if (codec === 'HTTP2' || (socket as TLSSocket).alpnProtocol === 'h2') this.serveHttp2(socket);
     else {
-      void peek(socket, prefaceDecided, 0).then(({ end, bytes }) => {
+      const decided = peek(socket, prefaceDecided, 0);
+      const stopTimers = this.prefaceTimers(socket);
+      void decided.then(({ end, bytes }) => {
+        stopTimers();
         if (end !== 'decided') socket.destroy();
         else if (startsWithPreface(bytes)) this.serveHttp2(socket);
         else this.serveHttp1(socket);
@@ -405,6 +473,15 @@ export class HttpConnectionManager implements NetworkFilter {
     if (conn) conn.protocolError = true;
     this.stats.cxProtocolError.inc();
     this.log.debug('HTTP protocol error', { status, reason, source: socket.remoteAddress });
+    if (status > 0) this.countResponse(status);
+  }
+
+  /** A timer of the HTTP/1.1 codec (or of codec AUTO's wait) ended a connection or a request. */
+  private onTimeout(kind: H1Timeout, status: number): void {
+    const s = this.stats;
+    if (kind === 'connection_idle') s.cxIdleTimeout.inc();
+    else if (kind === 'request_headers') s.rqHeaderTimeout.inc();
+    else s.rqIdleTimeout.inc();
     if (status > 0) this.countResponse(status);
   }
 

@@ -8,6 +8,7 @@ import {
   H1Server,
   type H1ServerHooks,
   type H1ServerOptions,
+  type H1Timeout,
 } from '../../../../src/proxy/filters/http/h1-server.js';
 import {
   DEFAULT_HEAD_LIMITS,
@@ -24,6 +25,7 @@ interface Seen {
   requests: { req: H1Request; res: H1Response; body: string; ended: boolean }[];
   upgrades: { req: H1Request; socket: net.Socket; rest: string }[];
   errors: { status: number; reason: string }[];
+  timeouts: { kind: H1Timeout; status: number }[];
 }
 
 type Answer = (req: H1Request, res: H1Response, seen: Seen['requests'][number]) => void;
@@ -101,6 +103,7 @@ describe('H1Server: the lean downstream HTTP/1.1 codec', { timeout: 20_000 }, ()
     limits: DEFAULT_HEAD_LIMITS,
     request: DEFAULT_REQUEST_OPTIONS,
     headersTimeoutMs: 0,
+    streamIdleTimeoutMs: 0,
     idleTimeoutMs: 0,
   };
   const sockets = new Set<net.Socket>();
@@ -119,6 +122,9 @@ describe('H1Server: the lean downstream HTTP/1.1 codec', { timeout: 20_000 }, ()
       protocolError(_socket, status, reason) {
         seen.errors.push({ status, reason });
       },
+      timeout(_socket, kind, status) {
+        seen.timeouts.push({ kind, status });
+      },
       idleTimeout(res) {
         if (res.context !== 'answer the timeout') return;
         res.writeHead(408, { 'content-length': 14 });
@@ -136,10 +142,11 @@ describe('H1Server: the lean downstream HTTP/1.1 codec', { timeout: 20_000 }, ()
   });
 
   beforeEach(() => {
-    seen = { requests: [], upgrades: [], errors: [] };
+    seen = { requests: [], upgrades: [], errors: [], timeouts: [] };
     answer = echo;
     options.request = DEFAULT_REQUEST_OPTIONS;
     options.headersTimeoutMs = 0;
+    options.streamIdleTimeoutMs = 0;
     options.idleTimeoutMs = 0;
   });
 
@@ -347,13 +354,15 @@ describe('H1Server: the lean downstream HTTP/1.1 codec', { timeout: 20_000 }, ()
     );
   });
 
-  it('a request head that does not complete in time gets 408', async () => {
+  it('a request head that does not complete in time gets 408 (request_headers_timeout, not a protocol error)', async () => {
     options.headersTimeoutMs = 50;
     const c = client(port);
     c.socket.write('GET / HTTP/1.1\r\nHost:');
     await c.closed;
     assert.match(c.received(), /^HTTP\/1\.1 408 Request Timeout\r\n/);
-    assert.equal(seen.errors[0]?.status, 408);
+    assert.match(c.received(), /\r\n\r\nrequest header timeout$/);
+    assert.deepEqual(seen.timeouts, [{ kind: 'request_headers', status: 408 }]);
+    assert.deepEqual(seen.errors, []);
   });
 
   it('closes a keep-alive connection after the idle timeout', async () => {
@@ -362,10 +371,11 @@ describe('H1Server: the lean downstream HTTP/1.1 codec', { timeout: 20_000 }, ()
     c.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     await c.closed;
     assert.equal(responses(c.received()).length, 1);
+    assert.deepEqual(seen.timeouts, [{ kind: 'connection_idle', status: 0 }]);
   });
 
   it("a request with nothing moving for the idle timeout gets the router's reply (Envoy stream_idle_timeout), then the connection closes", async () => {
-    options.idleTimeoutMs = 60;
+    options.streamIdleTimeoutMs = 60;
     answer = (req, res) => {
       req.body.discard();
       res.context = 'answer the timeout';
@@ -380,7 +390,7 @@ describe('H1Server: the lean downstream HTTP/1.1 codec', { timeout: 20_000 }, ()
   });
 
   it('a request body that stops arriving, or a head that never completes, times out', async () => {
-    options.idleTimeoutMs = 60;
+    options.streamIdleTimeoutMs = 60;
     answer = (req) => req.body.pipeTo({ write: () => true, end() {}, onDrain() {} });
     const body = client(port);
     body.socket.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nabc');
@@ -390,6 +400,7 @@ describe('H1Server: the lean downstream HTTP/1.1 codec', { timeout: 20_000 }, ()
     // No reply handler was set: the stream's connection is closed. A partial head gets 408.
     assert.equal(body.received(), '');
     assert.match(head.received(), /^HTTP\/1\.1 408 /);
+    assert.deepEqual(seen.timeouts, [{ kind: 'stream_idle', status: 408 }]);
   });
 
   it('once a connection is closing, what the client still sends is not kept', async () => {
@@ -574,6 +585,39 @@ describe('H1Server: the lean downstream HTTP/1.1 codec', { timeout: 20_000 }, ()
     } finally {
       RequestLine.prototype.scan = scan;
     }
+  });
+
+  it('a silent connection is closed after the connection idle timeout, counted as such, nothing written', async () => {
+    options.idleTimeoutMs = 50;
+    const c = client(port);
+    await c.closed;
+    assert.equal(c.received(), '');
+    assert.deepEqual(seen.timeouts, [{ kind: 'connection_idle', status: 0 }]);
+    assert.deepEqual(seen.errors, []);
+  });
+
+  it('a request under way runs the stream idle timeout, not the connection idle timeout', async () => {
+    options.idleTimeoutMs = 50;
+    options.streamIdleTimeoutMs = 1500;
+    const c = client(port);
+    c.socket.write('GET / HTTP/1.1\r\nHo');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(c.socket.destroyed, false, 'still open after several connection idle timeouts');
+    await c.closed;
+    assert.match(c.received(), /^HTTP\/1\.1 408 Request Timeout\r\n[\s\S]*\r\n\r\nstream timeout$/);
+    assert.deepEqual(seen.timeouts, [{ kind: 'stream_idle', status: 408 }]);
+  });
+
+  it('after the response the connection idle timeout runs again', async () => {
+    options.idleTimeoutMs = 1500;
+    options.streamIdleTimeoutMs = 50;
+    const c = client(port);
+    c.socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await wait(() => responses(c.received()).length === 1);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(c.socket.destroyed, false, 'still open after several stream idle timeouts');
+    await c.closed;
+    assert.deepEqual(seen.timeouts, [{ kind: 'connection_idle', status: 0 }]);
   });
 
   it('CONNECT is handed over as an upgrade: the bytes after its head are never read as a request', async () => {

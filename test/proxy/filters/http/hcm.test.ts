@@ -343,7 +343,7 @@ describe('http_connection_manager over HTTP/1.1', { timeout: 20_000 }, () => {
   });
 });
 
-describe('http_connection_manager: CONNECT with its own route table', { timeout: 20_000 }, () => {
+describe('http_connection_manager: timers and CONNECT with their own configs', { timeout: 20_000 }, () => {
   const fronts: { server: net.Server; hcm: HttpConnectionManager; sockets: Set<net.Socket> }[] = [];
   let app: http.Server;
   let clusters: ClusterManager;
@@ -401,6 +401,27 @@ describe('http_connection_manager: CONNECT with its own route table', { timeout:
       });
     return { counter, raw };
   }
+
+  it('codec AUTO waiting for the rest of a preface: request_headers_timeout closes it, counted as Envoy counts it', async () => {
+    const f = await front({ codec: 'AUTO', requestHeadersTimeoutMs: 100 });
+    assert.equal(await f.raw('PRI * HTTP/2.0\r\n'), '', 'no protocol yet: closed without a reply');
+    assert.equal(f.counter('downstream_rq_header_timeout'), 1);
+    assert.equal(f.counter('downstream_cx_protocol_error'), 0);
+  });
+
+  it('codec AUTO waiting for the rest of a preface: without request_headers_timeout, the stream idle timeout', async () => {
+    const f = await front({ codec: 'AUTO', streamIdleTimeoutMs: 100 });
+    assert.equal(await f.raw('PRI * HTTP/2.0\r\n\r\nSM'), '');
+    assert.equal(f.counter('downstream_rq_idle_timeout'), 1);
+  });
+
+  it('an HTTP/1.1 head not complete within request_headers_timeout: 408, downstream_rq_header_timeout, no protocol error', async () => {
+    const f = await front({ codec: 'AUTO', requestHeadersTimeoutMs: 100 });
+    assert.match(await f.raw('GET /api HTTP/1.1\r\nHost: a\r\n'), /^HTTP\/1\.1 408 Request Timeout\r\n/);
+    assert.equal(f.counter('downstream_rq_header_timeout'), 1);
+    assert.equal(f.counter('downstream_rq_4xx'), 1);
+    assert.equal(f.counter('downstream_cx_protocol_error'), 0);
+  });
 
   it('CONNECT where a route matches an empty path: 403, as any upgrade the route does not allow (no CONNECT support)', async () => {
     const f = await front({ codec: 'HTTP1' }, [route('all', '', 'app')]);
