@@ -15,13 +15,14 @@ import { freePort, makePki, type RunningProxy, runAsync, startProxy, statsOf } f
 
 const RATINGS = 'spiffe://cluster.local/ns/bookinfo/sa/bookinfo-ratings';
 
-function hcm(statPrefix: string, cluster: string) {
+function hcm(statPrefix: string, cluster: string, options: object = {}) {
   return {
     name: 'envoy.filters.network.http_connection_manager',
     typed_config: {
       '@type':
         'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
       stat_prefix: statPrefix,
+      ...options,
       route_config: {
         name: statPrefix,
         virtual_hosts: [
@@ -77,7 +78,7 @@ describe('HTTP hardening through the mesh (curl, two proxies)', { timeout: 60_00
   let app: http.Server;
   let a: RunningProxy;
   let b: RunningProxy;
-  const port = { a: 0, b: 0 };
+  const port = { a: 0, b: 0, idle: 0 };
   /** What reached the app: method, target and the upgrade headers. */
   const seen: { method: string; url: string; upgrade?: string; settings?: string }[] = [];
 
@@ -95,6 +96,7 @@ describe('HTTP hardening through the mesh (curl, two proxies)', { timeout: 60_00
     await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
     port.a = await freePort();
     port.b = await freePort();
+    port.idle = await freePort();
     const appPort = (app.address() as AddressInfo).port;
     writeFileSync(
       `${dir}/b.json`,
@@ -129,6 +131,34 @@ describe('HTTP hardening through the mesh (curl, two proxies)', { timeout: 60_00
                   name: 'plaintext-http',
                   filter_chain_match: { transport_protocol: 'raw_buffer' },
                   filters: [hcm('inbound_9080', 'inbound|9080||')],
+                },
+              ],
+            },
+            {
+              // A PERMISSIVE port as Istio sets it up for protocol sniffing: when the TLS inspector has seen nothing
+              // for a while, the connection goes on as plaintext, to a connection manager with codec AUTO.
+              name: 'sniffedInbound',
+              address: { socket_address: { address: '127.0.0.1', port_value: port.idle } },
+              listener_filters: [
+                {
+                  name: 'envoy.filters.listener.tls_inspector',
+                  typed_config: {
+                    '@type':
+                      'type.googleapis.com/envoy.extensions.filters.listener.tls_inspector.v3.TlsInspector',
+                  },
+                },
+              ],
+              listener_filters_timeout: '0.2s',
+              continue_on_listener_filters_timeout: true,
+              filter_chains: [
+                {
+                  name: 'plaintext-http',
+                  filter_chain_match: { transport_protocol: 'raw_buffer' },
+                  filters: [
+                    hcm('inbound_sniffed', 'inbound|9080||', {
+                      common_http_protocol_options: { idle_timeout: '1s' },
+                    }),
+                  ],
                 },
               ],
             },
@@ -283,5 +313,13 @@ describe('HTTP hardening through the mesh (curl, two proxies)', { timeout: 60_00
     assert.equal(got.split('HTTP/1.1 ').length, 2, got);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(seen.length, count);
+  });
+
+  it('a silent connection on a sniffed PERMISSIVE port is closed by the idle timeout, not held', async () => {
+    const got = await rawUntilClosed(port.idle, '');
+    assert.equal(got, '');
+    const stats = await statsOf(b.admin);
+    assert.equal(stats.get(`listener.127.0.0.1_${port.idle}.downstream_pre_cx_timeout`), 1);
+    assert.equal(stats.get('http.inbound_sniffed.downstream_cx_idle_timeout'), 1);
   });
 });

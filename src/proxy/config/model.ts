@@ -199,6 +199,10 @@ export interface HttpConnectionManagerConfig {
   /** 0: none. */
   requestHeadersTimeoutMs: number;
   streamIdleTimeoutMs: number;
+  /** common_http_protocol_options.idle_timeout: a connection with no stream is closed (Envoy: 1 h; 0: never). */
+  idleTimeoutMs: number;
+  /** http_protocol_options.allow_custom_methods: any token is an HTTP/1.1 method (Envoy: false). */
+  allowCustomMethods: boolean;
   upgrades: string[];
   istioStats: IstioStatsConfig | undefined;
   peerMetadata: PeerMetadataConfig | undefined;

@@ -26,7 +26,6 @@ export const HTTP_PROTOCOL_OPTIONS: Extension<'envoy.upstreams.http.http_protoco
       http_protocol_options: 'HTTP/1.1 for HTTP/1 requests.',
       http2_protocol_options: 'HTTP/2 for HTTP/2 requests.',
     },
-    'envoy.config.core.v3.Http1ProtocolOptions': {},
     'envoy.config.core.v3.Http2ProtocolOptions': {},
   },
   translate(typed, path, ctx): ClusterConfig['httpProtocol'] | undefined {

@@ -492,6 +492,45 @@ ${tcp.trim().replace(/^filters:\n/, '')}`);
     });
   }
 
+  it("reads the connection idle timeout and allow_custom_methods, with Envoy's defaults", () => {
+    const withOptions = (extra: string) =>
+      hcm('').replace('          codec_type: HTTP2\n', `          codec_type: HTTP2\n${extra}`);
+    const of = (extra: string) => {
+      const loaded = parseBootstrap(withOptions(extra), 'b.yaml');
+      assert.deepEqual(loaded.diagnostics.map(formatDiagnostic), []);
+      const f = loaded.config?.listeners[0]?.filterChains[0]?.filters[0];
+      assert.ok(f?.kind === 'http_connection_manager');
+      return f;
+    };
+    const defaults = of('');
+    assert.equal(defaults.idleTimeoutMs, 3_600_000);
+    assert.equal(defaults.allowCustomMethods, false);
+    const set = of(
+      '          common_http_protocol_options: {idle_timeout: 90s}\n          http_protocol_options: {allow_custom_methods: true}\n',
+    );
+    assert.equal(set.idleTimeoutMs, 90_000);
+    assert.equal(set.allowCustomMethods, true);
+    assert.equal(of('          common_http_protocol_options: {idle_timeout: 0s}\n').idleTimeoutMs, 0);
+    assert.deepEqual(of('          upgrade_configs: [{upgrade_type: websocket}]\n').upgrades, ['websocket']);
+  });
+
+  it('refuses a CONNECT upgrade and connection options it does not implement', () => {
+    const withOptions = (extra: string) =>
+      hcm('').replace('          codec_type: HTTP2\n', `          codec_type: HTTP2\n${extra}`);
+    assert.ok(
+      errorsOf(withOptions('          upgrade_configs: [{upgrade_type: CONNECT}]\n')).some((e) =>
+        /upgrade_configs\[0\]\.upgrade_type: CONNECT upgrades are not implemented/.test(e),
+      ),
+    );
+    assert.ok(
+      errorsOf(withOptions('          common_http_protocol_options: {max_headers_count: 50}\n')).some((e) =>
+        /common_http_protocol_options\.max_headers_count: field "max_headers_count" of envoy\.config\.core\.v3\.HttpProtocolOptions is not implemented/.test(
+          e,
+        ),
+      ),
+    );
+  });
+
   it('reads the upstream protocol and the Istio service of a cluster', () => {
     const cluster = (options: string) =>
       base(`    filter_chains:\n    - ${tcp.trim()}`).replace(

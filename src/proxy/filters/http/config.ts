@@ -18,6 +18,8 @@ import { translateRouteConfiguration } from '../../config/resources/route.js';
 /** Envoy's defaults. */
 const MAX_REQUEST_HEADERS_KB = 60;
 const STREAM_IDLE_TIMEOUT_MS = 300_000;
+/** common_http_protocol_options.idle_timeout: a connection with no stream. */
+const IDLE_TIMEOUT_MS = 3_600_000;
 
 function translateFilters(
   h: JsonObject,
@@ -103,9 +105,21 @@ function translateHcm(h: JsonObject, path: FieldPath, ctx: TranslateContext): Ht
       h.max_request_headers_kb === undefined ? MAX_REQUEST_HEADERS_KB : num(h.max_request_headers_kb),
     requestHeadersTimeoutMs: durationOr(h.request_headers_timeout, 0),
     streamIdleTimeoutMs: durationOr(h.stream_idle_timeout, STREAM_IDLE_TIMEOUT_MS),
+    idleTimeoutMs: durationOr(obj(h.common_http_protocol_options).idle_timeout, IDLE_TIMEOUT_MS),
+    allowCustomMethods: obj(h.http_protocol_options).allow_custom_methods === true,
     upgrades: list(h.upgrade_configs)
       .map(obj)
-      .filter((u) => u.enabled !== false)
+      .filter((u, i) => {
+        if (u.enabled === false) return false;
+        // CONNECT termination and forwarding are not implemented: CONNECT is always refused.
+        if (str(u.upgrade_type).toUpperCase() !== 'CONNECT') return true;
+        ctx.error(
+          [...path, 'upgrade_configs', i, 'upgrade_type'],
+          'proxy.unsupported',
+          'CONNECT upgrades are not implemented (CONNECT requests are refused)',
+        );
+        return false;
+      })
       .map((u) => str(u.upgrade_type).toLowerCase()),
     istioStats,
     peerMetadata,
@@ -134,10 +148,13 @@ export const HTTP_CONNECTION_MANAGER: Extension<'envoy.filters.network'> = {
       set_current_client_cert_details:
         'What an appended XFCC element carries (subject, uri, dns, cert, chain).',
       max_request_headers_kb: 'Largest request header block (default 60); larger → 431.',
-      request_headers_timeout: 'Time to receive the request headers (default none); over → 408.',
+      request_headers_timeout:
+        'Time from a request head’s first byte to its end (default none); over → 408, `downstream_rq_header_timeout`.',
       stream_idle_timeout:
-        'A stream with no bytes either way for this long (default 5m) gets 408 SI before its response starts, else is reset; HTTP/1.1 also closes idle keep-alive connections after it.',
-      upgrade_configs: 'Upgrades passed through (`websocket`).',
+        'A stream with no bytes either way for this long (default 5m), from its first byte to the end of its response, gets 408 SI before its response starts, else is reset.',
+      common_http_protocol_options: 'Connection options: `idle_timeout`.',
+      http_protocol_options: 'HTTP/1.1 options: `allow_custom_methods`.',
+      upgrade_configs: 'Upgrades passed through (`websocket`); CONNECT is refused.',
       access_log: 'A line per stream when it ends (see the access loggers below).',
       use_remote_address: 'Recorded (sidecars set false).',
     },
@@ -151,6 +168,14 @@ export const HTTP_CONNECTION_MANAGER: Extension<'envoy.filters.network'> = {
     [`${HCM_TYPE}.UpgradeConfig`]: {
       upgrade_type: 'The Upgrade header value (`websocket`).',
       enabled: 'On or off.',
+    },
+    'envoy.config.core.v3.HttpProtocolOptions': {
+      idle_timeout:
+        'A connection with no open stream for this long is closed, an HTTP/2 one after a GOAWAY (default 1h; 0s: never); `downstream_cx_idle_timeout`.',
+    },
+    'envoy.config.core.v3.Http1ProtocolOptions': {
+      allow_custom_methods:
+        'Any token is a request method, not only those Envoy’s HTTP/1 codec knows (a connection manager’s; on a cluster it changes nothing, as in Envoy).',
     },
     'envoy.extensions.filters.network.http_connection_manager.v3.Rds': {
       config_source: 'Where the RouteConfiguration comes from (`ads: {}`).',

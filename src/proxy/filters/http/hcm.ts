@@ -44,7 +44,7 @@ import type { DownstreamFacts, NetworkFilter } from '../network-filter.js';
 import { type BodySink, type BodySource, readableSource, writableSink } from './body.js';
 import { BodyDecoder, fieldLines } from './h1-codec.js';
 import { H1Request, H1Response, H1Server, type H1Timeout } from './h1-server.js';
-import { DEFAULT_HEAD_LIMITS, DEFAULT_REQUEST_OPTIONS, parseResponseHead } from './http1-head.js';
+import { DEFAULT_HEAD_LIMITS, parseResponseHead } from './http1-head.js';
 import { RETRY_BUFFER_LIMIT, ReplayableBody } from './router/replay-body.js';
 import { type AttemptOutcome, RetryState } from './router/retry.js';
 import {
@@ -71,9 +71,6 @@ const HOP_BY_HOP = new Set([
 ]);
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
-
-/** Envoy's default connection idle timeout for the connection manager (common_http_protocol_options). */
-const IDLE_TIMEOUT_MS = 3_600_000;
 
 type DownstreamRequest = H1Request | http2.Http2ServerRequest;
 type DownstreamResponse = H1Response | http2.Http2ServerResponse;
@@ -336,10 +333,10 @@ export class HttpConnectionManager implements NetworkFilter {
       {
         // Envoy's max_request_headers_kb and its default max_headers_count.
         limits: { maxHeaderBytes: config.maxRequestHeadersKb * 1024, maxHeaders: 100 },
-        request: DEFAULT_REQUEST_OPTIONS,
+        request: { allowCustomMethods: config.allowCustomMethods },
         headersTimeoutMs: config.requestHeadersTimeoutMs,
         streamIdleTimeoutMs: config.streamIdleTimeoutMs,
-        idleTimeoutMs: IDLE_TIMEOUT_MS,
+        idleTimeoutMs: config.idleTimeoutMs,
       },
       {
         request: (req, res) => this.onRequest(req, res),
@@ -376,7 +373,7 @@ export class HttpConnectionManager implements NetworkFilter {
    * again whenever its last stream closes.
    */
   private closeWhenIdle(session: http2.ServerHttp2Session): void {
-    const ms = IDLE_TIMEOUT_MS;
+    const ms = this.config.idleTimeoutMs;
     if (ms <= 0) return;
     let open = 0;
     let timer: NodeJS.Timeout | undefined;
@@ -410,7 +407,7 @@ export class HttpConnectionManager implements NetworkFilter {
       this.onTimeout(kind, 0);
       socket.destroy();
     };
-    let timer = IDLE_TIMEOUT_MS > 0 ? setTimeout(expire('connection_idle'), IDLE_TIMEOUT_MS) : undefined;
+    let timer = c.idleTimeoutMs > 0 ? setTimeout(expire('connection_idle'), c.idleTimeoutMs) : undefined;
     const onFirstBytes = () => {
       clearTimeout(timer);
       const ms = c.requestHeadersTimeoutMs || c.streamIdleTimeoutMs;

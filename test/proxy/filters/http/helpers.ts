@@ -43,6 +43,8 @@ export function hcmConfig(
     maxRequestHeadersKb: 8,
     requestHeadersTimeoutMs: 0,
     streamIdleTimeoutMs: 300_000,
+    idleTimeoutMs: 3_600_000,
+    allowCustomMethods: false,
     upgrades: ['websocket'],
     istioStats: undefined,
     peerMetadata: undefined,
