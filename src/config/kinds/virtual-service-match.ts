@@ -3,6 +3,7 @@
 // (validation.go: validateStringMatch*, validateDestination, validateGatewayNames, ValidateHTTPHeader*).
 
 import type { FieldPath } from '../../core/field-path.js';
+import { compileRe2 } from '../../core/re2.js';
 import {
   type Checker,
   checkOneOf,
@@ -123,76 +124,14 @@ export function checkCorsHeaderName(name: string, path: FieldPath, c: Checker): 
 }
 
 const RE2_HINT = 'Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)';
-/** Escapes Go's regexp accepts after a backslash (besides punctuation and octal digits). */
-const GO_ESCAPES = new Set([...'aftnrvxdDsSwWbBAzpPQEC']);
-
 /**
- * Why Go's regexp (RE2) would refuse `re`, approximated: the constructs Go refuses but JavaScript accepts
- * (lookaround, backreferences, unknown escapes, repeat counts over 1000) are checked by hand, then RE2-only
- * syntax (`(?i)`, `(?P<n>`, `\A`, `\z`, `\Q..\E`, `\pL`) is rewritten so JavaScript can parse the rest. When
- * in doubt the regex is accepted.
+ * Why Go's regexp (RE2) would refuse `re` (core/re2.ts): lookaround, backreferences, unknown escapes, repeat
+ * counts over 1000, and what JavaScript itself cannot parse after RE2's own syntax is rewritten. Valid RE2 that
+ * Skiff cannot run exactly is not a problem here: Istio's validation accepts it.
  */
 export function re2Problem(re: string): string | undefined {
-  let out = '';
-  for (let i = 0; i < re.length; i++) {
-    const ch = re[i] ?? '';
-    if (ch === '\\') {
-      const next = re[i + 1];
-      if (next === undefined) return 'trailing backslash at end of expression: ``';
-      if (next === 'Q') {
-        const end = re.indexOf('\\E', i + 2);
-        const literal = end < 0 ? re.slice(i + 2) : re.slice(i + 2, end);
-        out += literal.replace(/[\\^$.*+?()[\]{}|/-]/g, '\\$&');
-        i = end < 0 ? re.length : end + 1;
-        continue;
-      }
-      if (/[89]/.test(next) || (/[1-7]/.test(next) && !/[0-7]/.test(re[i + 2] ?? '')))
-        return `invalid escape sequence: \`\\${next}\``;
-      if (/[a-zA-Z]/.test(next) && !GO_ESCAPES.has(next)) return `invalid escape sequence: \`\\${next}\``;
-      if (next === 'A') out += '^';
-      else if (next === 'z') out += '$';
-      else if (next === 'C') out += '.';
-      else if (next === 'p' || next === 'P') {
-        // Unicode classes: JavaScript without the u flag cannot check the name, so accept any.
-        const braced = re[i + 2] === '{' ? re.indexOf('}', i + 2) : -1;
-        out += '.';
-        i = braced > 0 ? braced : i + 2;
-        continue;
-      } else out += `\\${next}`;
-      i++;
-      continue;
-    }
-    if (ch === '(' && re[i + 1] === '?') {
-      const rest = re.slice(i);
-      const look = /^\(\?(=|!|<=|<!)/.exec(rest);
-      if (look) return `invalid or unsupported Perl syntax: \`${look[0]}\``;
-      const named = /^\(\?P?<([A-Za-z0-9_]+)>/.exec(rest);
-      if (named) {
-        out += `(?<${named[1]}>`;
-        i += named[0].length - 1;
-        continue;
-      }
-      const flags = /^\(\?[imsU]*(?:-[imsU]*)?([:)])/.exec(rest);
-      if (flags) {
-        if (flags[1] === ':') out += '(?:';
-        i += flags[0].length - 1;
-        continue;
-      }
-    }
-    if (ch === '{') {
-      const count = /^\{(\d+)(?:,(\d*))?\}/.exec(re.slice(i));
-      if (count && (Number(count[1]) > 1000 || Number(count[2] || 0) > 1000))
-        return `invalid repeat count: \`${count[0]}\``;
-    }
-    out += ch;
-  }
-  try {
-    new RegExp(out);
-    return undefined;
-  } catch (e) {
-    const message = e instanceof Error ? e.message : String(e);
-    return message.replace(/^Invalid regular expression: \/.*\/[a-z]*: /s, '').toLowerCase();
-  }
+  const r = compileRe2(re);
+  return 'problem' in r && r.kind === 'invalid' ? r.problem : undefined;
 }
 
 /** validateStringRegexp. */

@@ -1,10 +1,10 @@
 // Envoy's common messages (`envoy.config.core.v3`, `envoy.type.matcher.v3`) as every resource and extension
 // reads them: socket addresses, data sources, string matchers, CIDR ranges. Pure.
 
-import { re2Problem } from '../../config/kinds/virtual-service-match.js';
 import { showValue } from '../../core/diagnostics.js';
 import type { FieldPath } from '../../core/field-path.js';
 import { type Cidr, parseCidr, parseIp } from '../../core/ip.js';
+import { compileRe2 } from '../../core/re2.js';
 import type { SupportTable } from '../../xds/decode.js';
 import type { TranslateContext } from './context.js';
 import { type Json, type JsonObject, list, num, obj, str } from './json.js';
@@ -113,35 +113,34 @@ export function translateStringMatch(m: JsonObject, path: FieldPath, ctx: Transl
       return { kind, value: ignoreCase ? str(m[kind]).toLowerCase() : str(m[kind]), ignoreCase };
   }
   if (m.safe_regex !== undefined) {
-    const re = str(obj(m.safe_regex).regex);
-    const problem = re2Problem(re);
-    if (problem)
-      ctx.error(
-        [...path, 'safe_regex', 'regex'],
-        'proxy.regex',
-        `invalid RE2 expression ${showValue(re)}: ${problem}`,
-      );
-    if (ignoreCase)
+    if (ignoreCase) {
       ctx.error(
         [...path, 'ignore_case'],
         'proxy.regex',
         'ignore_case has no effect on safe_regex (Envoy refuses it)',
       );
-    let regex: RegExp | undefined;
-    try {
-      regex = new RegExp(`^(?:${re})$`);
-    } catch (e) {
-      if (!problem)
-        ctx.error(
-          [...path, 'safe_regex', 'regex'],
-          'proxy.regex',
-          `invalid expression ${showValue(re)}: ${(e as Error).message}`,
-        );
     }
-    return { kind: 'regex', value: re, ignoreCase: false, ...(regex ? { regex } : {}) };
+    return translateRegexMatcher(obj(m.safe_regex), [...path, 'safe_regex'], ctx);
   }
   ctx.error(path, 'proxy.required', 'a string matcher needs exact, prefix, suffix, contains or safe_regex');
   return { kind: 'exact', value: '', ignoreCase };
+}
+
+/** A RegexMatcher at `path`: RE2 (core/re2.ts), matching the whole value, as Envoy's safe_regex. */
+export function translateRegexMatcher(r: JsonObject, path: FieldPath, ctx: TranslateContext): StringMatch {
+  const re = str(r.regex);
+  const compiled = compileRe2(re, true);
+  if ('problem' in compiled) {
+    ctx.error(
+      [...path, 'regex'],
+      'proxy.regex',
+      compiled.kind === 'invalid'
+        ? `invalid RE2 expression ${showValue(re)}: ${compiled.problem}`
+        : `RE2 expression ${showValue(re)} cannot be run exactly by Skiff: ${compiled.problem}`,
+    );
+    return { kind: 'regex', value: re, ignoreCase: false };
+  }
+  return { kind: 'regex', value: re, ignoreCase: false, regex: compiled.regex };
 }
 
 export function translateCidrs(v: Json | undefined, path: FieldPath, ctx: TranslateContext): Cidr[] {

@@ -63,6 +63,12 @@ export function field(o: JsonObject, name: string): Json | undefined {
   return o[name] ?? o[name.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase())];
 }
 
+/** The key a Struct uses for a field: its proto name or its lowerCamelCase JSON name, as written. */
+export function keyOf(o: JsonObject, name: string): string {
+  const camel = name.replace(/_([a-z])/g, (_m, c: string) => c.toUpperCase());
+  return name in o || !(camel in o) ? name : camel;
+}
+
 /** A wrapper (UInt32Value, …) decodes to its bare value; absent gives `fallback`. */
 export function wrapped(v: Json | undefined, fallback: number): number {
   return typeof v === 'number' ? v : fallback;

@@ -8,7 +8,7 @@ import type { FieldPath } from '../../core/field-path.js';
 import type { SupportTable } from '../../xds/decode.js';
 import type { TranslateContext } from '../config/context.js';
 import type { Extension } from '../config/extension.js';
-import { field, type JsonObject, obj, protoName, safeDuration } from '../config/json.js';
+import { field, type JsonObject, keyOf, obj, protoName, safeDuration } from '../config/json.js';
 import type { IstioStatsConfig, PeerMetadataConfig } from '../config/model.js';
 
 /** Istio's default `tcp_reporting_duration`. */
@@ -65,7 +65,7 @@ export function translateIstioStats(
   const reporterField = field(v, 'reporter');
   if (reporterField !== undefined && reporterField !== 'UNSPECIFIED' && reporterField !== 0) {
     ctx.error(
-      [...at, 'reporter'],
+      [...at, keyOf(v, 'reporter')],
       'proxy.unsupported',
       `reporter ${showValue(reporterField)} is not implemented; expected UNSPECIFIED (from the listener's traffic_direction)`,
     );
@@ -84,7 +84,7 @@ export function translateIstioStats(
     tcpReportingMs = typeof duration === 'string' ? safeDuration(duration) : Number.NaN;
     if (!(tcpReportingMs > 0)) {
       ctx.error(
-        [...at, 'tcp_reporting_duration'],
+        [...at, keyOf(v, 'tcp_reporting_duration')],
         'proxy.istio-stats',
         `tcp_reporting_duration ${showValue(duration)} is not a positive duration such as "5s"`,
       );
@@ -94,7 +94,7 @@ export function translateIstioStats(
   const fallback = field(v, 'disable_host_header_fallback');
   if (fallback !== undefined && typeof fallback !== 'boolean') {
     ctx.error(
-      [...at, 'disable_host_header_fallback'],
+      [...at, keyOf(v, 'disable_host_header_fallback')],
       'proxy.istio-stats',
       `disable_host_header_fallback must be true or false, got ${showValue(fallback)}`,
     );
@@ -125,14 +125,14 @@ function translatePeerMetadata(
     const methods = field(v, name);
     if (methods === undefined) return false;
     if (!Array.isArray(methods)) {
-      ctx.error([...at, name], 'proxy.type', `${name} must be a list, got ${showValue(methods)}`);
+      ctx.error([...at, keyOf(v, name)], 'proxy.type', `${name} must be a list, got ${showValue(methods)}`);
       return false;
     }
     methods.forEach((m, i) => {
       const keys = Object.keys(obj(m));
       if (keys.length !== 1 || field(obj(m), 'istio_headers') === undefined) {
         ctx.error(
-          [...at, name, i],
+          [...at, keyOf(v, name), i],
           'proxy.unsupported',
           `method ${showValue(m)} is not implemented; expected {istio_headers: {}}`,
         );

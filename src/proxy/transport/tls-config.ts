@@ -14,6 +14,7 @@ import type { Extension } from '../config/extension.js';
 import { type JsonObject, list, obj, str } from '../config/json.js';
 import type {
   CommonTlsConfig,
+  DataSource,
   DownstreamTlsConfig,
   SanMatcher,
   SanType,
@@ -205,13 +206,12 @@ export function translateTlsCertificate(
   path: FieldPath,
   ctx: TranslateContext,
 ): TlsCertificateConfig {
-  for (const f of ['certificate_chain', 'private_key']) {
-    if (c[f] === undefined) ctx.error([...path, f], 'proxy.required', `${f} is required`);
-  }
-  return {
-    certificateChain: translateDataSource(obj(c.certificate_chain), [...path, 'certificate_chain'], ctx),
-    privateKey: translateDataSource(obj(c.private_key), [...path, 'private_key'], ctx),
+  const source = (f: 'certificate_chain' | 'private_key'): DataSource => {
+    if (c[f] !== undefined) return translateDataSource(obj(c[f]), [...path, f], ctx);
+    ctx.error([...path, f], 'proxy.required', `${f} is required`);
+    return { kind: 'inline', data: Buffer.alloc(0) };
   };
+  return { certificateChain: source('certificate_chain'), privateKey: source('private_key') };
 }
 
 export function translateValidationContext(

@@ -200,9 +200,7 @@ describe('istio.stats: its settings', () => {
     });
   }
 
-  it('reports a bad value at the key as written (tcpReportingDuration), so the line can be found', {
-    todo: 'bug: istio-filters.ts reports tcpReportingDuration at value.tcp_reporting_duration, a key not in the file',
-  }, () => {
+  it('reports a bad value at the key as written (tcpReportingDuration), so the line can be found', {}, () => {
     const t = translateEntry('envoy.filters.http', statsEntry({ tcpReportingDuration: 'soon' }), {
       direction: 'INBOUND',
     });

@@ -20,6 +20,7 @@ describe('HttpProtocolOptions: registration', () => {
     assert.deepEqual(Object.keys(HTTP_PROTOCOL_OPTIONS.support[T.httpProtocolOptions] ?? {}), [
       'explicit_http_config',
       'use_downstream_protocol_config',
+      'auto_config',
     ]);
   });
 });
@@ -95,8 +96,7 @@ describe('HttpProtocolOptions: problems, each at its path', () => {
     });
   }
 
-  it('refuses common options Skiff does not honour, naming their message type', () => {
-    // The decoder refuses the field as well; the type's refusal is what names the reason.
+  it('refuses common options Skiff does not honour on a cluster, naming the field', () => {
     const t = run({
       explicit_http_config: { http_protocol_options: {} },
       common_http_protocol_options: { idle_timeout: '1s' },
@@ -107,7 +107,7 @@ describe('HttpProtocolOptions: problems, each at its path', () => {
         (p) =>
           p.path === `${AT}.common_http_protocol_options` &&
           p.message ===
-            'envoy.config.core.v3.HttpProtocolOptions is not implemented by the Skiff proxy (docs/proxy-config.md)',
+            'field "common_http_protocol_options" of envoy.extensions.upstreams.http.v3.HttpProtocolOptions is not implemented by the Skiff proxy; remove it or leave it at its default (docs/proxy-config.md)',
       ),
     );
   });

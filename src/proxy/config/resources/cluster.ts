@@ -197,6 +197,14 @@ export function translateCluster(c: JsonObject, path: FieldPath, ctx: TranslateC
       `lb_policy ${lbPolicy} is not implemented; expected ROUND_ROBIN or LEAST_REQUEST`,
     );
   }
+  // Envoy's proto requires connect_timeout > 0 (validate duration gt {}, which the proto loader loses).
+  if (c.connect_timeout !== undefined && durationOr(c.connect_timeout, 1) <= 0) {
+    ctx.error(
+      [...path, 'connect_timeout'],
+      'proxy.validate',
+      `${showValue(c.connect_timeout)} must be greater than 0s`,
+    );
+  }
   const la = obj(c.load_assignment);
   if (c.load_assignment === undefined) {
     ctx.error(

@@ -4,6 +4,7 @@
 
 import { showValue } from '../../../core/diagnostics.js';
 import type { FieldPath } from '../../../core/field-path.js';
+import type { Cidr } from '../../../core/ip.js';
 import { ANY_MATCH, type ChainMatch, type SourceType } from '../../../policy/filter-chain-match.js';
 import type { SupportTable } from '../../../xds/decode.js';
 import { translateAccessLogs } from '../../access-log/config.js';
@@ -99,7 +100,10 @@ export const LISTENER_SUPPORT: SupportTable = {
 export function translateListener(l: JsonObject, path: FieldPath, ctx: TranslateContext): ListenerConfig {
   const name = str(l.name);
   if (name === '') ctx.error([...path, 'name'], 'proxy.listener', 'a listener needs a name');
-  const address = translateAddress(obj(l.address), [...path, 'address'], ctx);
+  const address =
+    l.address === undefined
+      ? { host: '', port: 0 }
+      : translateAddress(obj(l.address), [...path, 'address'], ctx);
   if (l.address === undefined)
     ctx.error([...path, 'address'], 'proxy.listener', 'a listener needs an address');
   const additionalAddresses = translateAdditionalAddresses(l, address, path, ctx);
@@ -110,11 +114,11 @@ export function translateListener(l: JsonObject, path: FieldPath, ctx: Translate
   const chains = list(l.filter_chains).map((c, i) =>
     translateFilterChain(obj(c), [...path, 'filter_chains', i], i, ctx),
   );
-  duplicateMatches(list(l.filter_chains), [...path, 'filter_chains'], ctx);
   const defaultChain =
     l.default_filter_chain === undefined
       ? undefined
       : translateFilterChain(obj(l.default_filter_chain), [...path, 'default_filter_chain'], -1, ctx);
+  overlappingMatches(list(l.filter_chains), chains, [...path, 'filter_chains'], ctx);
   if (chains.length === 0 && !defaultChain) {
     ctx.error(
       [...path, 'filter_chains'],
@@ -190,20 +194,59 @@ function unreachablePorts(
   }
 }
 
-/** Envoy refuses two chains with the same match ("multiple filter chains with the same matching rules"). */
-function duplicateMatches(chains: Json[], path: FieldPath, ctx: TranslateContext): void {
-  const seen = new Map<string, number>();
-  chains.forEach((c, i) => {
-    const key = canonicalKey(obj(c).filter_chain_match ?? {});
-    const before = seen.get(key);
-    if (before !== undefined) {
+/** A CIDR list as match-tree branches ('*' when empty). */
+function cidrKeys(ranges: readonly Cidr[]): string[] {
+  return ranges.length === 0 ? ['*'] : [...new Set(ranges.map((r) => `${r.bytes.join('.')}/${r.prefixLen}`))];
+}
+
+/** A list as match-tree branches ('*' when empty). */
+function branches(values: readonly (string | number)[]): string[] {
+  return values.length === 0 ? ['*'] : [...new Set(values.map(String))];
+}
+
+/**
+ * Envoy builds a tree of the chains' criteria, one branch per listed value (a wildcard for none), and refuses a
+ * listener where two chains reach the same leaf: "multiple filter chains with the same matching rules" when the
+ * matches are identical, "with overlapping matching rules" when they share a leaf (filter_chain_manager_impl.cc).
+ */
+function overlappingMatches(
+  raw: Json[],
+  chains: FilterChainConfig[],
+  path: FieldPath,
+  ctx: TranslateContext,
+): void {
+  const leaves = new Map<string, number>();
+  const canonical = raw.map((c) => canonicalKey(obj(c).filter_chain_match ?? {}));
+  for (const c of chains) {
+    const m = c.match;
+    const dims = [
+      [m.destinationPort === undefined ? '*' : String(m.destinationPort)],
+      cidrKeys(m.prefixRanges),
+      branches(m.serverNames),
+      [m.transportProtocol || '*'],
+      branches(m.applicationProtocols),
+      cidrKeys(m.directSourcePrefixRanges),
+      [m.sourceType],
+      cidrKeys(m.sourcePrefixRanges),
+      branches(m.sourcePorts),
+    ];
+    let keys = [''];
+    for (const d of dims) keys = keys.flatMap((k) => d.map((v) => `${k}|${v}`));
+    for (const k of keys) {
+      const before = leaves.get(k);
+      if (before === undefined) {
+        leaves.set(k, c.index);
+        continue;
+      }
+      const same = canonical[before] === canonical[c.index];
       ctx.error(
-        [...path, i, 'filter_chain_match'],
+        [...path, c.index, 'filter_chain_match'],
         'proxy.duplicate-match',
-        `multiple filter chains with the same matching rules are defined (the same as filter_chains[${before}])`,
+        `multiple filter chains with ${same ? 'the same' : 'overlapping'} matching rules are defined (the same as filter_chains[${before}]${same ? '' : ` for ${k.slice(1).replace(/\|/g, ', ')}`})`,
       );
-    } else seen.set(key, i);
-  });
+      break;
+    }
+  }
 }
 
 function translateListenerFilter(

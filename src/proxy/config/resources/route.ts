@@ -7,7 +7,7 @@ import type { FieldPath } from '../../../core/field-path.js';
 import type { HeaderCheck, PathCheck, RouteEntry } from '../../../policy/routes.js';
 import type { SupportTable } from '../../../xds/decode.js';
 import { RETRY_SUPPORT, translateRetryPolicy } from '../../filters/http/router/retry-config.js';
-import { translateStringMatch } from '../common.js';
+import { translateRegexMatcher, translateStringMatch } from '../common.js';
 import type { TranslateContext } from '../context.js';
 import { durationOr, type JsonObject, list, obj, str } from '../json.js';
 import type { RouteActionConfig, RouteConfigurationConfig, StringMatch } from '../model.js';
@@ -138,7 +138,11 @@ function translateHeaderMatch(hm: JsonObject, at: FieldPath, ctx: TranslateConte
   if (hm.string_match !== undefined)
     check = translateStringMatch(obj(hm.string_match), [...at, 'string_match'], ctx);
   for (const [f, kind] of LEGACY_HEADER_MATCHES) {
-    if (hm[f] !== undefined) check = translateStringMatch({ [kind]: hm[f] } as JsonObject, [...at, f], ctx);
+    if (hm[f] === undefined) continue;
+    check =
+      kind === 'safe_regex'
+        ? translateRegexMatcher(obj(hm[f]), [...at, f], ctx)
+        : translateStringMatch({ [kind]: hm[f] } as JsonObject, [...at, f], ctx);
   }
   return {
     name: str(hm.name).toLowerCase(),

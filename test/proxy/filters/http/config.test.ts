@@ -51,7 +51,7 @@ describe('http_connection_manager: registration', () => {
 });
 
 describe('http_connection_manager: defaults (Envoy’s)', () => {
-  it('AUTO codec, SANITIZE for XFCC, 60 KiB of headers, no header timeout, 5 min stream idle, no upgrades', () => {
+  it('AUTO codec, SANITIZE for XFCC, 60 KiB of headers, no header timeout, 5 min stream idle, 1 h connection idle, no upgrades, no access log', () => {
     const h = ok({});
     assert.deepEqual(
       { ...h, virtualHosts: h.virtualHosts.length },
@@ -68,9 +68,12 @@ describe('http_connection_manager: defaults (Envoy’s)', () => {
         maxRequestHeadersKb: 60,
         requestHeadersTimeoutMs: 0,
         streamIdleTimeoutMs: 300_000,
+        idleTimeoutMs: 3_600_000,
+        allowCustomMethods: false,
         upgrades: [],
         istioStats: undefined,
         peerMetadata: undefined,
+        accessLogs: [],
       },
     );
   });

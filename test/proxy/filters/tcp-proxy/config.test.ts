@@ -28,6 +28,7 @@ describe('tcp_proxy: registration', () => {
     assert.notEqual(TCP_PROXY.byName, true, 'it needs a cluster, so a name alone cannot select it');
     assert.equal(TCP_PROXY_EXTENSION.runtime?.kind, 'tcp_proxy');
     assert.deepEqual(Object.keys(TCP_PROXY.support[T.tcpProxy] ?? {}).sort(), [
+      'access_log',
       'cluster',
       'idle_timeout',
       'stat_prefix',
@@ -45,6 +46,7 @@ describe('tcp_proxy: its fields', () => {
       cluster: 'inbound|9080||',
       idleTimeoutMs: 3_600_000,
       istioStats: undefined,
+      accessLogs: [],
     });
     assert.equal(TCP_IDLE_TIMEOUT_MS, 3_600_000);
   });
