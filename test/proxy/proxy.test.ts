@@ -7,6 +7,7 @@ import { parseBootstrap } from '../../src/proxy/config/load.js';
 import type { ProxyConfig } from '../../src/proxy/config/model.js';
 import { SidecarProxy } from '../../src/proxy/proxy.js';
 import { freePort } from '../e2e/helpers/mesh.js';
+import { buildClientHello } from './detect/hello-builder.js';
 import { issue, makeCa } from './pki.js';
 
 // ---- an echo app, a bootstrap, clients ----
@@ -35,6 +36,8 @@ interface Options {
   listenerPorts?: number[];
   /** Adds a listener whose only chain terminates mTLS with the SDS secrets `default` and `ROOTCA`. */
   tlsListener?: boolean;
+  /** The TLS chain's transport_socket_connect_timeout. */
+  handshakeTimeout?: string;
 }
 
 function compile(appPort: number, o: Options = {}): ProxyConfig {
@@ -50,6 +53,7 @@ function compile(appPort: number, o: Options = {}): ProxyConfig {
       filter_chains: [
         {
           name: 'mtls',
+          ...(o.handshakeTimeout ? { transport_socket_connect_timeout: o.handshakeTimeout } : {}),
           transport_socket: {
             name: 'envoy.transport_sockets.tls',
             typed_config: {
@@ -235,6 +239,34 @@ describe('SidecarProxy', { timeout: 60_000 }, () => {
     proxy.secrets.setValidation('ROOTCA', { trustedCa: id.root, sanMatchers: [] });
     await until('LIVE', () => proxy.state === 'LIVE');
     assert.deepEqual(await adminRequest(adminPort(proxy), '/ready'), { status: 200, body: 'LIVE\n' });
+  });
+
+  it('transport_socket_connect_timeout: a client that starts a handshake and goes silent is closed, and counted', async () => {
+    const { ca } = await makeCa();
+    const proxy = proxyOf(compile(portOf(app), { tlsListener: true, handshakeTimeout: '0.3s' }));
+    const id = await issue(ca, 'default', 'test');
+    proxy.secrets.setCertificate('default', { chain: id.chain, key: id.key });
+    proxy.secrets.setValidation('ROOTCA', { trustedCa: id.root, sanMatchers: [] });
+    await proxy.start();
+    const mtls = proxy.listeners.find((l) => l.config.name === 'mtls');
+    assert.ok(mtls);
+    const s = net.connect(mtls.port, '127.0.0.1');
+    s.on('error', () => {});
+    await new Promise((r) => s.once('connect', r));
+    const closed = new Promise<void>((r) => s.once('close', () => r()));
+    s.write(buildClientHello({ alpn: ['istio'] }));
+    s.resume();
+    await Promise.race([
+      closed,
+      new Promise((_, reject) =>
+        setTimeout(() => reject(new Error('not closed by the handshake timeout')), 5000),
+      ),
+    ]);
+    assert.equal(
+      proxy.stats.counter(`listener.${mtls.config.statPrefix}.downstream_cx_transport_socket_connect_timeout`)
+        .value,
+      1,
+    );
   });
 
   it('drains: stops accepting, lets an open connection finish, and resolves `drained` when it has', async () => {
