@@ -2,8 +2,8 @@
 // The attack harness: attacks the sidecar as a hostile client would and measures what got through, with one
 // command (bench/attack/RESULTS.md has the last full run and what each class checks).
 //
-//   node bench/attack/run.mjs [--quick] [--json] [--only CLASSES] [--attempts N] [--seed S] [--workers K]
-//                             [--keep] [--sabotage]
+//   node bench/attack/run.mjs [--quick] [--json] [--report FILE] [--only CLASSES] [--attempts N] [--seed S]
+//                             [--workers K] [--keep] [--sabotage]
 //
 // It makes its own CA and certificates in a temp folder (`skiff ca init/issue`, openssl for the bad ones),
 // starts a recording app (app.mjs) and two `skiff proxy` processes (B: STRICT and PERMISSIVE inbound ports; A:
@@ -14,12 +14,13 @@
 // - --quick: class 1 with 100 attempts per kind, fuzz 1,000, half-close 500 (fits a 60 s test); the full run
 //   uses 3,300 / 20,000 / 5,000
 // - --attempts N: class 1 attempts per kind; --seed S: the fuzz seed; --workers K: lanes per smuggling path
-// - --json: the whole report as JSON on stdout (progress goes to stderr either way)
+// - --json: the whole report as JSON on stdout (progress goes to stderr either way); --report FILE: also write
+//   it to FILE
 // - --keep: keep the temp folder (certificates, bootstraps); --sabotage: a self-check that makes the STRICT
 //   tcp chain stop requiring a client certificate, so class 1 must fail (proves the harness sees a leak)
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,6 +41,7 @@ const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
+    report: { type: 'string' },
     only: { type: 'string' },
     attempts: { type: 'string' },
     seed: { type: 'string' },
@@ -159,6 +161,7 @@ try {
     smuggling,
   };
   report.failures = failures(report);
+  if (args.report) writeFileSync(args.report, `${JSON.stringify(report, null, 2)}\n`);
   if (args.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else {
     const lines = [

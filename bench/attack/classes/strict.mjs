@@ -23,13 +23,20 @@ const REFUSED = [
 
 export async function runStrict(ctx) {
   const { app, b, ports, pki, n, log } = ctx;
-  const contexts = { 'no certificate': tls.createSecureContext({}) };
+  // Two contexts per kind: TLS 1.3 (Node's default) and one capped at TLS 1.2. A version passed to tls.connect
+  // next to a secureContext is ignored, so the cap must be in the context.
+  const pems = { 'no certificate': {} };
   for (const kind of ['other CA', 'expired', 'not yet valid', 'wrong SAN', 'wrong EKU', 'control']) {
-    contexts[kind] = tls.createSecureContext(pemPair(pki.kinds[kind]));
+    pems[kind] = pemPair(pki.kinds[kind]);
   }
-  contexts['mesh client'] = tls.createSecureContext(
-    pemPair({ cert: `${pki.client}/cert-chain.pem`, key: `${pki.client}/key.pem` }),
-  );
+  pems['mesh client'] = pemPair({ cert: `${pki.client}/cert-chain.pem`, key: `${pki.client}/key.pem` });
+  const contexts = {};
+  for (const [kind, pem] of Object.entries(pems)) {
+    contexts[kind] = {
+      tls13: tls.createSecureContext(pem),
+      tls12: tls.createSecureContext({ ...pem, maxVersion: 'TLSv1.2' }),
+    };
+  }
   const rows = [];
   for (const chain of ['tcp', 'http']) {
     const lane = `strict-${chain}`;
@@ -48,9 +55,8 @@ export async function runStrict(ctx) {
         await pool(attempts, 16, async (i) => {
           const payload = `GET /attack/${slug}/${i} HTTP/1.1\r\nhost: ratings\r\nconnection: close\r\n\r\n`;
           const r = await attempt(port, payload, {
-            context: kind === 'plaintext' ? undefined : contexts[kind],
+            context: kind === 'plaintext' ? undefined : contexts[kind][i % 4 === 3 ? 'tls12' : 'tls13'],
             alpn,
-            maxVersion: i % 4 === 3 ? 'TLSv1.2' : undefined,
           });
           if (r.served) outcomes.served++;
           if (r.sent) outcomes.sent++;

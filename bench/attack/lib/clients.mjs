@@ -12,7 +12,7 @@ export const ALPN_TCP = ['istio-peer-exchange', 'istio'];
 export const ALPN_HTTP = ['istio-http/1.1', 'istio', 'http/1.1'];
 
 /** A TLS or plaintext socket to `port`: `context` undefined means plaintext. */
-function open(port, { context, alpn, maxVersion }) {
+function open(port, { context, alpn }) {
   if (context === undefined) return net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
   return tls.connect({
     host: '127.0.0.1',
@@ -22,7 +22,6 @@ function open(port, { context, alpn, maxVersion }) {
     secureContext: context,
     rejectUnauthorized: false,
     allowHalfOpen: true,
-    ...(maxVersion ? { maxVersion } : {}),
   });
 }
 
@@ -32,9 +31,9 @@ function open(port, { context, alpn, maxVersion }) {
  * reads until the server closes or `timeoutMs`. `served`: the app's answer came back; `sent`: the request was
  * written (the client's side of the handshake completed).
  */
-export function attempt(port, payload, { context, alpn, maxVersion, timeoutMs = 5000 }) {
+export function attempt(port, payload, { context, alpn, timeoutMs = 5000 }) {
   return new Promise((resolve) => {
-    const s = open(port, { context, alpn, maxVersion });
+    const s = open(port, { context, alpn });
     let got = '';
     let error = '';
     let sent = false;

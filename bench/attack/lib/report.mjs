@@ -37,7 +37,8 @@ function refusedCell(r) {
     return r.informative ? 'kept + appended' : `${num(r.appRequests)} reached the app`;
   if (r.class.startsWith('4')) return `${num(r.closedByProxy)} closed by the proxy`;
   if (r.class.startsWith('5')) return `${num(r.refused)} closed, ${num(r.leftOpen)} left open`;
-  return num(r.refused);
+  // Under TLS 1.3 a client sends its request before the server has checked its certificate.
+  return `${num(r.refused)} (${num(r.requestSent)} after sending the request)`;
 }
 
 function appCell(r) {
