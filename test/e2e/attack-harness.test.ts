@@ -23,6 +23,15 @@ const KNOWN_SMUGGLING = [
   'CONNECT with an origin-form target',
 ];
 
+/**
+ * The second finding (bench/attack/RESULTS.md): a client that sends the HTTP/2 connection preface and then FIN
+ * leaves the proxy's socket in CLOSE-WAIT (plaintext and mTLS HTTP chains, inbound and outbound). The fuzz class
+ * meets it as "HTTP/2 preface and random frames" ended by a half-close; class 5 has a row for it. When it is
+ * fixed, both checks below fail and must be turned into plain passes.
+ */
+const KNOWN_FUZZ_LEFTOVER = { kind: 'HTTP/2 preface and random frames', ending: 'half-close' };
+const KNOWN_HALF_CLOSE_ROW = 'HTTP/2 preface and SETTINGS, then FIN';
+
 const RUN = path.join(repoRoot, 'bench', 'attack', 'run.mjs');
 
 interface Row {
@@ -37,6 +46,7 @@ interface Row {
   forgedReachedApp?: number | null;
   failed?: string[];
   leftOpen?: number;
+  leftovers?: { kind: string; ending: string; listener: string }[];
   activeAfter?: number;
   good?: { ok: number; failed: number };
   crashes: number;
@@ -139,21 +149,29 @@ describe('the attack harness', { timeout: 240_000 }, () => {
     assert.equal(r.crashes, 0);
     assert.equal(r.appBytes, 0, 'no byte through a STRICT port');
     assert.ok((r.good?.ok ?? 0) > 0 && r.good?.failed === 0, JSON.stringify(r.good));
-    assert.ok(r.pass, JSON.stringify(r));
+    // Connections the proxies keep after their client is gone: only the known HTTP/2 half-close, so far.
+    for (const l of r.leftovers ?? []) {
+      assert.deepEqual({ kind: l.kind, ending: l.ending }, KNOWN_FUZZ_LEFTOVER, JSON.stringify(l));
+    }
+    assert.equal(r.pass, (r.leftOpen ?? 0) === 0, JSON.stringify(r));
   });
 
-  it('class 5: every half-closed handshake is closed, and the fds come back', () => {
-    const [r] = quick.report.rows.filter((x) => x.class === '5 half-close');
-    assert.ok(r, 'a half-close row');
-    assert.equal(r.leftOpen, 0);
-    assert.equal(r.activeAfter, 0);
-    assert.ok(r.procs.B?.fdsBack, JSON.stringify(r.procs));
-    assert.ok(r.pass);
+  it('class 5: every half-closed ClientHello is closed and the fds come back; the HTTP/2 one is caught', () => {
+    const rows = quick.report.rows.filter((x) => x.class === '5 half-close');
+    const hello = rows.find((x) => x.what.startsWith('ClientHello'));
+    assert.ok(hello, 'a ClientHello half-close row');
+    assert.equal(hello.leftOpen, 0);
+    assert.ok((hello.activeAfter ?? 1) <= 0, `${hello.activeAfter} still active`);
+    assert.ok(hello.procs.B?.fdsBack, JSON.stringify(hello.procs));
+    assert.ok(hello.pass);
+    const h2 = rows.find((x) => x.what === KNOWN_HALF_CLOSE_ROW);
+    assert.ok(h2, 'an HTTP/2 half-close row');
+    assert.ok(!h2.pass && (h2.leftOpen ?? 0) > 0, `the known HTTP/2 half-close leak: ${JSON.stringify(h2)}`);
   });
 
   it('exits 1 while a finding stands, and reports it', () => {
-    assert.equal(quick.code, KNOWN_SMUGGLING.length > 0 ? 1 : 0, quick.err.slice(-3000));
-    assert.equal(quick.report.pass, KNOWN_SMUGGLING.length === 0);
+    assert.equal(quick.code, 1, quick.err.slice(-3000));
+    assert.equal(quick.report.pass, false);
     for (const name of KNOWN_SMUGGLING) {
       assert.ok(
         quick.report.failures.some((f) => f.includes(name)),

@@ -82,6 +82,47 @@ function plan(rnd, hellos, targets) {
   };
 }
 
+/**
+ * Downstream connections the proxies still hold that a fuzz client opened (matched by its source port), once
+ * every client is gone: waits up to 5 s for them to close, then returns each with the plan that made it.
+ */
+async function leftoverConnections(proxies, plans) {
+  const byPort = new Map(plans.filter((p) => p.localPort).map((p) => [p.localPort, p]));
+  let found = [];
+  for (let i = 0; i < 25; i++) {
+    found = [];
+    for (const proxy of proxies) {
+      let open = [];
+      try {
+        const res = await fetch(`http://${proxy.admin}/skiff/connections`, {
+          signal: AbortSignal.timeout(5000),
+        });
+        open = await res.json();
+      } catch {
+        continue;
+      }
+      for (const c of open) {
+        const plan = byPort.get(Number(String(c.source).split(':').pop()));
+        if (!plan) continue;
+        found.push({
+          proxy: proxy.name,
+          listener: c.listener,
+          chain: c.filter_chain,
+          openedAt: c.opened_at,
+          kind: plan.kind,
+          ending: plan.ending,
+          pieces: plan.pieces,
+          bytesHex: plan.bytes.toString('hex'),
+          bytesText: plan.bytes.toString('latin1').slice(0, 200),
+        });
+      }
+    }
+    if (found.length === 0) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return found;
+}
+
 /** Runs one fuzz connection; resolves when it is over (at most ~1.5 s). */
 function fuzzOne(p) {
   return new Promise((resolve) => {
@@ -100,6 +141,7 @@ function fuzzOne(p) {
     });
     s.on('close', done);
     s.on('connect', async () => {
+      p.localPort = s.localPort;
       const size = Math.ceil(p.bytes.length / p.pieces);
       for (let at = 0; at < p.bytes.length && !s.destroyed; at += size) {
         s.write(p.bytes.subarray(at, at + size));
@@ -130,6 +172,7 @@ export async function runFuzz(ctx) {
   const ready = { polls: 0, notLive: [] };
   const kinds = {};
   let closedByProxy = 0;
+  const plans = [];
   await app.drain();
   const m = await measured(
     { B: b, A: a },
@@ -153,7 +196,6 @@ export async function runFuzz(ctx) {
           await new Promise((r) => setTimeout(r, 200));
         }
       })();
-      const plans = [];
       for (let i = 0; i < fuzzCount; i++) plans.push(plan(rnd, hellos, targets));
       await pool(fuzzCount, 48, async (i) => {
         const p = plans[i];
@@ -165,6 +207,7 @@ export async function runFuzz(ctx) {
     },
     { slack: 24, settleMs: 15_000 },
   );
+  const leftovers = await leftoverConnections([b, a], plans);
   const seen = await app.drain();
   const strictBytes = seen['strict-tcp'].bytes + seen['strict-http'].bytes;
   const goodLaneStrangers = ['ab-1', 'perm-mtls-1'].flatMap((l) =>
@@ -176,6 +219,7 @@ export async function runFuzz(ctx) {
     ready.notLive.length === 0 &&
     strictBytes === 0 &&
     goodLaneStrangers.length === 0 &&
+    leftovers.length === 0 &&
     Object.values(m.procs).every((x) => x.fdsBack);
   const row = {
     class: '4 fuzz',
@@ -190,6 +234,8 @@ export async function runFuzz(ctx) {
     good: { ok: good.ok, failed: good.failures.length, failures: good.failures.slice(0, 5) },
     ready: { polls: ready.polls, notLive: ready.notLive.slice(0, 5), notLiveCount: ready.notLive.length },
     goodLaneStrangers: goodLaneStrangers.slice(0, 5),
+    leftOpen: leftovers.length,
+    leftovers: leftovers.slice(0, 10),
     crashes: m.crashes,
     crashLogs: m.crashLogs,
     procs: m.procs,
@@ -201,7 +247,7 @@ export async function runFuzz(ctx) {
     pass,
   };
   log(
-    `class 4 fuzz: ${fuzzCount} connections, good client ${good.ok} ok / ${good.failures.length} failed, /ready not LIVE ${ready.notLive.length}, ${strictBytes} bytes through STRICT, crashes ${m.crashes}${pass ? '' : '  FAIL'}`,
+    `class 4 fuzz: ${fuzzCount} connections, good client ${good.ok} ok / ${good.failures.length} failed, /ready not LIVE ${ready.notLive.length}, ${strictBytes} bytes through STRICT, ${leftovers.length} left open by the proxy, crashes ${m.crashes}${pass ? '' : '  FAIL'}`,
   );
   return [row];
 }

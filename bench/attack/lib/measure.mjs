@@ -27,22 +27,25 @@ export async function measured(proxies, fn, { slack = 24, settleMs = 10_000 } = 
   const counters = {};
   let crashes = 0;
   const crashLogs = [];
-  for (const [k, p] of Object.entries(proxies)) {
-    if (p.restarting) await p.restarting;
-    const newCrashes = p.crashes.slice(before[k].crashes);
-    crashes += newCrashes.length;
-    crashLogs.push(...newCrashes.map((c) => ({ proxy: k, ...c })));
-    const fdsAfter =
-      newCrashes.length > 0 ? snapshot(p).fds : await settleFds(p, before[k].fds, slack, settleMs);
-    const after = snapshot(p);
-    procs[k] = {
-      rssKiBBefore: before[k].rssKiB,
-      rssKiBAfter: after.rssKiB,
-      fdsBefore: before[k].fds,
-      fdsAfter,
-      fdsBack: fdsAfter <= before[k].fds + slack,
-    };
-    counters[k] = newCrashes.length > 0 ? {} : moved(before[k].stats, await statsOf(p));
-  }
+  // The proxies settle side by side: a proxy whose fds never come back costs one wait, not one each.
+  await Promise.all(
+    Object.entries(proxies).map(async ([k, p]) => {
+      if (p.restarting) await p.restarting;
+      const newCrashes = p.crashes.slice(before[k].crashes);
+      crashes += newCrashes.length;
+      crashLogs.push(...newCrashes.map((c) => ({ proxy: k, ...c })));
+      const fdsAfter =
+        newCrashes.length > 0 ? snapshot(p).fds : await settleFds(p, before[k].fds, slack, settleMs);
+      const after = snapshot(p);
+      procs[k] = {
+        rssKiBBefore: before[k].rssKiB,
+        rssKiBAfter: after.rssKiB,
+        fdsBefore: before[k].fds,
+        fdsAfter,
+        fdsBack: fdsAfter <= before[k].fds + slack,
+      };
+      counters[k] = newCrashes.length > 0 ? {} : moved(before[k].stats, await statsOf(p));
+    }),
+  );
   return { result, procs, counters, crashes, crashLogs };
 }
