@@ -87,7 +87,10 @@ function plan(rnd, hellos, targets) {
  * every client is gone: waits up to 5 s for them to close, then returns each with the plan that made it.
  */
 async function leftoverConnections(proxies, plans) {
-  const byPort = new Map(plans.filter((p) => p.localPort).map((p) => [p.localPort, p]));
+  // Keyed by source and destination port: a source port alone is reused (by later clients, and by proxy A's own
+  // upstream connections to B). Plans are in start order, so a reused pair maps to its latest user.
+  const key = (source, destination) => `${source}>${destination}`;
+  const byPorts = new Map(plans.filter((p) => p.localPort).map((p) => [key(p.localPort, p.target.port), p]));
   let found = [];
   for (let i = 0; i < 25; i++) {
     found = [];
@@ -102,7 +105,7 @@ async function leftoverConnections(proxies, plans) {
         continue;
       }
       for (const c of open) {
-        const plan = byPort.get(Number(String(c.source).split(':').pop()));
+        const plan = byPorts.get(key(Number(String(c.source).split(':').pop()), c.destination_port));
         if (!plan) continue;
         found.push({
           proxy: proxy.name,
