@@ -461,6 +461,9 @@ export class HttpConnectionManager implements NetworkFilter {
     // starts the handle reading, pause() keeps the bytes in the buffer for the session.
     socket.resume();
     socket.pause();
+    // The listener's sockets allow half-open connections; an HTTP/2 client's FIN ends its connection, as in
+    // Envoy (a remote close). Without this the session waits for bytes that never come (CLOSE-WAIT).
+    socket.once('end', () => socket.destroy());
     this.h2.emit('connection', socket);
   }
 

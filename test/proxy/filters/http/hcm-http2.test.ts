@@ -616,3 +616,50 @@ describe('http_connection_manager over HTTP/2 with istio.stats (reporter destina
     assert.equal(requestLines().length, 2);
   });
 });
+
+describe('an HTTP/2 client that half-closes', { timeout: 15_000 }, () => {
+  it('is closed (a remote close, as in Envoy), not kept in CLOSE-WAIT on a half-open listener socket', async () => {
+    const store = new StatsStore();
+    const hcm = new HttpConnectionManager(
+      hcmConfig([route('all', '/', 'app')], { codec: 'AUTO' }),
+      new ClusterManager([], store),
+      store,
+      silentLogger,
+    );
+    const accepted: net.Socket[] = [];
+    // The listener's own options: half-open connections allowed (tcp_proxy relays half-closes).
+    const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (s) => {
+      accepted.push(s);
+      hcm.handle(s, { peer: undefined, tls: false });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const client = net.connect({ port: portOf(server), host: '127.0.0.1', allowHalfOpen: true });
+      client.on('error', () => {});
+      await new Promise((r) => client.once('connect', r));
+      // The preface and an empty SETTINGS frame, then FIN.
+      client.end(
+        Buffer.concat([
+          Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'),
+          Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
+        ]),
+      );
+      client.resume();
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(
+          () => reject(new Error('the proxy kept the half-closed HTTP/2 connection')),
+          5000,
+        );
+        client.once('close', () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
+      await until(() => accepted.every((s) => s.destroyed), 'the accepted socket to be destroyed');
+    } finally {
+      hcm.close();
+      for (const s of accepted) s.destroy();
+      server.close();
+    }
+  });
+});
