@@ -37,26 +37,54 @@ import { failures, smugglingMatrix, table } from './lib/report.mjs';
 
 const CLASSES = ['strict', 'xfcc', 'smuggling', 'fuzz', 'half-close'];
 
-const { values: args } = parseArgs({
-  options: {
-    quick: { type: 'boolean', default: false },
-    json: { type: 'boolean', default: false },
-    report: { type: 'string' },
-    only: { type: 'string' },
-    attempts: { type: 'string' },
-    seed: { type: 'string' },
-    workers: { type: 'string' },
-    keep: { type: 'boolean', default: false },
-    sabotage: { type: 'boolean', default: false },
-  },
-});
+const USAGE = `usage: node bench/attack/run.mjs [--quick] [--json] [--report FILE] [--only CLASSES] [--attempts N]
+                               [--seed S] [--workers K] [--keep] [--sabotage]
+classes: ${CLASSES.join(', ')} (bench/attack/RESULTS.md says what each checks)`;
+
+/** Bad arguments get a one-line reason and the usage, exit 2 (the harness could not run), never a stack. */
+function usageError(reason) {
+  process.stderr.write(`run.mjs: ${reason}\n${USAGE}\n`);
+  process.exit(2);
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
+    options: {
+      quick: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      report: { type: 'string' },
+      only: { type: 'string' },
+      attempts: { type: 'string' },
+      seed: { type: 'string' },
+      workers: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+      sabotage: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+} catch (e) {
+  usageError(e instanceof Error ? e.message : String(e));
+}
+const args = parsed.values;
+if (args.help) {
+  process.stdout.write(`${USAGE}\n`);
+  process.exit(0);
+}
+for (const name of ['attempts', 'seed', 'workers']) {
+  const v = args[name];
+  if (v !== undefined && !/^[0-9]+$/.test(v))
+    usageError(`--${name} ${JSON.stringify(v)}: expected a whole number`);
+  if ((name === 'attempts' || name === 'workers') && v !== undefined && Number(v) === 0) {
+    usageError(`--${name} 0: expected at least 1`);
+  }
+}
 
 const log = (line) => process.stderr.write(`[attack ${new Date().toISOString().slice(11, 19)}] ${line}\n`);
 const only = args.only ? args.only.split(',').map((s) => s.trim()) : CLASSES;
 for (const c of only) {
   if (!CLASSES.includes(c)) {
-    process.stderr.write(`unknown class ${c}; classes: ${CLASSES.join(', ')}\n`);
-    process.exit(2);
+    usageError(`--only: unknown class ${JSON.stringify(c)}; classes: ${CLASSES.join(', ')}`);
   }
 }
 const quick = args.quick;

@@ -165,4 +165,19 @@ describe('the attack harness', { timeout: 240_000 }, () => {
     assert.ok(rows.find((r) => r.target.startsWith('strict-tcp') && r.what === 'plaintext')?.pass);
     for (const r of rows.filter((x) => x.target.startsWith('strict-http'))) assert.ok(r.pass, r.what);
   });
+  it('a bad argument is a one-line reason with the usage and exit 2, never a stack trace', async () => {
+    for (const [args, reason] of [
+      [['--bogus'], "Unknown option '--bogus'"],
+      [['--attempts', 'many'], '--attempts "many": expected a whole number'],
+      [['--only', 'strict,nope'], '--only: unknown class "nope"'],
+    ] as const) {
+      const r = await runAsync(process.execPath, [RUN, ...args]);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+      assert.ok(r.err.includes(reason) && r.err.includes('usage: node bench/attack/run.mjs'), r.err);
+      assert.ok(!/\n\s+at /.test(r.err), `a stack trace: ${r.err}`);
+    }
+    const help = await runAsync(process.execPath, [RUN, '--help']);
+    assert.equal(help.code, 0);
+    assert.match(help.out, /classes: strict, xfcc, smuggling, fuzz, half-close/);
+  });
 });
