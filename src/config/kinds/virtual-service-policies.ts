@@ -3,6 +3,7 @@
 // validateHTTPRetry, validateHTTPRewrite, validateHTTPFaultInjection, validatePercentage).
 
 import type { FieldPath } from '../../core/field-path.js';
+import { ENVOY_RETRY_ON } from '../../core/retry-on.js';
 import {
   boolean,
   type Checker,
@@ -303,24 +304,8 @@ function isKnownHttpStatus(code: number): boolean {
   return known.some(([lo = 0, hi = 0]) => code >= lo && code <= hi);
 }
 
-const RETRY_ON = new Set([
-  '5xx',
-  'gateway-error',
-  'reset',
-  'reset-before-request',
-  'connect-failure',
-  'retriable-4xx',
-  'refused-stream',
-  'retriable-status-codes',
-  'retriable-headers',
-  'envoy-ratelimited',
-  'http3-post-connect-failure',
-  'cancelled',
-  'deadline-exceeded',
-  'internal',
-  'resource-exhausted',
-  'unavailable',
-]);
+/** Istio's supportedRetryOnPolicies: Envoy's names. */
+const RETRY_ON: ReadonlySet<string> = new Set(ENVOY_RETRY_ON);
 
 export function checkRetries(r: Infer<typeof retries> | undefined, path: FieldPath, c: Checker): void {
   if (r === undefined) return;

@@ -47,7 +47,7 @@ export function translateRetryPolicy(
   for (const raw of str(p.retry_on).split(',')) {
     const token = raw.trim();
     if (token === '') continue;
-    if (RETRY_ON_NOT_IMPLEMENTED.includes(token)) {
+    if ((RETRY_ON_NOT_IMPLEMENTED as readonly string[]).includes(token)) {
       ctx.error(
         [...path, 'retry_on'],
         'proxy.unsupported',

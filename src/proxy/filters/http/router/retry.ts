@@ -3,6 +3,7 @@
 // `retry_on`, whether a retry is left, and how long to back off. Pure: randomness is injected; the connection
 // manager (hcm.ts) runs the attempts, timers and counters. /work/notes/envoy-semantics.md §1 has the sources.
 
+import { ENVOY_RETRY_ON, type EnvoyRetryOn } from '../../../../core/retry-on.js';
 import type { RetryPolicyConfig } from '../../../config/model.js';
 
 /** Envoy's stream reset reasons, as far as Skiff's upstream produces them. */
@@ -31,29 +32,15 @@ export type AttemptOutcome =
       requestSent: boolean;
     };
 
-/** The retry_on tokens Envoy knows, and what Skiff does with them. */
-export const RETRY_ON_TOKENS = [
-  '5xx',
-  'gateway-error',
-  'reset',
-  'reset-before-request',
-  'connect-failure',
-  'retriable-4xx',
-  'refused-stream',
-  'retriable-status-codes',
-  'envoy-ratelimited',
-  'http3-post-connect-failure',
-  'cancelled',
-  'deadline-exceeded',
-  'internal',
-  'resource-exhausted',
-  'unavailable',
-] as const;
-
-export type RetryOn = (typeof RETRY_ON_TOKENS)[number];
-
 /** Tokens Envoy knows that need settings Skiff does not implement (they would change behaviour): refused. */
-export const RETRY_ON_NOT_IMPLEMENTED: readonly string[] = ['retriable-headers'];
+export const RETRY_ON_NOT_IMPLEMENTED = ['retriable-headers'] as const;
+
+export type RetryOn = Exclude<EnvoyRetryOn, (typeof RETRY_ON_NOT_IMPLEMENTED)[number]>;
+
+/** The retry_on tokens Envoy knows that Skiff's router honours. */
+export const RETRY_ON_TOKENS: readonly RetryOn[] = ENVOY_RETRY_ON.filter(
+  (t): t is RetryOn => !(RETRY_ON_NOT_IMPLEMENTED as readonly string[]).includes(t),
+);
 
 const GRPC_CODES: Partial<Record<RetryOn, number>> = {
   cancelled: 1,
