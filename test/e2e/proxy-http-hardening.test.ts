@@ -10,54 +10,10 @@ import net, { type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { downstreamTls, meshSecrets } from './helpers/inbound.js';
+import { downstreamTls, httpConnectionManager, meshSecrets, staticCluster } from './helpers/inbound.js';
 import { freePort, makePki, type RunningProxy, runAsync, startProxy, statsOf } from './helpers/mesh.js';
 
 const RATINGS = 'spiffe://cluster.local/ns/bookinfo/sa/bookinfo-ratings';
-
-function hcm(statPrefix: string, cluster: string, options: object = {}) {
-  return {
-    name: 'envoy.filters.network.http_connection_manager',
-    typed_config: {
-      '@type':
-        'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-      stat_prefix: statPrefix,
-      ...options,
-      route_config: {
-        name: statPrefix,
-        virtual_hosts: [
-          {
-            name: 'all',
-            domains: ['*'],
-            routes: [{ match: { prefix: '/' }, route: { cluster, timeout: '5s' } }],
-          },
-        ],
-      },
-      http_filters: [
-        {
-          name: 'envoy.filters.http.router',
-          typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
-        },
-      ],
-    },
-  };
-}
-
-const cluster = (name: string, port: number, transportSocket?: object) => ({
-  name,
-  connect_timeout: '1s',
-  ...(transportSocket ? { transport_socket: transportSocket } : {}),
-  load_assignment: {
-    cluster_name: name,
-    endpoints: [
-      {
-        lb_endpoints: [
-          { endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } },
-        ],
-      },
-    ],
-  },
-});
 
 /** Writes `bytes` on a new connection that the client never closes; resolves with the reply once the proxy closes. */
 function rawUntilClosed(port: number, bytes: string): Promise<string> {
@@ -125,12 +81,12 @@ describe('HTTP hardening through the mesh (curl, two proxies)', { timeout: 60_00
                     application_protocols: ['istio', 'istio-peer-exchange', 'istio-http/1.1', 'istio-h2'],
                   },
                   transport_socket: downstreamTls(true),
-                  filters: [hcm('inbound_9080', 'inbound|9080||')],
+                  filters: [httpConnectionManager('inbound_9080', 'inbound|9080||')],
                 },
                 {
                   name: 'plaintext-http',
                   filter_chain_match: { transport_protocol: 'raw_buffer' },
-                  filters: [hcm('inbound_9080', 'inbound|9080||')],
+                  filters: [httpConnectionManager('inbound_9080', 'inbound|9080||')],
                 },
               ],
             },
@@ -155,7 +111,7 @@ describe('HTTP hardening through the mesh (curl, two proxies)', { timeout: 60_00
                   name: 'plaintext-http',
                   filter_chain_match: { transport_protocol: 'raw_buffer' },
                   filters: [
-                    hcm('inbound_sniffed', 'inbound|9080||', {
+                    httpConnectionManager('inbound_sniffed', 'inbound|9080||', {
                       common_http_protocol_options: { idle_timeout: '1s' },
                     }),
                   ],
@@ -163,7 +119,7 @@ describe('HTTP hardening through the mesh (curl, two proxies)', { timeout: 60_00
               ],
             },
           ],
-          clusters: [cluster('inbound|9080||', appPort)],
+          clusters: [staticCluster('inbound|9080||', appPort)],
         },
       }),
     );
@@ -192,10 +148,12 @@ describe('HTTP hardening through the mesh (curl, two proxies)', { timeout: 60_00
             {
               name: 'outbound_9080',
               address: { socket_address: { address: '127.0.0.1', port_value: port.a } },
-              filter_chains: [{ filters: [hcm('outbound_9080', 'outbound|9080||ratings')] }],
+              filter_chains: [
+                { filters: [httpConnectionManager('outbound_9080', 'outbound|9080||ratings')] },
+              ],
             },
           ],
-          clusters: [cluster('outbound|9080||ratings', port.b, upstreamTls)],
+          clusters: [staticCluster('outbound|9080||ratings', port.b, upstreamTls)],
         },
       }),
     );

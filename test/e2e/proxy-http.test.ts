@@ -9,56 +9,17 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { downstreamTls, meshSecrets } from './helpers/inbound.js';
+import { downstreamTls, httpConnectionManager, meshSecrets, staticCluster } from './helpers/inbound.js';
 import { freePort, makePki, type RunningProxy, runAsync, startProxy, statsOf } from './helpers/mesh.js';
 
 const RATINGS = 'spiffe://cluster.local/ns/bookinfo/sa/bookinfo-ratings';
 const PRODUCTPAGE = 'spiffe://cluster.local/ns/bookinfo/sa/productpage';
 
-function hcm(statPrefix: string, cluster: string) {
-  return {
-    name: 'envoy.filters.network.http_connection_manager',
-    typed_config: {
-      '@type':
-        'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-      stat_prefix: statPrefix,
-      forward_client_cert_details: 'APPEND_FORWARD',
-      set_current_client_cert_details: { subject: true, uri: true, dns: true },
-      route_config: {
-        name: statPrefix,
-        virtual_hosts: [
-          {
-            name: 'all',
-            domains: ['*'],
-            routes: [{ match: { prefix: '/' }, route: { cluster, timeout: '5s' } }],
-          },
-        ],
-      },
-      http_filters: [
-        {
-          name: 'envoy.filters.http.router',
-          typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
-        },
-      ],
-    },
-  };
-}
-
-const cluster = (name: string, port: number, transportSocket?: object) => ({
-  name,
-  connect_timeout: '1s',
-  ...(transportSocket ? { transport_socket: transportSocket } : {}),
-  load_assignment: {
-    cluster_name: name,
-    endpoints: [
-      {
-        lb_endpoints: [
-          { endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } },
-        ],
-      },
-    ],
-  },
-});
+const hcm = (statPrefix: string, cluster: string) =>
+  httpConnectionManager(statPrefix, cluster, {
+    forward_client_cert_details: 'APPEND_FORWARD',
+    set_current_client_cert_details: { subject: true, uri: true, dns: true },
+  });
 
 describe('HTTP through the mesh', { timeout: 60_000 }, () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'skiff-http-'));
@@ -120,7 +81,7 @@ describe('HTTP through the mesh', { timeout: 60_000 }, () => {
               ],
             },
           ],
-          clusters: [cluster('inbound|9080||', appPort)],
+          clusters: [staticCluster('inbound|9080||', appPort)],
         },
       }),
     );
@@ -154,7 +115,7 @@ describe('HTTP through the mesh', { timeout: 60_000 }, () => {
               ],
             },
           ],
-          clusters: [cluster('outbound|9080||ratings.bookinfo.svc.cluster.local', port.b, upstreamTls)],
+          clusters: [staticCluster('outbound|9080||ratings.bookinfo.svc.cluster.local', port.b, upstreamTls)],
         },
       }),
     );

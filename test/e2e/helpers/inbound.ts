@@ -153,11 +153,13 @@ export function inboundListener(mode: Mode, kind: PortKind, port: number, cluste
   };
 }
 
-export function staticCluster(name: string, port: number) {
+/** A STATIC cluster with one endpoint on 127.0.0.1:port, optionally with a transport socket (upstream TLS). */
+export function staticCluster(name: string, port: number, transportSocket?: object) {
   return {
     name,
     type: 'STATIC',
     connect_timeout: '1s',
+    ...(transportSocket ? { transport_socket: transportSocket } : {}),
     load_assignment: {
       cluster_name: name,
       endpoints: [
@@ -165,6 +167,38 @@ export function staticCluster(name: string, port: number) {
           lb_endpoints: [
             { endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: port } } } },
           ],
+        },
+      ],
+    },
+  };
+}
+
+/**
+ * An http_connection_manager whose one route sends everything to `cluster` (5 s timeout) through the router;
+ * `options` adds HttpConnectionManager fields (forward_client_cert_details, timeouts, codec_type …).
+ */
+export function httpConnectionManager(statPrefix: string, cluster: string, options: object = {}) {
+  return {
+    name: 'envoy.filters.network.http_connection_manager',
+    typed_config: {
+      '@type':
+        'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+      stat_prefix: statPrefix,
+      ...options,
+      route_config: {
+        name: statPrefix,
+        virtual_hosts: [
+          {
+            name: 'all',
+            domains: ['*'],
+            routes: [{ match: { prefix: '/' }, route: { cluster, timeout: '5s' } }],
+          },
+        ],
+      },
+      http_filters: [
+        {
+          name: 'envoy.filters.http.router',
+          typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' },
         },
       ],
     },
