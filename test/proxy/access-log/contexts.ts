@@ -1,6 +1,7 @@
 // Log contexts the access log tests share: an outbound HTTP request that succeeded, one that matched no route (NR),
 // one whose upstream refused the connection (UF,URX), and a TCP connection (no headers, no protocol).
 
+import { connectionLogContext } from '../../../src/proxy/access-log/context.js';
 import type { LogContext } from '../../../src/proxy/access-log/format.js';
 
 type Headers = Record<string, string>;
@@ -17,34 +18,11 @@ export function context(init: ContextInit = {}): LogContext {
   const { request, response, trailers, ...fields } = init;
   const lookup = (headers: Headers | undefined) => (name: string) => headers?.[name];
   return {
-    startTime: 1_672_531_200_123, // 2023-01-01T00:00:00.123Z
-    durationMs: undefined,
+    // A connection the listener knows nothing about: every field unset (the proxy's own blank context).
+    ...connectionLogContext(undefined, 1_672_531_200_123), // 2023-01-01T00:00:00.123Z
     requestHeader: lookup(request),
     responseHeader: lookup(response),
     responseTrailer: lookup(trailers),
-    protocol: undefined,
-    responseCode: 0,
-    responseFlags: [],
-    responseCodeDetails: undefined,
-    connectionTerminationDetails: undefined,
-    upstreamTransportFailureReason: undefined,
-    bytesReceived: 0,
-    bytesSent: 0,
-    upstreamHost: undefined,
-    upstreamCluster: undefined,
-    upstreamLocalAddress: undefined,
-    downstreamLocalAddress: undefined,
-    downstreamRemoteAddress: undefined,
-    downstreamDirectRemoteAddress: undefined,
-    requestedServerName: undefined,
-    routeName: undefined,
-    downstreamPeerUriSan: undefined,
-    upstreamPeerUriSan: undefined,
-    downstreamLocalUriSan: undefined,
-    downstreamTlsVersion: undefined,
-    connectionId: 0,
-    filterChainName: undefined,
-    upstreamRequestAttemptCount: 0,
     ...fields,
   };
 }
