@@ -34,9 +34,11 @@ if (files.length === 0) {
 }
 
 const reporter = process.env.CI ? 'tap' : 'spec';
+// --test-force-exit: a test file whose tests are over (passed, failed or timed out) ends even when something it
+// started is still open, so a regression that leaks a socket fails its test instead of hanging the run.
 const child = spawn(
   process.execPath,
-  ['--test', `--test-reporter=${reporter}`, '--test-concurrency=2', ...files],
+  ['--test', '--test-force-exit', `--test-reporter=${reporter}`, '--test-concurrency=2', ...files],
   {
     stdio: ['ignore', 'pipe', 'inherit'],
   },

@@ -45,6 +45,7 @@ import { type BodySink, type BodySource, readableSource, writableSink } from './
 import { BodyDecoder, fieldLines } from './h1-codec.js';
 import { H1Request, H1Response, H1Server, type H1Timeout } from './h1-server.js';
 import { DEFAULT_HEAD_LIMITS, parseResponseHead } from './http1-head.js';
+import { closeWhenFinished } from './http2-session.js';
 import { RETRY_BUFFER_LIMIT, ReplayableBody } from './router/replay-body.js';
 import { type AttemptOutcome, RetryState } from './router/retry.js';
 import {
@@ -363,6 +364,12 @@ export class HttpConnectionManager implements NetworkFilter {
     this.h2.on('session', (session: http2.ServerHttp2Session) => {
       session.on('error', () => {});
       session.on('frameError', () => this.stats.cxProtocolError.inc());
+      closeWhenFinished(session, () => {
+        this.stats.cxProtocolError.inc();
+        this.log.debug('HTTP/2 connection error: the session ended with a GOAWAY', {
+          source: session.socket?.remoteAddress,
+        });
+      });
       this.closeWhenIdle(session);
     });
   }

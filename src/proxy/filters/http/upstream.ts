@@ -14,6 +14,7 @@ import type { Cluster, ConnectOptions, ConnectResult, Endpoint } from '../../ups
 import { type BodySink, type BodySource, PushedBody, readableSource, writableSink } from './body.js';
 import { BodyDecoder, type Framing, fieldLines, headersObject, MessageWriter } from './h1-codec.js';
 import { DEFAULT_HEAD_LIMITS, type HeaderField, type HeadLimits, parseResponseHead } from './http1-head.js';
+import { closeWhenFinished } from './http2-session.js';
 import type { ResetReason } from './router/retry.js';
 
 /** What the upstream connection was: the source reporter's connection_security_policy and principal. */
@@ -568,6 +569,8 @@ class Http2Pool {
       session.on('error', forget);
       session.on('close', forget);
       session.on('goaway', forget);
+      // nghttp2 ending the session on a connection error leaves it open in Node: destroyed ('close' forgets it).
+      closeWhenFinished(session);
       session.once('remoteSettings', () => {
         pooled.settled = true;
         this.placeWaiting(endpoint);

@@ -663,3 +663,41 @@ describe('an HTTP/2 client that half-closes', { timeout: 15_000 }, () => {
     }
   });
 });
+
+describe('an HTTP/2 client whose frames nghttp2 refuses', { timeout: 15_000 }, () => {
+  it('gets a GOAWAY and its connection closed, counted as a protocol error (Node alone kept it open)', async () => {
+    const store = new StatsStore();
+    const hcm = new HttpConnectionManager(
+      hcmConfig([route('all', '/', 'app')], { codec: 'AUTO' }),
+      new ClusterManager([], store),
+      store,
+      silentLogger,
+    );
+    const accepted: net.Socket[] = [];
+    const server = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (s) => {
+      accepted.push(s);
+      hcm.handle(s, { peer: undefined, tls: false });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const client = net.connect({ port: portOf(server), host: '127.0.0.1' });
+      client.on('error', () => {});
+      client.resume();
+      await new Promise((r) => client.once('connect', r));
+      // The preface, then a frame header whose length is over SETTINGS_MAX_FRAME_SIZE; the client never closes.
+      client.write(
+        Buffer.concat([
+          Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'),
+          Buffer.from('c53e1b04e211a349e8', 'hex'),
+        ]),
+      );
+      await new Promise((r) => client.once('close', r));
+      await until(() => accepted.every((s) => s.destroyed), 'the accepted socket to be destroyed');
+      assert.equal(store.counter('http.inbound_0.0.0.0_9080.downstream_cx_protocol_error').value, 1);
+    } finally {
+      hcm.close();
+      for (const s of accepted) s.destroy();
+      server.close();
+    }
+  });
+});
