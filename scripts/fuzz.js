@@ -8,17 +8,20 @@
 //   --minutes N    how long to run in all (default 1); the targets share the time in turns
 //   --target NAME  one target (repeatable); default all: client-hello, http1, bootstrap, istio-config
 //   --keep-going   after a failure, drop that property and go on until the time is up (still exits 1)
+//   --hang-seconds S  an input whose check runs longer is saved as a fixture and the run ends (default 30)
 
 import { randomInt } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 
 const { values } = parseArgs({
   options: {
     minutes: { type: 'string', default: '1' },
     target: { type: 'string', multiple: true },
     'keep-going': { type: 'boolean', default: false },
+    'hang-seconds': { type: 'string', default: '30' },
   },
 });
 const minutes = Number(values.minutes);
@@ -29,7 +32,9 @@ if (!Number.isFinite(minutes) || minutes <= 0) {
 
 const dist = new URL('../dist/test/fuzz/', import.meta.url);
 const { TARGETS } = await import(new URL('targets/index.js', dist).href);
-const { runProperty, saveFailure } = await import(new URL('harness.js', dist).href);
+const { fixtureContent, runProperty, saveFailure, writeFixture } = await import(
+  new URL('harness.js', dist).href
+);
 const { fixturesDir } = await import(new URL('targets/seeds.js', dist).href);
 
 const names = values.target ?? Object.keys(TARGETS);
@@ -86,6 +91,29 @@ console.log(
   `fuzzing ${names.join(', ')} for ${minutes} min (fixtures: ${path.relative(process.cwd(), fixturesDir)})`,
 );
 
+// The hang watchdog (scripts/fuzz-watchdog.js) reads the input being checked from shared memory.
+const KEEP_BYTES = 4 * 1024 * 1024;
+const shared = new SharedArrayBuffer(16 + 256 + KEEP_BYTES);
+const header = new Int32Array(shared, 0, 4);
+const keptNames = new Uint8Array(shared, 16, 256);
+const kept = new Uint8Array(shared, 16 + 256);
+const watchdog = new Worker(new URL('./fuzz-watchdog.js', import.meta.url), {
+  workerData: { shared, fixturesDir, hangMs: Number(values['hang-seconds']) * 1000 },
+});
+watchdog.unref();
+function keepInput(target, p, value) {
+  const { content, ext } = fixtureContent(p, value);
+  keptNames.fill(0);
+  keptNames.set(Buffer.from(`${target.name}\n${ext}`).subarray(0, 256));
+  if (content.length <= KEEP_BYTES) {
+    kept.set(content);
+    Atomics.store(header, 1, content.length);
+  } else {
+    Atomics.store(header, 1, -1);
+  }
+  Atomics.add(header, 0, 1);
+}
+
 let lastProgress = Date.now();
 outer: while (Date.now() < deadline && targets.some((t) => t.properties.length > 0)) {
   for (const t of targets) {
@@ -96,14 +124,19 @@ outer: while (Date.now() < deadline && targets.some((t) => t.properties.length >
       entry.runs = runs;
       const seed = randomInt(2 ** 31);
       const at = Date.now();
-      const outcome = await runProperty(entry.p, { seed, numRuns: runs });
+      const outcome = await runProperty(entry.p, {
+        seed,
+        numRuns: runs,
+        onInput: (v) => keepInput(t.target, entry.p, v),
+      });
       const ms = Date.now() - at;
       const s = stats.get(t.target.name);
       s.inputs += outcome.runs;
       s.ms += ms;
       entry.msPerInput = Math.max(0.001, ms / Math.max(1, outcome.runs));
       if (outcome.slowest && outcome.slowest.ms > SLOW_MS) {
-        const file = saveFailure(slowDir, t.target, entry.p, outcome.slowest.value);
+        const { content, ext } = fixtureContent(entry.p, outcome.slowest.value);
+        const file = writeFixture(slowDir, t.target.name, content, ext);
         slow.push(
           `${t.target.name}: ${entry.p.name}: ${outcome.slowest.ms.toFixed(0)} ms → ${path.relative(process.cwd(), file)}`,
         );

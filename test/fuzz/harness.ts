@@ -51,6 +51,8 @@ export interface RunOptions {
   numRuns: number;
   /** fast-check's replay path of a failure (with its seed): runs that one input and its shrinks only. */
   path?: string;
+  /** Called with each input before it is checked (the long run's hang watchdog keeps a copy). */
+  onInput?: (value: unknown) => void;
 }
 
 export interface Failure {
@@ -72,6 +74,7 @@ export interface RunOutcome {
 /** Runs one property; a failure is shrunk by fast-check before it is returned. */
 export async function runProperty(p: FuzzProperty<never>, options: RunOptions): Promise<RunOutcome> {
   let slowest: RunOutcome['slowest'];
+  const onInput = options.onInput;
   const timed = (v: never, started: number) => {
     const ms = performance.now() - started;
     if (!slowest || ms > slowest.ms) slowest = { ms, value: v };
@@ -84,6 +87,7 @@ export async function runProperty(p: FuzzProperty<never>, options: RunOptions): 
   const details = p.async
     ? await fc.check(
         fc.asyncProperty(p.arbitrary, async (v) => {
+          onInput?.(v);
           const started = performance.now();
           await p.check(v);
           timed(v, started);
@@ -92,6 +96,7 @@ export async function runProperty(p: FuzzProperty<never>, options: RunOptions): 
       )
     : fc.check(
         fc.property(p.arbitrary, (v) => {
+          onInput?.(v);
           const started = performance.now();
           p.check(v);
           timed(v, started);
@@ -177,22 +182,27 @@ export async function replayFixture(target: FuzzTarget, fixture: Fixture): Promi
   await p.check(fixture.value as never);
 }
 
-/** Writes a failure as a new fixture (named by the hash of its content) and returns its path. */
-export function saveFailure(dir: string, target: FuzzTarget, p: FuzzProperty<never>, value: unknown): string {
-  const folder = path.join(dir, target.name);
-  mkdirSync(folder, { recursive: true });
-  let content: Buffer;
-  let ext: string;
+/** What a value is saved as: its raw input (`bin`, `yaml`, `json`), or the value itself as a `case.json`. */
+export function fixtureContent(p: FuzzProperty<never>, value: unknown): { content: Buffer; ext: string } {
   if (p.raw) {
     const raw = p.raw(value as never);
-    content = raw.bytes;
-    ext = raw.ext;
-  } else {
-    content = Buffer.from(`${encodeCase({ property: p.name, value })}\n`);
-    ext = 'case.json';
+    return { content: raw.bytes, ext: raw.ext };
   }
+  return { content: Buffer.from(`${encodeCase({ property: p.name, value })}\n`), ext: 'case.json' };
+}
+
+/** Writes content as a new fixture of a target, named by its hash; returns the file's path. */
+export function writeFixture(dir: string, target: string, content: Buffer, ext: string): string {
+  const folder = path.join(dir, target);
+  mkdirSync(folder, { recursive: true });
   const hash = createHash('sha256').update(content).digest('hex').slice(0, 16);
   const file = path.join(folder, `${hash}.${ext}`);
   writeFileSync(file, content);
   return file;
+}
+
+/** Writes a failure as a new fixture (named by the hash of its content) and returns its path. */
+export function saveFailure(dir: string, target: FuzzTarget, p: FuzzProperty<never>, value: unknown): string {
+  const { content, ext } = fixtureContent(p, value);
+  return writeFixture(dir, target.name, content, ext);
 }
