@@ -16,6 +16,7 @@ import {
   type Node,
   Parser,
   type Scalar,
+  visit,
 } from 'yaml';
 import { showValue } from '../core/diagnostics.js';
 import type { FieldPath } from '../core/field-path.js';
@@ -155,17 +156,41 @@ function mergedBlockMapScalar(token: CST.Token): CST.FlowScalar | undefined {
 
 const TAG = 'tag:yaml.org,2002:';
 
+/**
+ * The node each alias refers to: the last node before it carrying its anchor (YAML 1.2 §3.2.2.2; go-yaml keeps
+ * the same pointer per alias). Found in one walk of the document: the `yaml` package's `Alias.resolve` walks the
+ * whole document on every call, which made a file sharing one block thousands of times take minutes.
+ */
+function aliasTargets(doc: Document.Parsed): Map<Alias, Node> {
+  const targets = new Map<Alias, Node>();
+  const anchors = new Map<string, Node>();
+  visit(doc, {
+    Node: (_key, node) => {
+      if (isAlias(node)) {
+        const target = anchors.get(node.source);
+        if (target) targets.set(node, target);
+      } else if (node.anchor) {
+        anchors.set(node.anchor, node);
+      }
+    },
+  });
+  return targets;
+}
+
 class Converter {
   readonly problems: YamlProblem[] = [];
   readonly warnings: YamlProblem[] = [];
   readonly lines = new Map<string, number>();
   private readonly resolving = new Set<Node>();
+  private readonly targets: Map<Alias, Node>;
 
   constructor(
-    private readonly doc: Document.Parsed,
+    doc: Document.Parsed,
     private readonly lineCounter: LineCounter,
     private readonly index: number,
-  ) {}
+  ) {
+    this.targets = aliasTargets(doc);
+  }
 
   private lineAt(node: { range?: [number, number, number] | null } | null | undefined): number {
     return this.lineCounter.linePos(node?.range?.[0] ?? 0).line;
@@ -179,7 +204,7 @@ class Converter {
   convert(node: Node | Alias | null | undefined, path: FieldPath): unknown {
     if (node === null || node === undefined) return null;
     if (isAlias(node)) {
-      const target = node.resolve(this.doc);
+      const target = this.targets.get(node);
       if (!target) return this.problem(node, `unknown alias *${node.source}`);
       if (this.resolving.has(target)) return this.problem(node, `alias *${node.source} refers to itself`);
       this.resolving.add(target);
