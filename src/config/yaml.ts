@@ -86,7 +86,14 @@ export function parseYamlStream(text: string): YamlStream {
     }
     if (doc.errors.length > 0) return;
     const converter = new Converter(doc, lineCounter, index);
-    const value = converter.convert(doc.contents, []);
+    let value: unknown;
+    try {
+      value = converter.convert(doc.contents, []);
+    } catch (e) {
+      if (!(e instanceof ExcessiveAliasing)) throw e;
+      problems.push({ document: index, line: e.line, message: e.message });
+      return;
+    }
     problems.push(...converter.problems);
     warnings.push(...converter.warnings);
     if (converter.problems.length > 0 || value === null) return;
@@ -177,12 +184,37 @@ function aliasTargets(doc: Document.Parsed): Map<Alias, Node> {
   return targets;
 }
 
+// A YAML bomb (anchors of lists of aliases of anchors, "billion laughs") expands exponentially. go-yaml v2
+// (what Kubernetes decodes with) counts every node it decodes and those decoded through an alias, and refuses
+// a document where aliases account for too many of them (decode.go `allowedAliasRatio`, since v2.2.8,
+// CVE-2019-11254): more than 100 alias-driven nodes out of more than 1,000, and a share of them above 99% up to
+// 400,000 nodes, falling to 10% at 4,000,000. The same rule here, with go-yaml's message.
+const ALIAS_RATIO_RANGE_LOW = 400_000;
+const ALIAS_RATIO_RANGE_HIGH = 4_000_000;
+
+function allowedAliasRatio(decodes: number): number {
+  if (decodes <= ALIAS_RATIO_RANGE_LOW) return 0.99;
+  if (decodes >= ALIAS_RATIO_RANGE_HIGH) return 0.1;
+  return 0.99 - (0.89 * (decodes - ALIAS_RATIO_RANGE_LOW)) / (ALIAS_RATIO_RANGE_HIGH - ALIAS_RATIO_RANGE_LOW);
+}
+
+/** Ends the conversion of a document (caught in parseYamlStream, never thrown out of it). */
+class ExcessiveAliasing extends Error {
+  constructor(readonly line: number) {
+    super('document contains excessive aliasing (a YAML bomb: Kubernetes refuses it too)');
+  }
+}
+
 class Converter {
   readonly problems: YamlProblem[] = [];
   readonly warnings: YamlProblem[] = [];
   readonly lines = new Map<string, number>();
   private readonly resolving = new Set<Node>();
   private readonly targets: Map<Alias, Node>;
+  /** Nodes decoded, and of those the ones decoded through an alias (go-yaml's decodeCount, aliasCount). */
+  private decodes = 0;
+  private aliasDecodes = 0;
+  private aliasDepth = 0;
 
   constructor(
     doc: Document.Parsed,
@@ -201,16 +233,34 @@ class Converter {
     return null;
   }
 
+  /** Counts one decoded node; throws ExcessiveAliasing past go-yaml v2's limit. */
+  private count(node: Node | Alias): void {
+    this.decodes++;
+    if (this.aliasDepth > 0) this.aliasDecodes++;
+    if (
+      this.aliasDecodes > 100 &&
+      this.decodes > 1000 &&
+      this.aliasDecodes / this.decodes > allowedAliasRatio(this.decodes)
+    ) {
+      throw new ExcessiveAliasing(this.lineAt(node));
+    }
+  }
+
   convert(node: Node | Alias | null | undefined, path: FieldPath): unknown {
     if (node === null || node === undefined) return null;
+    this.count(node);
     if (isAlias(node)) {
       const target = this.targets.get(node);
       if (!target) return this.problem(node, `unknown alias *${node.source}`);
       if (this.resolving.has(target)) return this.problem(node, `alias *${node.source} refers to itself`);
       this.resolving.add(target);
-      const value = this.convert(target, path);
-      this.resolving.delete(target);
-      return value;
+      this.aliasDepth++;
+      try {
+        return this.convert(target, path);
+      } finally {
+        this.aliasDepth--;
+        this.resolving.delete(target);
+      }
     }
     this.lines.set(pathKey(path), this.lineAt(node));
     if (isScalar(node)) return this.scalar(node);
@@ -261,6 +311,7 @@ class Converter {
 
   /** Map keys become JSON strings as sigs.k8s.io/yaml makes them: 80 → "80", true → "true". */
   private key(node: Node | null, path: FieldPath): string | undefined {
+    if (isScalar(node)) this.count(node);
     const value = isScalar(node) ? this.scalar(node, true) : this.convert(node, path);
     if (typeof value === 'string') return value;
     if (typeof value === 'number') return Number.isInteger(value) ? String(value) : formatFloatKey(value);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Alias } from 'yaml';
+import { loadConfig } from '../../src/config/load.js';
 import { lineOf, parseYamlStream, resolvePlainScalar } from '../../src/config/yaml.js';
 
 function one(text: string): unknown {
@@ -186,6 +187,51 @@ describe('YAML documents as kubectl reads them', () => {
     assert.equal(items.length, 4000);
     assert.deepEqual(items[3999], { port: 8080 });
     assert.equal(walks, 0, 'Alias.resolve walks the whole document each time');
+  });
+
+  // test/fuzz/fixtures/istio-config/b0064233af0d140d.yaml (ten levels, 75 million nodes once expanded) hung
+  // the loader, which expanded every alias.
+  /** A "billion laughs" YAML bomb: `levels` anchors, each a list of ten aliases of the one before. */
+  function yamlBomb(levels: number): string {
+    let text = 'a: &a [x, x, x, x, x, x, x, x, x, x]\n';
+    let previous = 'a';
+    for (let i = 0; i < levels; i++) {
+      text += `b${i}: &b${i} [${Array(10).fill(`*${previous}`).join(', ')}]\n`;
+      previous = `b${i}`;
+    }
+    return text;
+  }
+
+  it('refuses a YAML bomb as go-yaml v2 does (excessive aliasing), without expanding it', () => {
+    // Four levels are 10^5 nodes once expanded (seconds and hundreds of MB); nine would never finish.
+    for (const levels of [3, 4]) {
+      const { documents, problems } = parseYamlStream(`${yamlBomb(levels)}---\nok: 1\n`);
+      assert.deepEqual(
+        problems.map((p) => [p.document, p.message]),
+        [[1, 'document contains excessive aliasing (a YAML bomb: Kubernetes refuses it too)']],
+      );
+      assert.ok((problems[0]?.line ?? 0) >= 1);
+      assert.deepEqual(
+        documents.map((d) => d.value),
+        [{ ok: 1 }],
+        'the other documents still load',
+      );
+    }
+    const snapshot = loadConfig([{ path: 'bomb.yaml', text: yamlBomb(4) }]);
+    assert.deepEqual(
+      snapshot.diagnostics.map((d) => [d.code, d.file, d.document]),
+      [['SKIFF_CONFIG_SYNTAX', 'bomb.yaml', 1]],
+    );
+  });
+
+  it('expands ordinary aliases: a few anchors used many times stay well inside the limit', () => {
+    const text = `base: &b {port: 8080, mode: STRICT}\nitems: [${Array(300).fill('*b').join(', ')}]\n${yamlBomb(1)}`;
+    const { documents, problems } = parseYamlStream(text);
+    assert.deepEqual(problems, []);
+    const value = documents[0]?.value as { items: unknown[]; b0: unknown[] };
+    assert.equal(value.items.length, 300);
+    assert.deepEqual(value.items[299], { port: 8080, mode: 'STRICT' });
+    assert.equal(value.b0.length, 10);
   });
 
   it('garbage never throws', () => {
