@@ -124,11 +124,21 @@ outer: while (Date.now() < deadline && targets.some((t) => t.properties.length >
       entry.runs = runs;
       const seed = randomInt(2 ** 31);
       const at = Date.now();
-      const outcome = await runProperty(entry.p, {
-        seed,
-        numRuns: runs,
-        onInput: (v) => keepInput(t.target, entry.p, v),
-      });
+      let outcome;
+      try {
+        outcome = await runProperty(entry.p, {
+          seed,
+          numRuns: runs,
+          onInput: (v) => keepInput(t.target, entry.p, v),
+        });
+      } catch (err) {
+        // An error outside the property (a generator's): the harness is broken, not the parser.
+        console.log(
+          `\nHARNESS ERROR in ${t.target.name}: ${entry.p.name} (seed ${seed})\n${err?.stack ?? err}`,
+        );
+        summary();
+        process.exit(2);
+      }
       const ms = Date.now() - at;
       const s = stats.get(t.target.name);
       s.inputs += outcome.runs;

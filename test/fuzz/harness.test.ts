@@ -109,4 +109,15 @@ describe('fuzz harness', () => {
     assert.deepEqual(mutateTree(tree, [{ op: 7, at: 2, n: 0, v: 0, payload: null }]), { a: { b: null } });
     assert.deepEqual(tree, { a: { b: 1 } }, 'the seed is not changed');
   });
+
+  it('copies payloads into the tree, so one payload used twice never makes a cycle', () => {
+    const payload = { p: 1 };
+    const out = mutateTree({ a: 1 }, [
+      { op: 1, at: 1, n: 0, v: 0, payload },
+      { op: 9, at: 1, n: 0, v: 0, payload },
+    ]) as { a: { apiVersion: unknown } };
+    assert.deepEqual(out, { a: { p: 1, apiVersion: { p: 1 } } });
+    assert.notEqual(out.a.apiVersion, out.a);
+    assert.deepEqual(payload, { p: 1 }, 'the payload itself is not changed');
+  });
 });

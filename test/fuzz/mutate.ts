@@ -341,7 +341,8 @@ const DICTIONARY_VALUES: JsonTree[] = [
 
 /**
  * Applies tree edits to a copy of `seed`: delete, replace, rename (camelCase, typo, dictionary key), wrap in a
- * list or an object, stringify, graft another subtree, null, dictionary value, add a key.
+ * list or an object, stringify, graft another subtree, null, dictionary value, add a key. Payloads are copied
+ * in: fast-check reuses generated values while shrinking, and a payload inserted twice could become a cycle.
  */
 export function mutateTree(seed: JsonTree, edits: readonly TreeEdit[]): JsonTree {
   let root: JsonTree = structuredClone(seed);
@@ -370,7 +371,7 @@ export function mutateTree(seed: JsonTree, edits: readonly TreeEdit[]): JsonTree
         set(undefined);
         break;
       case 1:
-        set(e.payload);
+        set(structuredClone(e.payload));
         break;
       case 2:
         if (s.parent !== undefined && !Array.isArray(s.parent)) {
@@ -413,7 +414,7 @@ export function mutateTree(seed: JsonTree, edits: readonly TreeEdit[]): JsonTree
       default:
         if (typeof s.value === 'object' && s.value !== null && !Array.isArray(s.value)) {
           Object.defineProperty(s.value, KEYS[e.n % KEYS.length] as string, {
-            value: e.payload,
+            value: structuredClone(e.payload),
             enumerable: true,
             writable: true,
             configurable: true,
