@@ -183,7 +183,8 @@ describe('YAML documents as kubectl reads them', () => {
       Alias.prototype.resolve = resolve;
     }
     assert.deepEqual(loaded.problems, []);
-    const items = (loaded.documents[0]?.value as { items: unknown[] }).items;
+    const value = loaded.documents[0]?.value as { items: unknown[] } | undefined;
+    const items = value?.items ?? [];
     assert.equal(items.length, 4000);
     assert.deepEqual(items[3999], { port: 8080 });
     assert.equal(walks, 0, 'Alias.resolve walks the whole document each time');
