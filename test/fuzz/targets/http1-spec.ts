@@ -198,6 +198,7 @@ export function expectedHead(s: RequestSpec): Omit<RequestHead, 'end'> {
     kind: 'head',
     method: s.method,
     target: s.target,
+    fragment: s.target.includes('#'),
     version: s.version,
     headers,
     body:
