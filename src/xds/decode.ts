@@ -206,13 +206,24 @@ function rulesOf(options: Record<string, unknown> | undefined, prefix: string): 
 
 class Walker {
   readonly diagnostics: Diagnostic[] = [];
-  private readonly support: SupportTable | undefined;
+  private support: SupportTable | undefined;
 
   constructor(
     private readonly root: protobuf.Root,
     options: DecodeOptions,
   ) {
     this.support = options.support;
+  }
+
+  /** Decodes without the support table: for the value of a field already reported as not implemented. */
+  private withoutSupport<T>(decode: () => T): T {
+    const table = this.support;
+    this.support = undefined;
+    try {
+      return decode();
+    } finally {
+      this.support = table;
+    }
   }
 
   private error(path: FieldPath, code: string, message: string): undefined {
@@ -289,7 +300,12 @@ class Walker {
         continue;
       }
       if (raw === null && field.type !== 'google.protobuf.Value') continue;
-      const value = this.field(field, raw, at);
+      // A field Skiff does not implement is one problem, said once at the field: its value is still decoded
+      // (a bad value is its own mistake), but what is inside it is not checked against the support table too.
+      const unsupported = this.support !== undefined && !(supported && field.name in supported);
+      const value = unsupported
+        ? this.withoutSupport(() => this.field(field, raw, at))
+        : this.field(field, raw, at);
       if (value === undefined) continue;
       out[field.name] = value;
       if (field.partOf) {

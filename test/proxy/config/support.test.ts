@@ -108,19 +108,51 @@ describe('PROXY_SUPPORT', () => {
   it('refuses a message type no group lists, when it has content', () => {
     const r = decodeMessage(
       envoyRoot(),
-      'envoy.config.core.v3.Address',
-      { pipe: { path: '/tmp/s' } },
+      'envoy.config.core.v3.Pipe',
+      { path: '/tmp/s' },
       { support: PROXY_SUPPORT },
       ['a'],
     );
-    // The field is refused too (Address lists only socket_address); the type's own refusal is what counts here.
-    assert.ok(
-      problems(r.diagnostics).some(
-        (p) =>
-          p.path === 'a.pipe' &&
-          p.message ===
-            'envoy.config.core.v3.Pipe is not implemented by the Skiff proxy (docs/proxy-config.md)',
+    assert.deepEqual(problems(r.diagnostics), [
+      error(
+        'a',
+        'proxy.unsupported',
+        'envoy.config.core.v3.Pipe is not implemented by the Skiff proxy (docs/proxy-config.md)',
       ),
+    ]);
+  });
+
+  it('says an unimplemented field once, not again for each message inside its value', () => {
+    const r = decodeMessage(
+      envoyRoot(),
+      'envoy.config.cluster.v3.Cluster',
+      { name: 'c', circuit_breakers: { thresholds: [{ max_retries: 10 }] } },
+      { support: PROXY_SUPPORT },
+      ['c'],
+    );
+    assert.deepEqual(problems(r.diagnostics), [
+      error(
+        'c.circuit_breakers',
+        'proxy.unsupported',
+        'field "circuit_breakers" of envoy.config.cluster.v3.Cluster is not implemented by the Skiff proxy; remove it or leave it at its default (docs/proxy-config.md)',
+      ),
+    ]);
+  });
+
+  it('still decodes the value of an unimplemented field: a bad value inside it is its own mistake', () => {
+    const r = decodeMessage(
+      envoyRoot(),
+      'envoy.config.cluster.v3.Cluster',
+      { name: 'c', circuit_breakers: { thresholds: [{ max_retriez: 10 }] } },
+      { support: PROXY_SUPPORT },
+      ['c'],
+    );
+    assert.deepEqual(
+      problems(r.diagnostics).map((p) => [p.path, p.code]),
+      [
+        ['c.circuit_breakers.thresholds[0].max_retriez', 'proxy.unknown-field'],
+        ['c.circuit_breakers', 'proxy.unsupported'],
+      ],
     );
   });
 });
