@@ -239,7 +239,7 @@ describe('inbound modes with real clients', { timeout: 120_000 }, () => {
 
   it('STRICT, TLS 1.2: s_client with a foreign CA or another trust domain reads the alert Envoy would send', async () => {
     // Issue 23, item 10: refused inside the handshake (unknown_ca for the chain, certificate_unknown for the SAN
-    // matchers), not a bare close after it. TLS 1.3 cannot carry such an alert from Node: docs/notes/tls-alerts.md.
+    // matchers), not a bare close after it. TLS 1.3 cannot carry such an alert from Node: docs/reliability.md ("TLS alerts").
     const port = ports.get('STRICT-tcp') ?? 0;
     for (const [certDir, alert] of [
       ['foreign', 'tlsv1 alert unknown ca'],

@@ -26,7 +26,7 @@
 // last flight has not left the process yet, so the alert is written in the clear where OpenSSL would have put it
 // and the flight is dropped (the client sees the alert, as from Envoy); in TLS 1.3 no alert is sent (the records
 // after the server's Finished are encrypted, with keys Node gives out only through its key log) and the client
-// sees the connection closed. docs/notes/tls-alerts.md has the details and what was tried.
+// sees the connection closed. docs/reliability.md ("TLS alerts") has the details and what was tried.
 //
 // ALPN: Envoy picks the first of its own protocols the client offers, and when none is offered it carries on
 // without ALPN. Node would abort such a handshake (no_application_protocol), so the choice is made here from

@@ -2,8 +2,8 @@
 // too. Envoy verifies inside the handshake and fails it with an alert: a chain that does not verify gets BoringSSL's
 // SSL_alert_from_verify_result(X509 error) (DefaultCertValidator::doVerifyCertChain), a SAN matcher miss gets
 // SSL_AD_CERTIFICATE_UNKNOWN (the validator's default `tls_alert`). Node 20 verifies after the handshake (its verify
-// callback always returns 1), so the alert has to be written by us: see docs/notes/tls-alerts.md for what is possible
-// and why TLS 1.3 gets none.
+// callback always returns 1), so the alert has to be written by us: docs/reliability.md ("TLS alerts") says what is
+// possible and why TLS 1.3 gets none.
 
 /** TLS AlertDescription values (RFC 8446 §6). */
 export const ALERT = {
@@ -77,7 +77,7 @@ const RECORD_VERSION: Record<string, number> = { TLSv1: 0x0301, 'TLSv1.1': 0x030
  * records stay unprotected until it sends ChangeCipherSpec, and Node emits 'secure' on a full handshake before its
  * last flight (ChangeCipherSpec, Finished) has left the process: a plain alert written then is exactly what OpenSSL
  * or BoringSSL would have sent had they refused the client certificate themselves. Under TLS 1.3 the server's
- * Finished went out in its first flight, so every later record must be encrypted (docs/notes/tls-alerts.md).
+ * Finished went out in its first flight, so every later record must be encrypted (docs/reliability.md, "TLS alerts").
  */
 export function plaintextAlert(protocol: string | null, alert: AlertName): Buffer | undefined {
   const version = protocol === null ? undefined : RECORD_VERSION[protocol];
