@@ -134,7 +134,11 @@ function readResource(
   const group = groupOf(apiVersion);
   const version = apiVersion.slice(apiVersion.indexOf('/') + 1);
   const entry = findKind(group, kind);
-  const label = `${kind}${isPlainObject(value.metadata) && typeof value.metadata.name === 'string' ? ` ${value.metadata.namespace ?? 'default'}/${value.metadata.name}` : ''}`;
+  // The namespace may be anything here (it is checked later): a mapping is shown as JSON, never converted with
+  // String() (a mapping with a `toString` key made that throw).
+  const ns = isPlainObject(value.metadata) ? value.metadata.namespace : undefined;
+  const nsText = ns === undefined || ns === null ? 'default' : typeof ns === 'string' ? ns : showValue(ns);
+  const label = `${kind}${isPlainObject(value.metadata) && typeof value.metadata.name === 'string' ? ` ${nsText}/${value.metadata.name}` : ''}`;
   if (!entry) {
     if (OWNED_GROUPS.has(group)) {
       const known = KINDS.filter((k) => k.group === group).map((k) => k.kind);

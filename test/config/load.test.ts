@@ -171,6 +171,19 @@ describe('loadConfig', () => {
       assert.doesNotThrow(() => load(text));
     }
   });
+
+  // Found by npm run fuzz (test/fuzz/fixtures/istio-config/6539a66651a904cb.yaml): the resource's label put the
+  // namespace in a template string, and a mapping with a `toString` key cannot be turned into a string.
+  it('a namespace that is a mapping (even one with a toString key) is a type error at its path, not a crash', () => {
+    const text =
+      'apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata:\n  name: vs\n  namespace:\n    toString: {a: 1}\n    valueOf: 2\nspec:\n  hosts: [a]\n  tcp: [{route: [{destination: {host: a}}]}]\n';
+    const errors = load(text)
+      .diagnostics.filter((d) => d.severity === 'error')
+      .map((d) => [d.code, formatPath(d.path ?? []), d.message]);
+    assert.deepEqual(errors, [
+      ['SKIFF_CONFIG_TYPE', 'metadata.namespace', 'expected a string, got a mapping'],
+    ]);
+  });
 });
 
 describe('MeshConfig', () => {
