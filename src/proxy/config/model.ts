@@ -203,6 +203,20 @@ export interface HttpConnectionManagerConfig {
   idleTimeoutMs: number;
   /** http_protocol_options.allow_custom_methods: any token is an HTTP/1.1 method (Envoy: false). */
   allowCustomMethods: boolean;
+  /** http_protocol_options.accept_http_10: HTTP/1.0 (and 0.9) is served, else answered 426 (Envoy: false). */
+  acceptHttp10: boolean;
+  /** http_protocol_options.default_host_for_http_10: Host of an HTTP/1.0 request without one ('': none). */
+  defaultHostForHttp10: string;
+  /**
+   * http_protocol_options.allow_absolute_url: an absolute-form target gives Host and the path (Envoy: true); off,
+   * the target is the path as sent.
+   */
+  allowAbsoluteUrl: boolean;
+  /**
+   * use_remote_address (Envoy: false). Only its part in the HTTP/1 codec is implemented: with it (and no trusted
+   * XFF hops, which Skiff does not read) an `https://` absolute-form target on a plaintext connection is 403.
+   */
+  useRemoteAddress: boolean;
   upgrades: string[];
   istioStats: IstioStatsConfig | undefined;
   peerMetadata: PeerMetadataConfig | undefined;

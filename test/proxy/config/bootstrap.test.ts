@@ -514,6 +514,35 @@ ${tcp.trim().replace(/^filters:\n/, '')}`);
     assert.deepEqual(of('          upgrade_configs: [{upgrade_type: websocket}]\n').upgrades, ['websocket']);
   });
 
+  it("reads accept_http_10, default_host_for_http_10 and allow_absolute_url (a BoolValue), with Envoy's defaults", () => {
+    const of = (extra: string) => {
+      const yaml = hcm('').replace('          codec_type: HTTP2\n', `          codec_type: HTTP2\n${extra}`);
+      const loaded = parseBootstrap(yaml, 'b.yaml');
+      assert.deepEqual(loaded.diagnostics.map(formatDiagnostic), []);
+      const f = loaded.config?.listeners[0]?.filterChains[0]?.filters[0];
+      assert.ok(f?.kind === 'http_connection_manager');
+      return [f.acceptHttp10, f.defaultHostForHttp10, f.allowAbsoluteUrl];
+    };
+    assert.deepEqual(of(''), [false, '', true]);
+    assert.deepEqual(
+      of(
+        '          http_protocol_options: {accept_http_10: true, default_host_for_http_10: "app.local", allow_absolute_url: false}\n',
+      ),
+      [true, 'app.local', false],
+    );
+    assert.deepEqual(of('          http_protocol_options: {allow_absolute_url: true}\n'), [false, '', true]);
+    const bad = hcm('').replace(
+      '          codec_type: HTTP2\n',
+      '          codec_type: HTTP2\n          http_protocol_options: {accept_http_10: true, default_host_for_http_10: "a b"}\n',
+    );
+    assert.ok(
+      errorsOf(bad).some((e) =>
+        /http_protocol_options\.default_host_for_http_10: "a b" is not a valid Host/.test(e),
+      ),
+      errorsOf(bad).join('\n'),
+    );
+  });
+
   it('refuses a CONNECT upgrade and connection options it does not implement', () => {
     const withOptions = (extra: string) =>
       hcm('').replace('          codec_type: HTTP2\n', `          codec_type: HTTP2\n${extra}`);

@@ -14,6 +14,7 @@ import type {
   RouteConfigurationConfig,
 } from '../../config/model.js';
 import { translateRouteConfiguration } from '../../config/resources/route.js';
+import { isValidAuthority } from './http1-target.js';
 
 /** Envoy's defaults. */
 const MAX_REQUEST_HEADERS_KB = 60;
@@ -72,6 +73,36 @@ function translateRoutes(
   return { ...rc, rds: false };
 }
 
+/**
+ * `http_protocol_options` (Http1ProtocolOptions) as the connection manager's codec reads them, with Envoy's
+ * defaults (source/common/http/http1/settings.cc:17-20: allow_absolute_url true, the others off).
+ */
+function translateHttp1Options(
+  o: JsonObject,
+  path: FieldPath,
+  ctx: TranslateContext,
+): Pick<
+  HttpConnectionManagerConfig,
+  'allowCustomMethods' | 'acceptHttp10' | 'defaultHostForHttp10' | 'allowAbsoluteUrl'
+> {
+  const host = str(o.default_host_for_http_10);
+  // Envoy takes any string, and then refuses every request it gives a Host to: 400 http.invalid_authority
+  // (codec_impl.cc:1237 HeaderUtility::requestHeadersValid). Refused here instead.
+  if (host !== '' && !isValidAuthority(host)) {
+    ctx.error(
+      [...path, 'default_host_for_http_10'],
+      'proxy.host',
+      `${JSON.stringify(host)} is not a valid Host: a host[:port] of letters, digits and !$%&'()*+,-.:;=@[]_~`,
+    );
+  }
+  return {
+    allowCustomMethods: o.allow_custom_methods === true,
+    acceptHttp10: o.accept_http_10 === true,
+    defaultHostForHttp10: host,
+    allowAbsoluteUrl: o.allow_absolute_url !== false,
+  };
+}
+
 function translateHcm(h: JsonObject, path: FieldPath, ctx: TranslateContext): HttpConnectionManagerConfig {
   const codec = str(h.codec_type) || 'AUTO';
   if (codec !== 'AUTO' && codec !== 'HTTP1' && codec !== 'HTTP2') {
@@ -106,7 +137,8 @@ function translateHcm(h: JsonObject, path: FieldPath, ctx: TranslateContext): Ht
     requestHeadersTimeoutMs: durationOr(h.request_headers_timeout, 0),
     streamIdleTimeoutMs: durationOr(h.stream_idle_timeout, STREAM_IDLE_TIMEOUT_MS),
     idleTimeoutMs: durationOr(obj(h.common_http_protocol_options).idle_timeout, IDLE_TIMEOUT_MS),
-    allowCustomMethods: obj(h.http_protocol_options).allow_custom_methods === true,
+    ...translateHttp1Options(obj(h.http_protocol_options), [...path, 'http_protocol_options'], ctx),
+    useRemoteAddress: h.use_remote_address === true,
     upgrades: list(h.upgrade_configs)
       .map(obj)
       .filter((u, i) => {
@@ -153,10 +185,12 @@ export const HTTP_CONNECTION_MANAGER: Extension<'envoy.filters.network'> = {
       stream_idle_timeout:
         'A stream with no bytes either way for this long (default 5m), from its first byte to the end of its response, gets 408 SI before its response starts, else is reset.',
       common_http_protocol_options: 'Connection options: `idle_timeout`.',
-      http_protocol_options: 'HTTP/1.1 options: `allow_custom_methods`.',
+      http_protocol_options:
+        'HTTP/1 options: `allow_custom_methods`, `accept_http_10`, `default_host_for_http_10`, `allow_absolute_url`.',
       upgrade_configs: 'Upgrades passed through (`websocket`); CONNECT is refused.',
       access_log: 'A line per stream when it ends (see the access loggers below).',
-      use_remote_address: 'Recorded (sidecars set false).',
+      use_remote_address:
+        'Recorded (sidecars set false; gateways true); with it, an `https://` absolute-form target on a plaintext connection is 403 (Envoy’s validate_scheme, no trusted XFF hops).',
     },
     [`${HCM_TYPE}.SetCurrentClientCertDetails`]: {
       subject: 'Subject="…".',
@@ -176,6 +210,12 @@ export const HTTP_CONNECTION_MANAGER: Extension<'envoy.filters.network'> = {
     'envoy.config.core.v3.Http1ProtocolOptions': {
       allow_custom_methods:
         'Any token is a request method, not only those Envoy’s HTTP/1 codec knows (a connection manager’s; on a cluster it changes nothing, as in Envoy).',
+      accept_http_10:
+        'HTTP/1.0 requests (any version but HTTP/1.1, and HTTP/0.9’s `GET /path` line) are served; without it (the default) they get 426 Upgrade Required and the connection closes (`downstream_cx_protocol_error`). A connection manager’s; on a cluster it changes nothing, as in Envoy.',
+      default_host_for_http_10:
+        'With `accept_http_10`, the Host of an HTTP/1.0 request that has none (without it such a request gets 400 `missing_host_header`); must be a valid Host.',
+      allow_absolute_url:
+        'An absolute-form target (`http://host:port/path?q`, proxy form) gives Host (replacing the request’s) and the path (`/` when empty), so the virtual host is the URL’s; a scheme other than http/https or a URL that does not parse → 400. Default true; false: the target is the path as sent (404 `absolute_path_rejected`).',
     },
     'envoy.extensions.filters.network.http_connection_manager.v3.Rds': {
       config_source: 'Where the RouteConfiguration comes from (`ads: {}`).',

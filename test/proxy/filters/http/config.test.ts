@@ -51,7 +51,7 @@ describe('http_connection_manager: registration', () => {
 });
 
 describe('http_connection_manager: defaults (Envoy’s)', () => {
-  it('AUTO codec, SANITIZE for XFCC, 60 KiB of headers, no header timeout, 5 min stream idle, 1 h connection idle, no upgrades, no access log', () => {
+  it('AUTO codec, SANITIZE for XFCC, 60 KiB of headers, no header timeout, 5 min stream idle, 1 h connection idle, HTTP/1.0 refused, absolute URLs taken, no upgrades, no access log', () => {
     const h = ok({});
     assert.deepEqual(
       { ...h, virtualHosts: h.virtualHosts.length },
@@ -70,6 +70,10 @@ describe('http_connection_manager: defaults (Envoy’s)', () => {
         streamIdleTimeoutMs: 300_000,
         idleTimeoutMs: 3_600_000,
         allowCustomMethods: false,
+        acceptHttp10: false,
+        defaultHostForHttp10: '',
+        allowAbsoluteUrl: true,
+        useRemoteAddress: false,
         upgrades: [],
         istioStats: undefined,
         peerMetadata: undefined,
@@ -133,8 +137,32 @@ describe('http_connection_manager: every field of its support table', () => {
       (h) => h.upgrades,
       ['websocket', 'h2c'],
     ],
-    ['use_remote_address (recorded)', { use_remote_address: false }, (h) => h.statPrefix, 'in'],
-    ['use_remote_address true (recorded)', { use_remote_address: true }, (h) => h.statPrefix, 'in'],
+    ['use_remote_address false', { use_remote_address: false }, (h) => h.useRemoteAddress, false],
+    ['use_remote_address true', { use_remote_address: true }, (h) => h.useRemoteAddress, true],
+    [
+      'http_protocol_options: allow_custom_methods',
+      { http_protocol_options: { allow_custom_methods: true } },
+      (h) => h.allowCustomMethods,
+      true,
+    ],
+    [
+      'http_protocol_options: accept_http_10 and default_host_for_http_10',
+      { http_protocol_options: { accept_http_10: true, default_host_for_http_10: 'ratings.default:9080' } },
+      (h) => [h.acceptHttp10, h.defaultHostForHttp10],
+      [true, 'ratings.default:9080'],
+    ],
+    [
+      'http_protocol_options: allow_absolute_url false',
+      { http_protocol_options: { allow_absolute_url: false } },
+      (h) => h.allowAbsoluteUrl,
+      false,
+    ],
+    [
+      'http_protocol_options: allow_absolute_url true, as Istio writes it',
+      { http_protocol_options: { allow_absolute_url: true } },
+      (h) => [h.allowAbsoluteUrl, h.acceptHttp10],
+      [true, false],
+    ],
     [
       'http_filters: the router alone',
       { http_filters: [routerFilter] },
@@ -297,6 +325,17 @@ describe('http_connection_manager: problems, each at its path', () => {
           `${AT}.generate_request_id`,
           'proxy.unsupported',
           'field "generate_request_id" of envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager is not implemented by the Skiff proxy; remove it or leave it at its default (docs/proxy-config.md)',
+        ),
+      ],
+    ],
+    [
+      'a default_host_for_http_10 that is no valid Host',
+      { http_protocol_options: { accept_http_10: true, default_host_for_http_10: 'bad host/x' } },
+      [
+        error(
+          `${AT}.http_protocol_options.default_host_for_http_10`,
+          'proxy.host',
+          `"bad host/x" is not a valid Host: a host[:port] of letters, digits and !$%&'()*+,-.:;=@[]_~`,
         ),
       ],
     ],
