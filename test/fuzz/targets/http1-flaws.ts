@@ -47,16 +47,10 @@ export const flaw = (kinds: FlawKind[] = Object.keys(FLAWS) as FlawKind[]): fc.A
 
 const BAD_CL = ['+1', '-1', '0x1', '1 1', '1.0', '1e1', '\u00b9', '', '1,', 'abc', '18446744073709551616'];
 const BAD_TE = ['identity', 'gzip', 'chunked, gzip', 'xchunked', 'chunked;q=1'];
-const BAD_VERSION = [
-  'HTTP/1.2',
-  'HTTP/2.0',
-  'HTTP/0.9',
-  'http/1.1',
-  'HTTP/11',
-  'HTTP/1.10',
-  'HTTP/1.1 ',
-  'HTTP /1.1',
-];
+// Not here: `HTTP/1.2`, `HTTP/2.0`, `HTTP/0.9` (and no version at all) parse, as balsa takes any DIGIT.DIGIT
+// (balsa_parser.cc isVersionValid); Envoy's codec then takes them as HTTP/1.0 and answers 426 unless
+// accept_http_10 (http1-target.ts).
+const BAD_VERSION = ['HTTP/10.0', 'HTTP/x.1', 'http/1.1', 'HTTP/11', 'HTTP/1.10', 'HTTP/1.1 ', 'HTTP /1.1'];
 const BAD_SIZE = ['-1', 'g', '', '0x5', ' 5', '+5', '10000000000000000'];
 const CTL = [0, 1, 8, 0x0b, 0x0c, 0x0e, 0x1f, 0x7f];
 const DATA_ENDS = ['', 'x\r\n', '\n', '\r', '\r\r\n'];

@@ -113,15 +113,25 @@ function assertRequest(r: RequestHeadResult, bytes: Buffer, limits: HeadLimits):
   assert.equal(r.kind, 'head');
   assert.ok(TOKEN.test(r.method), `method ${JSON.stringify(r.method)}`);
   assert.ok(r.target.length > 0 && !/[\0-\x20\x7f]/.test(r.target), `target ${JSON.stringify(r.target)}`);
-  assert.ok(
-    r.end <= bytes.length && bytes.subarray(r.end - 4, r.end).equals(CRLFCRLF),
-    'end is not after CRLFCRLF',
-  );
+  // A head ends with an empty line, or is an HTTP/0.9 request line alone (no version): HTTP/1.0, no fields.
+  const text = bytes.toString('latin1', 0, r.end).replace(/^(\r\n)+/, '');
+  const requestLine = text.slice(0, text.indexOf('\r\n'));
+  if (/ HTTP\/\d\.\d$/.test(requestLine)) {
+    assert.ok(
+      r.end <= bytes.length && bytes.subarray(r.end - 4, r.end).equals(CRLFCRLF),
+      'end is not after CRLFCRLF',
+    );
+  } else {
+    assert.equal(text, `${requestLine}\r\n`, 'an HTTP/0.9 head is its request line');
+    assert.ok(r.version === '1.0' && r.headers.length === 0, 'an HTTP/0.9 head is HTTP/1.0 without fields');
+  }
   assertFields(r.headers, limits);
   const size = r.target.length + r.headers.reduce((n, [k, v]) => n + k.length + v.length, 0);
   assert.ok(size <= limits.maxHeaderBytes, 'head larger than maxHeaderBytes');
   const hosts = r.headers.filter(([n]) => n === 'host').length;
-  assert.ok(hosts <= 1 && (r.version === '1.0' || hosts === 1), `${hosts} Host fields`);
+  // HTTP/1.1 needs its Host, unless the target is in absolute form (which names the host).
+  const absolute = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.test(r.target);
+  assert.ok(hosts <= 1 && (r.version === '1.0' || absolute || hosts === 1), `${hosts} Host fields`);
   const te = r.headers.find(([n]) => n === 'transfer-encoding');
   const cl = r.headers.find(([n]) => n === 'content-length');
   if (te) assert.deepEqual(r.body, { kind: 'chunked' });

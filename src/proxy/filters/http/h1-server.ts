@@ -3,7 +3,9 @@
 // object per request, the response head sent with the first bytes of the body in one write. Requests on a
 // connection are served one at a time in order (pipelined ones wait in the buffer), as Envoy serves them.
 // Envoy's behaviour where node:http differs: `Expect: 100-continue` is answered by the proxy and the header is
-// not forwarded (Envoy without proxy_100_continue); protocol errors get 400/431/501 and the connection closes.
+// not forwarded (Envoy without proxy_100_continue); protocol errors get 400/431/501 and the connection closes;
+// what the server side of Envoy's codec does with a parsed head (http1-target.ts): an absolute-form target gives
+// the path and Host, HTTP/1.0 gets 426 unless accept_http_10 (403/400/426 are protocol errors too).
 // While a head is incomplete its request line is checked as each read arrives (RequestLine: every byte once), so
 // garbage is refused at its first byte. Timers as Envoy's connection manager runs them: the connection's idle
 // timeout while no request is under way, the stream idle timeout from a request's first byte to the end of its
@@ -19,13 +21,16 @@ import {
   parseRequestHead,
   type RequestHead,
   RequestLine,
-  type RequestOptions,
 } from './http1-head.js';
+import { type ServerHeadDecision, type ServerRequestOptions, serverHead } from './http1-target.js';
 
 export interface H1ServerOptions {
   limits: HeadLimits;
-  /** How request lines are read (Envoy's Http1ProtocolOptions: allow_custom_methods). */
-  request: RequestOptions;
+  /**
+   * How requests are read and taken (Envoy's Http1ProtocolOptions: allow_custom_methods, accept_http_10,
+   * default_host_for_http_10, allow_absolute_url; and validate_scheme).
+   */
+  request: ServerRequestOptions;
   /** Time allowed for a request head once its first byte has arrived (0: none). Envoy request_headers_timeout. */
   headersTimeoutMs: number;
   /**
@@ -88,9 +93,12 @@ const MAX_BUFFERED = 256 * 1024;
 /** A request as the router sees it; its body is `body`. */
 export class H1Request {
   readonly httpVersionMajor = 1;
-  /** `1.0` or `1.1`, from the request line. */
+  /** `1.1`, or `1.0` for any other version (none included), as Envoy takes it. */
   readonly httpVersion: '1.0' | '1.1';
+  /** The path: the target as sent, or an absolute-form target's path and query. */
   readonly url: string;
+  /** :scheme from an absolute-form target (lower-cased); undefined for origin form. */
+  readonly scheme: string | undefined;
   readonly method: string;
   readonly headers: IncomingHttpHeaders;
   /** The request carries a body (Content-Length > 0 or chunked). */
@@ -103,16 +111,20 @@ export class H1Request {
 
   constructor(
     head: RequestHead,
+    taken: ServerHeadDecision & { kind: 'request' },
     readonly socket: Socket,
     conn: H1Connection,
   ) {
     this.method = head.method;
-    this.url = head.target;
+    this.url = taken.path;
+    this.scheme = taken.scheme;
     this.httpVersion = head.version;
     this.fragment = head.fragment;
     this.upgrade = head.upgrade;
     const headers = headersObject(head.headers);
     if (head.expectContinue) delete headers.expect;
+    // An absolute-form target's host replaces any Host; a default host fills in for an HTTP/1.0 one without.
+    if (taken.host !== undefined) headers.host = taken.host;
     this.headers = headers;
     this.hasBody = head.body.kind !== 'none';
     this.body = new PushedBody(conn);
@@ -262,6 +274,8 @@ class H1Connection {
     private readonly socket: Socket,
     private readonly options: H1ServerOptions,
     private readonly hooks: H1ServerHooks,
+    /** The connection is TLS (Envoy's validate_scheme refuses `https://` targets on plaintext ones). */
+    private readonly tls: boolean,
   ) {
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
@@ -385,8 +399,9 @@ class H1Connection {
         return;
       }
     }
-    // Parsed once it is too large to be one (431), else it waits for its end.
-    if (bytes > headWireCap(this.options.limits)) this.process();
+    // Parsed once it is complete (an HTTP/0.9 line, without a version, is a whole head) or too large to be one
+    // (431), else it waits for its end.
+    if ((line.done && line.noVersion) || bytes > headWireCap(this.options.limits)) this.process();
     else this.armHeadersTimer();
   }
 
@@ -429,9 +444,14 @@ class H1Connection {
       this.fail(head.status, head.reason);
       return false;
     }
+    const taken = serverHead(head, this.options.request, this.tls);
+    if (taken.kind === 'refuse') {
+      this.fail(taken.status, taken.details);
+      return false;
+    }
     line.reset();
     this.buf = head.end === buf.length ? undefined : buf.subarray(head.end);
-    const req = new H1Request(head, this.socket, this);
+    const req = new H1Request(head, taken, this.socket, this);
     if (head.upgrade !== undefined) {
       this.state = DONE;
       this.detach();
@@ -503,12 +523,15 @@ class H1Connection {
     else this.idle = true;
   }
 
-  /** A protocol error: answered with `status`, then the connection closes. */
+  /**
+   * A protocol error: answered with `status` (the body is its reason phrase, as Envoy's sendProtocolError),
+   * then the connection closes.
+   */
   private fail(status: number, reason: string): void {
     if (this.state === DONE) return;
     this.state = DONE;
     this.hooks.protocolError(this.socket, status, reason);
-    this.answer(status, status === 431 ? 'Request Header Fields Too Large' : 'Bad Request');
+    this.answer(status, STATUS_CODES[status] ?? 'Bad Request');
   }
 
   /** A head that did not complete in time: Envoy's 408 local reply, then the connection closes. */
@@ -572,9 +595,12 @@ export class H1Server {
     private readonly hooks: H1ServerHooks,
   ) {}
 
-  /** Takes over a connection (paused or flowing; bytes put back by a peek are read first). */
-  serve(socket: Socket): void {
-    new H1Connection(socket, this.options, this.hooks);
+  /**
+   * Takes over a connection (paused or flowing; bytes put back by a peek are read first). `tls`: the listener
+   * terminated TLS on it.
+   */
+  serve(socket: Socket, tls = false): void {
+    new H1Connection(socket, this.options, this.hooks, tls);
     socket.resume();
   }
 }

@@ -6,12 +6,14 @@
 // (policy/routes.ts); the request goes upstream over the cluster's HTTP/1.1 or HTTP/2 pool (upstream.ts), so
 // gRPC works end to end. Envoy's local replies and response flags: 404 NR (no route), 503 NC (no cluster),
 // 503 UF (connect failure), 503 UC / UR (upstream reset before headers), 502 UPE (the upstream broke HTTP/1.1),
-// 504 UT (route timeout), 431 (headers too large), 400 (bad framing, a `#fragment` in the path), 501 (transfer
-// coding other than chunked), 408 (request headers timeout); gRPC requests get them as trailers-only gRPC
-// responses. After the response headers an upstream reset resets the downstream stream. x-forwarded-client-cert
-// as Envoy writes it (xfcc.ts); `Connection: upgrade` passed through for configured upgrade types (websocket);
-// CONNECT refused as by Envoy without CONNECT support. Envoy's timers: the connection idle timeout (no stream),
-// request_headers_timeout and stream_idle_timeout, on HTTP/1.1, HTTP/2 and while codec AUTO waits for bytes.
+// 504 UT (route timeout), 431 (headers too large), 400 (bad framing, a `#fragment` in the path, no Host), 501
+// (transfer coding other than chunked), 426 (HTTP/1.0 without accept_http_10), 404 (a path not starting with
+// `/`), 408 (request headers timeout); gRPC requests get them as trailers-only gRPC responses. An absolute-form
+// target's host is the request's Host and picks the virtual host (http1-target.ts). After the response headers
+// an upstream reset resets the downstream stream. x-forwarded-client-cert as Envoy writes it (xfcc.ts);
+// `Connection: upgrade` passed through for configured upgrade types (websocket); CONNECT refused as by Envoy
+// without CONNECT support. Envoy's timers: the connection idle timeout (no stream), request_headers_timeout and
+// stream_idle_timeout, on HTTP/1.1, HTTP/2 and while codec AUTO waits for bytes.
 
 import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import http from 'node:http';
@@ -108,6 +110,7 @@ interface HcmStats {
   rqHeaderTimeout: Counter;
   cxIdleTimeout: Counter;
   rqFailedPathNormalization: Counter;
+  rqNonRelativePath: Counter;
   rqWsOnNonWsRoute: Counter;
   noRoute: Counter;
   noCluster: Counter;
@@ -325,6 +328,7 @@ export class HttpConnectionManager implements NetworkFilter {
       rqHeaderTimeout: store.counter(`${p}downstream_rq_header_timeout`),
       cxIdleTimeout: store.counter(`${p}downstream_cx_idle_timeout`),
       rqFailedPathNormalization: store.counter(`${p}downstream_rq_failed_path_normalization`),
+      rqNonRelativePath: store.counter(`${p}downstream_rq_non_relative_path`),
       rqWsOnNonWsRoute: store.counter(`${p}downstream_rq_ws_on_non_ws_route`),
       noRoute: store.counter(`${p}no_route`),
       noCluster: store.counter(`${p}no_cluster`),
@@ -334,7 +338,14 @@ export class HttpConnectionManager implements NetworkFilter {
       {
         // Envoy's max_request_headers_kb and its default max_headers_count.
         limits: { maxHeaderBytes: config.maxRequestHeadersKb * 1024, maxHeaders: 100 },
-        request: { allowCustomMethods: config.allowCustomMethods },
+        request: {
+          allowCustomMethods: config.allowCustomMethods,
+          acceptHttp10: config.acceptHttp10,
+          defaultHostForHttp10: config.defaultHostForHttp10,
+          allowAbsoluteUrl: config.allowAbsoluteUrl,
+          // Envoy: `xff_num_trusted_hops == 0 && use_remote_address` (HCM config.cc:381); Skiff has no trusted hops.
+          validateScheme: config.useRemoteAddress,
+        },
         headersTimeoutMs: config.requestHeadersTimeoutMs,
         streamIdleTimeoutMs: config.streamIdleTimeoutMs,
         idleTimeoutMs: config.idleTimeoutMs,
@@ -452,7 +463,7 @@ export class HttpConnectionManager implements NetworkFilter {
 
   private serveHttp1(socket: Socket): void {
     this.stats.cxHttp1Total.inc();
-    this.h1.serve(socket);
+    this.h1.serve(socket, stateOf(socket)?.facts.tls === true);
   }
 
   private serveHttp2(socket: Socket): void {
@@ -702,6 +713,14 @@ export class HttpConnectionManager implements NetworkFilter {
       if (this.config.istioStats) this.record(st);
       if (st.log) this.logStream(st, st.log);
     });
+    const refused = this.refusedBeforeRoute(req);
+    if (refused !== undefined) {
+      // On HTTP/1 a 400 local reply closes the connection (conn_manager_impl.cc:1868-1874 onLocalReply).
+      if (refused.status === 400 && res instanceof H1Response) res.closeAfter = true;
+      bodyOf(req).discard();
+      this.localReply(st, refused.status, '', '-', refused.details);
+      return;
+    }
     // Envoy's path checks come before the route: a `#fragment` is refused (runtime
     // http_reject_path_with_fragment, true by default; conn_manager_impl.cc → path_normalization_failed).
     if (h2 ? (req.url ?? '').includes('#') : (req as H1Request).fragment) {
@@ -739,6 +758,25 @@ export class HttpConnectionManager implements NetworkFilter {
       return;
     }
     this.forward(st, cluster, route.action, h2);
+  }
+
+  /**
+   * Envoy's connection manager before the path checks and the route (conn_manager_impl.cc:1424-1467): no Host
+   * (:authority) → 400 `missing_host_header` — an HTTP/1.0 request without one and no default_host_for_http_10,
+   * or an absolute-form target without allow_absolute_url and without Host; a path that does not start with `/`
+   * (`OPTIONS *`, an absolute-form target taken as the path, `http://h?q`'s `?q`) → 404 `absolute_path_rejected`,
+   * counted in downstream_rq_non_relative_path. A CONNECT has no path.
+   */
+  private refusedBeforeRoute(req: DownstreamRequest): { status: 400 | 404; details: string } | undefined {
+    const h = req.headers;
+    if (h[':authority'] === undefined && h.host === undefined)
+      return { status: 400, details: 'missing_host_header' };
+    const path = req.url ?? '';
+    if (req.method !== 'CONNECT' && path !== '' && path.charCodeAt(0) !== 0x2f) {
+      this.stats.rqNonRelativePath.inc();
+      return { status: 404, details: 'absolute_path_rejected' };
+    }
+    return undefined;
   }
 
   /** The destination-service resolver of a route (and of no route), made once and kept with the route. */
@@ -922,6 +960,8 @@ export class HttpConnectionManager implements NetworkFilter {
         case ':authority':
           return this.authority(req) || undefined;
         case ':scheme':
+          // An absolute-form target's scheme is the request's :scheme (Envoy's codec sets it).
+          if (req instanceof H1Request && req.scheme !== undefined) return req.scheme;
           return st.conn?.facts.tls ? 'https' : 'http';
       }
       const value = firstValue(log.requestHeaders?.[name] ?? req.headers[name]);
@@ -1278,6 +1318,11 @@ export class HttpConnectionManager implements NetworkFilter {
     const s = this.stats;
     s.rqTotal.inc();
     s.rqHttp1Total.inc();
+    const refused = this.refusedBeforeRoute(req);
+    if (refused !== undefined) {
+      this.refuseUpgrade(socket, refused.status, '-');
+      return;
+    }
     if (req.fragment) {
       s.rqFailedPathNormalization.inc();
       this.refuseUpgrade(socket, 400, '-');

@@ -8,8 +8,12 @@
 //   method one Envoy's codec knows (balsa_parser.cc isMethodValid; any token with allow_custom_methods), the
 //   target in origin form (`/…`, `*`), absolute form (`scheme://host…`) or, for CONNECT, authority form, its
 //   bytes visible ASCII only (llhttp's URL_CHAR, Envoy's isUrlValid: no CTL, SP, DEL or byte ≥ 0x80);
-// - versions other than HTTP/1.0 and HTTP/1.1 → 400 (llhttp's HPE_INVALID_VERSION, which Envoy answers with its
-//   default protocol-error code 400, not 505);
+// - the version is `HTTP/` DIGIT `.` DIGIT, or none at all (HTTP/0.9's `GET /path` line, whose head ends with
+//   it: no fields); anything else → 400 (balsa_parser.cc isVersionValid, HPE_INVALID_VERSION). HTTP/1.1 is
+//   HTTP/1.1 and every other version, none included, is HTTP/1.0, as Envoy's codec takes it (balsa_parser.cc
+//   isHttp11: the request line ends in `HTTP/1.1`; codec_impl.cc onHeadersCompleteImpl: "not necessarily true,
+//   but it's good enough"). Whether HTTP/1.0 is served at all is the server's decision (http1-target.ts: 426
+//   unless accept_http_10);
 // - every line ends in CRLF: a bare LF or a bare CR → 400; obs-fold (a line starting with SP/HTAB) → 400;
 // - field names are tokens, no whitespace before the colon; values are HTAB / SP / VCHAR / obs-text only;
 // - Content-Length: exactly one field of 1*DIGIT, at most 2^53-1; anything else → 400. As llhttp (Envoy's H1
@@ -18,7 +22,8 @@
 // - Content-Length and Transfer-Encoding together → 400 (Envoy codec_impl.cc "both 'Content-Length' and
 //   'Transfer-Encoding' are set"); a Transfer-Encoding that is not exactly `chunked`, or one on CONNECT → 501
 //   (Envoy: `error_code_ = Http::Code::NotImplemented`, "unsupported transfer encoding");
-// - HTTP/1.1 without Host, or with more than one Host → 400 (RFC 9112 §3.2);
+// - HTTP/1.1 without Host (unless its target is in absolute form, which names the host: http1-target.ts), or
+//   with more than one Host → 400 (RFC 9112 §3.2);
 // - more than `maxHeaders` fields → 431; request target + field names + values over `maxHeaderBytes` → 431
 //   (Envoy `checkMaxHeadersSize` plus `getHeadersSize`, no CRLF/colon overhead).
 // - `Upgrade: h2c` (with `Connection: upgrade`) is not an upgrade: its Upgrade and HTTP2-Settings fields and the
@@ -58,6 +63,7 @@ export interface HeadError {
 
 interface HeadCommon {
   kind: 'head';
+  /** `1.0` for a request: any version but HTTP/1.1, or none (HTTP/0.9), as Envoy's Protocol::Http10. */
   version: '1.0' | '1.1';
   headers: HeaderField[];
   /** Offset in the buffer just after the blank line that ends the head. */
@@ -403,8 +409,14 @@ export class RequestLine {
   method = 0;
   /** The target holds a `#`. */
   fragment = false;
+  /** The target is in absolute form (`scheme://…`). */
+  absolute = false;
+  /** The line has no version (HTTP/0.9): the head ends with it. */
+  noVersion = false;
+  /** `1.0`: any version but HTTP/1.1, or none (Envoy's Protocol::Http10). */
   version: '1.0' | '1.1' = '1.1';
   private node = 0;
+  private major = 0;
   private atSign = false;
   private vpos = 0;
 
@@ -430,8 +442,11 @@ export class RequestLine {
     this.lineEnd = 0;
     this.method = 0;
     this.fragment = false;
+    this.absolute = false;
+    this.noVersion = false;
     this.version = '1.1';
     this.node = 0;
+    this.major = 0;
     this.atSign = false;
     this.vpos = 0;
   }
@@ -497,8 +512,10 @@ export class RequestLine {
           else if (this.method === CONNECT_ID && (HOST[c] === 1 || c === 0x40)) {
             state = L_HOST;
             this.atSign = c === 0x40;
-          } else if (ALPHA[c] === 1) state = L_SCHEME;
-          else return err(400, 'invalid request target');
+          } else if (ALPHA[c] === 1) {
+            state = L_SCHEME;
+            this.absolute = true;
+          } else return err(400, 'invalid request target');
           break;
         case L_PATH: {
           // Most of a request line: path and query bytes, in a loop of their own.
@@ -512,8 +529,9 @@ export class RequestLine {
             i--; // every byte read; the loop's i++ ends it
             break;
           }
-          if (d !== SP) return err(400, targetError(d));
-          state = this.endTarget(base + i, limits);
+          if (d === CR) state = this.endWithoutVersion(base + i, limits);
+          else if (d !== SP) return err(400, targetError(d));
+          else state = this.endTarget(base + i, limits);
           break;
         }
         case L_SCHEME:
@@ -534,6 +552,7 @@ export class RequestLine {
             this.atSign = true;
           } else if (c === 0x2f || c === 0x3f) state = L_PATH;
           else if (c === SP) state = this.endTarget(base + i, limits);
+          else if (c === CR) state = this.endWithoutVersion(base + i, limits);
           else return err(400, targetError(c));
           break;
         case L_VERSION: {
@@ -552,10 +571,10 @@ export class RequestLine {
           } else {
             const d = c - 0x30;
             if (d < 0 || d > 9) return err(400, 'invalid request line');
-            // Envoy answers any version but 1.0 and 1.1 with its protocol-error 400 (llhttp HPE_INVALID_VERSION).
-            if (v === 5 ? d !== 1 : d > 1) return err(400, 'unsupported HTTP version');
-            if (v === 7) {
-              this.version = d === 1 ? '1.1' : '1.0';
+            // Any DIGIT.DIGIT (balsa isVersionValid); all but 1.1 are HTTP/1.0 to Envoy (balsa isHttp11).
+            if (v === 5) this.major = d;
+            else {
+              this.version = this.major === 1 && d === 1 ? '1.1' : '1.0';
               state = L_CR;
             }
           }
@@ -581,6 +600,18 @@ export class RequestLine {
     this.state = state;
     this.pos = base + i;
     return this.pos > headWireCap(limits) ? err(431, 'header block too large') : NEED_MORE;
+  }
+
+  /**
+   * A CR right after the target: an HTTP/0.9 line, no version (balsa takes it; its head ends with the line, and
+   * Envoy's codec takes it as HTTP/1.0). Its LF comes next (-1: the target alone is over the size limit).
+   */
+  private endWithoutVersion(at: number, limits: HeadLimits): number {
+    this.targetEnd = at;
+    if (at - this.targetStart > limits.maxHeaderBytes) return -1;
+    this.noVersion = true;
+    this.version = '1.0';
+    return L_LF;
   }
 
   /** The SP after the target: the version comes next (-1: the target alone is over the size limit). */
@@ -655,10 +686,15 @@ export function parseRequestHead(
     const r = line.scan(buf, start + line.pos, options, limits);
     if (r !== undefined) return r;
   }
-  // The head ends at the first empty line: right after the request line when there are no fields.
-  const found = findEnd(buf, start + line.lineEnd - 2, start, limits);
-  if (typeof found !== 'number') return found;
-  const end = found + 4;
+  // The head ends at the first empty line: right after the request line when there are no fields. An HTTP/0.9
+  // line (no version) is the whole head (balsa_frame.cc ProcessFirstLine: MESSAGE_FULLY_READ).
+  let end: number;
+  if (line.noVersion) end = start + line.lineEnd;
+  else {
+    const found = findEnd(buf, start + line.lineEnd - 2, start, limits);
+    if (typeof found !== 'number') return found;
+    end = found + 4;
+  }
   const from = start + line.lineStart;
   const s = buf.toString('latin1', from, end);
   const method = line.methodName(s);
@@ -668,7 +704,8 @@ export function parseRequestHead(
   const f = parseFields(s, line.lineEnd - line.lineStart, target.length, limits);
   if ('kind' in f) return f;
 
-  if (version === '1.1' && f.hosts === 0) return err(400, 'missing Host header');
+  // An absolute-form target names the host itself (it becomes Host: http1-target.ts).
+  if (version === '1.1' && f.hosts === 0 && !line.absolute) return err(400, 'missing Host header');
   if (f.hosts > 1) return err(400, 'multiple Host headers');
 
   let headers = f.headers;

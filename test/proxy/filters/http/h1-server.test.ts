@@ -10,11 +10,8 @@ import {
   type H1ServerOptions,
   type H1Timeout,
 } from '../../../../src/proxy/filters/http/h1-server.js';
-import {
-  DEFAULT_HEAD_LIMITS,
-  DEFAULT_REQUEST_OPTIONS,
-  RequestLine,
-} from '../../../../src/proxy/filters/http/http1-head.js';
+import { DEFAULT_HEAD_LIMITS, RequestLine } from '../../../../src/proxy/filters/http/http1-head.js';
+import { DEFAULT_SERVER_REQUEST_OPTIONS } from '../../../../src/proxy/filters/http/http1-target.js';
 import { portOf, until } from './helpers.js';
 
 /** Waits for `p`; a timeout names the condition's source. */
@@ -101,7 +98,7 @@ describe('H1Server: the lean downstream HTTP/1.1 codec', { timeout: 20_000 }, ()
   let answer: Answer = echo;
   const options: H1ServerOptions = {
     limits: DEFAULT_HEAD_LIMITS,
-    request: DEFAULT_REQUEST_OPTIONS,
+    request: DEFAULT_SERVER_REQUEST_OPTIONS,
     headersTimeoutMs: 0,
     streamIdleTimeoutMs: 0,
     idleTimeoutMs: 0,
@@ -144,7 +141,7 @@ describe('H1Server: the lean downstream HTTP/1.1 codec', { timeout: 20_000 }, ()
   beforeEach(() => {
     seen = { requests: [], upgrades: [], errors: [], timeouts: [] };
     answer = echo;
-    options.request = DEFAULT_REQUEST_OPTIONS;
+    options.request = DEFAULT_SERVER_REQUEST_OPTIONS;
     options.headersTimeoutMs = 0;
     options.streamIdleTimeoutMs = 0;
     options.idleTimeoutMs = 0;
@@ -251,7 +248,8 @@ describe('H1Server: the lean downstream HTTP/1.1 codec', { timeout: 20_000 }, ()
     c.socket.destroy();
   });
 
-  it('HTTP/1.0: closes after the response; a body without Content-Length is delimited by the close', async () => {
+  it('HTTP/1.0 (accept_http_10): closes after the response; a body without Content-Length is delimited by the close', async () => {
+    options.request = { ...DEFAULT_SERVER_REQUEST_OPTIONS, acceptHttp10: true };
     answer = (req, res) => {
       req.body.discard();
       res.writeHead(200, {});
@@ -262,6 +260,62 @@ describe('H1Server: the lean downstream HTTP/1.1 codec', { timeout: 20_000 }, ()
     c.socket.write('GET /old HTTP/1.0\r\n\r\n');
     await c.closed;
     assert.equal(c.received(), 'HTTP/1.1 200 OK\r\nconnection: close\r\n\r\nuntil close');
+  });
+
+  it('HTTP/1.0 without accept_http_10: 426 Upgrade Required as a protocol error, and the connection closes', async () => {
+    const c = client(port);
+    c.socket.write('GET /old HTTP/1.0\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    await c.closed;
+    assert.equal(
+      c.received(),
+      'HTTP/1.1 426 Upgrade Required\r\ncontent-length: 16\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nUpgrade Required',
+    );
+    assert.deepEqual(seen.errors, [{ status: 426, reason: 'low_version' }]);
+    assert.equal(seen.requests.length, 0);
+  });
+
+  it('an HTTP/0.9 line (no version) is a whole request: 426 as soon as its LF arrives', async () => {
+    const c = client(port);
+    c.socket.write('GET /old\r\n');
+    await c.closed;
+    assert.match(c.received(), /^HTTP\/1\.1 426 Upgrade Required\r\n/);
+    assert.deepEqual(seen.errors, [{ status: 426, reason: 'low_version' }]);
+  });
+
+  it('absolute form: the URL gives the path and Host; the Host header is replaced', async () => {
+    const c = client(port);
+    c.socket.write('GET http://other.example:81/x?y=1 HTTP/1.1\r\nHost: mine\r\nConnection: close\r\n\r\n');
+    await c.closed;
+    const req = seen.requests[0]?.req;
+    assert.equal(req?.url, '/x?y=1');
+    assert.equal(req?.headers.host, 'other.example:81');
+    assert.equal(req?.scheme, 'http');
+    const bad = client(port);
+    bad.socket.write('GET ftp://other.example/x HTTP/1.1\r\nHost: mine\r\n\r\n');
+    await bad.closed;
+    assert.match(bad.received(), /^HTTP\/1\.1 400 Bad Request\r\n/);
+    assert.deepEqual(seen.errors, [{ status: 400, reason: 'http1.invalid_scheme' }]);
+  });
+
+  it('accept_http_10 with default_host_for_http_10: an HTTP/1.0 request without Host gets it', async () => {
+    options.request = {
+      ...DEFAULT_SERVER_REQUEST_OPTIONS,
+      acceptHttp10: true,
+      defaultHostForHttp10: 'dflt:9080',
+    };
+    const c = client(port);
+    c.socket.write('GET /a HTTP/1.0\r\n\r\n');
+    await c.closed;
+    const other = client(port);
+    other.socket.write('GET /b HTTP/1.0\r\nHost: own\r\n\r\n');
+    await other.closed;
+    assert.deepEqual(
+      seen.requests.map((r) => [r.req.url, r.req.httpVersion, r.req.headers.host]),
+      [
+        ['/a', '1.0', 'dflt:9080'],
+        ['/b', '1.0', 'own'],
+      ],
+    );
   });
 
   it('Connection: close from the client: the response says so and the connection closes', async () => {
@@ -644,7 +698,7 @@ describe('H1Server: the lean downstream HTTP/1.1 codec', { timeout: 20_000 }, ()
     refused.socket.write('get /custom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     await refused.closed;
     assert.match(refused.received(), /^HTTP\/1\.1 400 Bad Request\r\n/);
-    options.request = { allowCustomMethods: true };
+    options.request = { ...DEFAULT_SERVER_REQUEST_OPTIONS, allowCustomMethods: true };
     const c = client(port);
     c.socket.write('get /custom HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     await c.closed;

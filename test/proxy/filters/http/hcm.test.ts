@@ -472,3 +472,213 @@ describe('http_connection_manager: timers and CONNECT with their own configs', {
     assert.equal(seen.length, reached);
   });
 });
+
+describe('http_connection_manager: HTTP/1.0 and absolute-form targets as Envoy’s HTTP/1 codec takes them', {
+  timeout: 20_000,
+}, () => {
+  const fronts: { server: net.Server; hcm: HttpConnectionManager; sockets: Set<net.Socket> }[] = [];
+  let app: http.Server;
+  let clusters: ClusterManager;
+  /** What reached the app: `<method> <url> <version> host=<Host>`. */
+  const seen: string[] = [];
+
+  before(async () => {
+    app = http.createServer((req, res) => {
+      seen.push(`${req.method} ${req.url} ${req.httpVersion} host=${req.headers.host ?? '-'}`);
+      res.end('app');
+    });
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    clusters = new ClusterManager(
+      [staticCluster('app', (app.address() as net.AddressInfo).port, 'http1')],
+      new StatsStore(),
+    );
+  });
+
+  after(() => {
+    for (const f of fronts) {
+      f.hcm.close();
+      for (const s of f.sockets) s.destroy();
+      f.server.close();
+    }
+    clusters.close();
+    app.closeAllConnections();
+    app.close();
+  });
+
+  /**
+   * A connection manager with `o` on its own port: virtual host `other` (other.example, other.example:8080 and
+   * default.local) routes everything, the `*` one only /api.
+   */
+  async function front(o: Partial<HttpConnectionManagerConfig> = {}, tls = false) {
+    const store = new StatsStore();
+    const config = hcmConfig([route('api', '/api', 'app')], {
+      codec: 'HTTP1',
+      ...o,
+    });
+    config.virtualHosts = [
+      {
+        name: 'other',
+        domains: ['other.example', 'other.example:8080', 'default.local'],
+        routes: [route('other', '/', 'app')],
+      },
+      ...config.virtualHosts,
+    ];
+    const hcm = new HttpConnectionManager(config, clusters, store, silentLogger);
+    const sockets = new Set<net.Socket>();
+    const server = net.createServer({ pauseOnConnect: true }, (s) => {
+      sockets.add(s);
+      s.once('close', () => sockets.delete(s));
+      hcm.handle(s, { peer: undefined, tls });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    fronts.push({ server, hcm, sockets });
+    const port = (server.address() as net.AddressInfo).port;
+    const counter = (name: string) => store.counter(`http.inbound_0.0.0.0_9080.${name}`).value;
+    /** Writes `text` on a connection the client never closes; resolves with the reply once the proxy closed it. */
+    const raw = (text: string) =>
+      new Promise<string>((resolve) => {
+        const s = net.connect({ host: '127.0.0.1', port }, () => s.write(Buffer.from(text, 'latin1')));
+        let got = '';
+        s.setEncoding('latin1');
+        s.on('data', (d) => {
+          got += d;
+        });
+        s.on('close', () => resolve(got));
+        s.on('error', () => resolve(got));
+      });
+    return { port, counter, raw };
+  }
+
+  const UPGRADE_REQUIRED =
+    'HTTP/1.1 426 Upgrade Required\r\ncontent-length: 16\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nUpgrade Required';
+
+  it('HTTP/1.0 (and 0.9, and any version but 1.1) gets 426 Upgrade Required and the connection closes, by default', async () => {
+    const f = await front();
+    const reached = seen.length;
+    for (const [i, request] of [
+      'GET /api/old HTTP/1.0\r\n\r\n',
+      'GET /api/old HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\nGET /api/next HTTP/1.1\r\nHost: a\r\n\r\n',
+      'POST /api/old HTTP/1.0\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello',
+      'GET /api/old HTTP/1.2\r\nHost: a\r\n\r\n',
+      'GET /api/old\r\n',
+    ].entries()) {
+      assert.equal(await f.raw(request), UPGRADE_REQUIRED, request);
+      assert.equal(f.counter('downstream_cx_protocol_error'), i + 1);
+      assert.equal(f.counter('downstream_rq_4xx'), i + 1);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(seen.length, reached, 'none reached the app');
+  });
+
+  it('accept_http_10: HTTP/1.0 is served (keep-alive as before); without Host and default host, 400 missing_host_header', async () => {
+    const f = await front({ acceptHttp10: true });
+    const reached = seen.length;
+    const served = await f.raw('GET /api/old HTTP/1.0\r\nHost: a\r\n\r\n');
+    assert.match(served, /^HTTP\/1\.[01] 200 OK\r\n[\s\S]*connection: close\r\n\r\napp$/);
+    assert.equal(seen.at(-1), 'GET /api/old 1.1 host=a');
+    const twice = await f.raw(
+      'GET /api/one HTTP/1.0\r\nHost: a\r\nConnection: keep-alive\r\n\r\nGET /api/two HTTP/1.0\r\nHost: a\r\n\r\n',
+    );
+    assert.equal(twice.match(/ 200 OK\r\n/g)?.length, 2, twice);
+    const noHost = await f.raw('GET /api/nohost HTTP/1.0\r\n\r\nGET /api/after HTTP/1.0\r\nHost: a\r\n\r\n');
+    assert.match(noHost, /^HTTP\/1\.[01] 400 Bad Request\r\n/);
+    assert.match(noHost, /content-length: 0\r\n/);
+    assert.match(noHost, /connection: close\r\n\r\n$/, 'a 400 local reply closes an HTTP/1 connection');
+    assert.equal(seen.length, reached + 3);
+    assert.equal(f.counter('downstream_cx_protocol_error'), 0);
+    assert.equal(f.counter('downstream_rq_4xx'), 1);
+  });
+
+  it('accept_http_10 with default_host_for_http_10: the default is the Host (and picks the virtual host)', async () => {
+    const f = await front({ acceptHttp10: true, defaultHostForHttp10: 'default.local' });
+    assert.match(await f.raw('GET /anything HTTP/1.0\r\n\r\n'), /^HTTP\/1\.[01] 200 OK\r\n/);
+    assert.equal(seen.at(-1), 'GET /anything 1.1 host=default.local');
+    // A request's own Host stays: `a` has only /api, so /anything is 404 NR.
+    assert.match(
+      await f.raw('GET /anything HTTP/1.0\r\nHost: a\r\n\r\n'),
+      /^HTTP\/1\.[01] 404 Not Found\r\n/,
+    );
+    // An HTTP/0.9 line has no fields: it gets the default host too.
+    assert.match(await f.raw('GET /zero-nine\r\n'), /^HTTP\/1\.[01] 200 OK\r\n/);
+    assert.equal(seen.at(-1), 'GET /zero-nine 1.1 host=default.local');
+  });
+
+  it('absolute form: :authority and :path from the URL, the Host header replaced, the virtual host the URL’s', async () => {
+    const f = await front();
+    const got = await f.raw(
+      'GET http://other.example/x?y=1 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n',
+    );
+    assert.match(got, /^HTTP\/1\.1 200 OK\r\n[\s\S]*\r\n\r\napp$/);
+    assert.equal(seen.at(-1), 'GET /x?y=1 1.1 host=other.example');
+    // No path: "/"; a port is part of the authority; no Host header needed.
+    assert.match(
+      await f.raw('GET http://other.example:8080 HTTP/1.1\r\nConnection: close\r\n\r\n'),
+      /^HTTP\/1\.1 200 OK\r\n/,
+    );
+    assert.equal(seen.at(-1), 'GET / 1.1 host=other.example:8080');
+    // https:// on plaintext is served without use_remote_address (a sidecar).
+    assert.match(
+      await f.raw('GET https://other.example/s HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n'),
+      /^HTTP\/1\.1 200 OK\r\n/,
+    );
+    assert.equal(seen.at(-1), 'GET /s 1.1 host=other.example');
+  });
+
+  it('absolute form Envoy cannot take: 400 (invalid_url, invalid_scheme) as a protocol error; 403 for https on plaintext with use_remote_address', async () => {
+    const f = await front();
+    const reached = seen.length;
+    for (const target of ['http://my_host/x', 'http://h:99999/', 'http:///x', 'ftp://other.example/x']) {
+      const got = await f.raw(`GET ${target} HTTP/1.1\r\nHost: a\r\n\r\n`);
+      assert.match(
+        got,
+        /^HTTP\/1\.1 400 Bad Request\r\n[\s\S]*connection: close\r\n\r\nBad Request$/,
+        target,
+      );
+    }
+    assert.equal(f.counter('downstream_cx_protocol_error'), 4);
+    const gateway = await front({ useRemoteAddress: true });
+    assert.match(
+      await gateway.raw('GET https://other.example/s HTTP/1.1\r\nHost: a\r\n\r\n'),
+      /^HTTP\/1\.1 403 Forbidden\r\n[\s\S]*\r\n\r\nForbidden$/,
+    );
+    assert.equal(gateway.counter('downstream_cx_protocol_error'), 1);
+    assert.match(
+      await gateway.raw('GET http://other.example/p HTTP/1.1\r\nConnection: close\r\n\r\n'),
+      /^HTTP\/1\.1 200 OK\r\n/,
+    );
+    const tls = await front({ useRemoteAddress: true }, true);
+    assert.match(
+      await tls.raw('GET https://other.example/s HTTP/1.1\r\nConnection: close\r\n\r\n'),
+      /^HTTP\/1\.1 200 OK\r\n/,
+    );
+    assert.equal(seen.length, reached + 2);
+  });
+
+  it('allow_absolute_url false: the target is the path, 404 absolute_path_rejected before routing; so is OPTIONS *', async () => {
+    const f = await front({ allowAbsoluteUrl: false });
+    const reached = seen.length;
+    const got = await f.raw(
+      'GET http://other.example/x HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n',
+    );
+    assert.match(got, /^HTTP\/1\.1 404 Not Found\r\n/);
+    assert.match(got, /x-skiff-response-flags: -\r\n/, 'not NR: refused before the route');
+    // Without Host nothing names the host: 400 missing_host_header, and the connection closes.
+    assert.match(
+      await f.raw('GET http://other.example/x HTTP/1.1\r\n\r\n'),
+      /^HTTP\/1\.1 400 Bad Request\r\n/,
+    );
+    const options = await f.raw('OPTIONS * HTTP/1.1\r\nHost: other.example\r\nConnection: close\r\n\r\n');
+    assert.match(options, /^HTTP\/1\.1 404 Not Found\r\n[\s\S]*x-skiff-response-flags: -\r\n/);
+    assert.equal(f.counter('downstream_rq_non_relative_path'), 2);
+    assert.equal(f.counter('no_route'), 0);
+    assert.equal(f.counter('downstream_cx_protocol_error'), 0);
+    assert.equal(seen.length, reached);
+  });
+
+  it('a query without a path (`http://h?q`) is :path `?q`: 404 absolute_path_rejected, as in Envoy', async () => {
+    const f = await front();
+    const got = await f.raw('GET http://other.example?q=1 HTTP/1.1\r\nConnection: close\r\n\r\n');
+    assert.match(got, /^HTTP\/1\.1 404 Not Found\r\n/);
+    assert.equal(f.counter('downstream_rq_non_relative_path'), 1);
+  });
+});

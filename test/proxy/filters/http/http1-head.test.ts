@@ -132,6 +132,34 @@ describe('parseRequestHead: accepted heads', () => {
     ['extension method, absolute form', 'PURGE http://a/b HTTP/1.1\r\nHost: a\r\n\r\n', { method: 'PURGE' }],
     ['CONNECT authority form', 'CONNECT a:443 HTTP/1.1\r\nHost: a:443\r\n\r\n', { target: 'a:443' }],
     ['asterisk form', 'OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n', { target: '*' }],
+    // Balsa takes any HTTP/DIGIT.DIGIT and no version at all; Envoy's codec takes all but HTTP/1.1 as HTTP/1.0
+    // (balsa_parser.cc isVersionValid, isHttp11; codec_impl.cc:848-852), which it answers 426 unless
+    // accept_http_10 (http1-target.ts).
+    ['HTTP/1.2 is HTTP/1.0', 'GET / HTTP/1.2\r\nHost: x\r\n\r\n', { version: '1.0', keepAlive: false }],
+    ['HTTP/2.0 in a request line is HTTP/1.0', 'GET / HTTP/2.0\r\nHost: x\r\n\r\n', { version: '1.0' }],
+    ['HTTP/0.9 written out is HTTP/1.0', 'GET / HTTP/0.9\r\n\r\n', { version: '1.0' }],
+    ['HTTP/9.9 is HTTP/1.0', 'GET / HTTP/9.9\r\n\r\n', { version: '1.0' }],
+    [
+      'HTTP/1.0 with Connection: keep-alive stays HTTP/1.0',
+      'GET / HTTP/3.1\r\nConnection: keep-alive\r\n\r\n',
+      { version: '1.0', keepAlive: true },
+    ],
+    [
+      'an HTTP/0.9 line (no version) is a whole head: no fields, what follows is not read',
+      'GET /old\r\nHost: x\r\n\r\n',
+      { method: 'GET', target: '/old', version: '1.0', headers: [], end: 10, keepAlive: false },
+    ],
+    [
+      'an HTTP/0.9 line in absolute form',
+      'GET http://a/b\r\n',
+      { target: 'http://a/b', version: '1.0', headers: [], end: 16 },
+    ],
+    ['an HTTP/0.9 line after empty lines', '\r\nGET /\r\n', { target: '/', version: '1.0', end: 9 }],
+    [
+      'absolute form without Host on HTTP/1.1: the URL names the host',
+      'GET http://a/b HTTP/1.1\r\n\r\n',
+      { target: 'http://a/b', version: '1.1', headers: [] },
+    ],
   ];
   for (const [name, input, expected] of cases) {
     it(name, () => {
@@ -164,9 +192,12 @@ describe('parseRequestHead: rejected heads (smuggling, RFC 9112, limits)', () =>
     ['two spaces after the target', 'GET /  HTTP/1.1\r\nHost: x\r\n\r\n', 400],
     ['tab as separator', 'GET\t/ HTTP/1.1\r\nHost: x\r\n\r\n', 400],
     ['control char in the target', 'GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n', 400],
-    ['HTTP/0.9-style request line', 'GET /\r\n\r\n', 400],
-    ['HTTP/2.0', 'GET / HTTP/2.0\r\nHost: x\r\n\r\n', 400],
-    ['HTTP/1.2', 'GET / HTTP/1.2\r\nHost: x\r\n\r\n', 400],
+    ['HTTP/10.0', 'GET / HTTP/10.0\r\nHost: x\r\n\r\n', 400],
+    ['HTTP/1.10', 'GET / HTTP/1.10\r\nHost: x\r\n\r\n', 400],
+    ['HTTP/1', 'GET / HTTP/1\r\nHost: x\r\n\r\n', 400],
+    ['HTTP/0.9 line ending in a bare LF', 'GET /\n\n', 400],
+    ['HTTP/0.9 line ending in a bare CR', 'GET /\rX', 400],
+    ['asterisk form without Host on HTTP/1.1', 'OPTIONS * HTTP/1.1\r\n\r\n', 400],
     ['lower-case http', 'GET / http/1.1\r\nHost: x\r\n\r\n', 400],
     ['trailing space after the version', 'GET / HTTP/1.1 \r\nHost: x\r\n\r\n', 400],
     ['HTTP/1.1 without Host', 'GET / HTTP/1.1\r\nX: y\r\n\r\n', 400],
@@ -314,11 +345,11 @@ describe('RequestLine: a request that cannot be valid is refused at its first ba
     ['a quote in the host', 'GET http://a"b/ HTTP/1.1\r\nHost: x\r\n\r\n', 12, 400],
     ['two @ in a row in the host', 'GET http://u@@h/ HTTP/1.1\r\nHost: x\r\n\r\n', 13, 400],
     ['a non-ASCII host', 'CONNECT \xe9:443 HTTP/1.1\r\n', 8, 400],
-    ['HTTP/0.9 (no version)', 'GET /\r\n\r\n', 5, 400],
+    ['a bare CR after the target (HTTP/0.9 without its LF)', 'GET /\rHost: x\r\n\r\n', 6, 400],
     ['a second space before the version', 'GET /  HTTP/1.1\r\nHost: x\r\n\r\n', 6, 400],
     ['lower-case http', 'GET / http/1.1\r\nHost: x\r\n\r\n', 6, 400],
-    ['HTTP/2.0', 'GET / HTTP/2.0\r\nHost: x\r\n\r\n', 11, 400],
-    ['HTTP/1.2', 'GET / HTTP/1.2\r\nHost: x\r\n\r\n', 13, 400],
+    ['HTTP/x.1', 'GET / HTTP/x.1\r\nHost: x\r\n\r\n', 11, 400],
+    ['HTTP/1.10', 'GET / HTTP/1.10\r\nHost: x\r\n\r\n', 14, 400],
     ['HTTP/1.x', 'GET / HTTP/1.x\r\nHost: x\r\n\r\n', 13, 400],
     ['a space after the version', 'GET / HTTP/1.1 \r\nHost: x\r\n\r\n', 14, 400],
     ['a bare LF after the version', 'GET / HTTP/1.1\nHost: x\r\n\r\n', 14, 400],
@@ -358,6 +389,19 @@ describe('RequestLine: a request that cannot be valid is refused at its first ba
     const custom = b(`X${'X'.repeat(3000)}`);
     const r = parseRequestHead(custom, 0, LIMITS, CUSTOM, line);
     assert.equal(r.kind === 'error' && r.status, 431);
+  });
+
+  it('an HTTP/0.9 line is a whole head once its LF is there, however it was split', () => {
+    const whole = b('GET /old\r\nGET /next HTTP/1.1\r\n');
+    const expected = head(parseRequestHead(whole, 0, LIMITS));
+    assert.equal(expected.end, 10);
+    for (let j = 0; j <= whole.length; j++) {
+      const line = new RequestLine();
+      const first = parseRequestHead(whole.subarray(0, j), 0, LIMITS, DEFAULT_REQUEST_OPTIONS, line);
+      assert.equal(first.kind, j >= 10 ? 'head' : 'need-more', `j=${j}`);
+      if (j < 10)
+        assert.deepEqual(parseRequestHead(whole, 0, LIMITS, DEFAULT_REQUEST_OPTIONS, line), expected);
+    }
   });
 
   it('bytes already read are not read again: a second read goes on from where the first stopped', () => {
