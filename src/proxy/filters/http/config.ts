@@ -211,7 +211,7 @@ export const HTTP_CONNECTION_MANAGER: Extension<'envoy.filters.network'> = {
       allow_custom_methods:
         'Any token is a request method, not only those Envoy’s HTTP/1 codec knows (a connection manager’s; on a cluster it changes nothing, as in Envoy).',
       accept_http_10:
-        'HTTP/1.0 requests (any version but HTTP/1.1, and HTTP/0.9’s `GET /path` line) are served; without it (the default) they get 426 Upgrade Required and the connection closes (`downstream_cx_protocol_error`). A connection manager’s; on a cluster it changes nothing, as in Envoy.',
+        'HTTP/1.0 requests (any version but HTTP/1.1, and HTTP/0.9’s `GET /path` line) are served and answered in HTTP/1.0; without it (the default) they get 426 Upgrade Required and the connection closes (`downstream_cx_protocol_error`). A connection manager’s; on a cluster it changes nothing, as in Envoy.',
       default_host_for_http_10:
         'With `accept_http_10`, the Host of an HTTP/1.0 request that has none (without it such a request gets 400 `missing_host_header`); must be a valid Host.',
       allow_absolute_url:

@@ -185,7 +185,9 @@ export class H1Response implements BodySink {
     if (this.closeAfter) extra += 'connection: close\r\n';
     // HTTP/1.0 is not persistent unless the response says so (RFC 9112 §9.3).
     else if (this.version === '1.0') extra += 'connection: keep-alive\r\n';
-    const head = `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n${fieldLines(headers)}${extra}\r\n`;
+    // An HTTP/1.0 request is only served with accept_http_10, and then answered in HTTP/1.0 (Envoy
+    // codec_impl.cc:417-421: `Protocol::Http10 && supportsHttp10()`).
+    const head = `HTTP/${this.version} ${status} ${STATUS_CODES[status] ?? 'Unknown'}\r\n${fieldLines(headers)}${extra}\r\n`;
     this.writer = new MessageWriter(this.socket, framing, Buffer.from(head, 'latin1'));
   }
 
@@ -446,7 +448,8 @@ class H1Connection {
     }
     const taken = serverHead(head, this.options.request, this.tls);
     if (taken.kind === 'refuse') {
-      this.fail(taken.status, taken.details);
+      // A refused HTTP/1.0 request is answered in HTTP/1.0 only when accept_http_10 is on (never for a 426).
+      this.fail(taken.status, taken.details, this.options.request.acceptHttp10 ? head.version : '1.1');
       return false;
     }
     line.reset();
@@ -527,11 +530,11 @@ class H1Connection {
    * A protocol error: answered with `status` (the body is its reason phrase, as Envoy's sendProtocolError),
    * then the connection closes.
    */
-  private fail(status: number, reason: string): void {
+  private fail(status: number, reason: string, version: '1.0' | '1.1' = '1.1'): void {
     if (this.state === DONE) return;
     this.state = DONE;
     this.hooks.protocolError(this.socket, status, reason);
-    this.answer(status, STATUS_CODES[status] ?? 'Bad Request');
+    this.answer(status, STATUS_CODES[status] ?? 'Bad Request', version);
   }
 
   /** A head that did not complete in time: Envoy's 408 local reply, then the connection closes. */
@@ -542,7 +545,7 @@ class H1Connection {
     this.answer(408, kind === 'request_headers' ? 'request header timeout' : 'stream timeout');
   }
 
-  private answer(status: number, body: string): void {
+  private answer(status: number, body: string, version: '1.0' | '1.1' = '1.1'): void {
     if (this.headersTimer !== undefined) clearTimeout(this.headersTimer);
     const socket = this.socket;
     if (!socket.writable) {
@@ -550,7 +553,7 @@ class H1Connection {
       return;
     }
     socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`,
+      `HTTP/${version} ${status} ${STATUS_CODES[status]}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`,
     );
     closeAfterFlush(socket);
   }
