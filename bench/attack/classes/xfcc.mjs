@@ -32,7 +32,10 @@ const VARIANTS = [
   ['a list with spaces', 1, get(`x-forwarded-client-cert:   ${FORGED} , By=${XFCC_MARKER}  \r\n`)],
   ['empty value, then forged', 1, get(`x-forwarded-client-cert:\r\nx-forwarded-client-cert: ${FORGED}\r\n`)],
   ['obs-text around it', 1, get(`x-forwarded-client-cert: \xe9${FORGED}\xe9\r\n`)],
-  ['HTTP/1.0', 1, `GET /xfcc HTTP/1.0\r\n${H}x-forwarded-client-cert: ${FORGED}\r\n\r\n`],
+  // Envoy answers HTTP/1.0 with 426 Upgrade Required unless http_protocol_options.accept_http_10, which Istio
+  // leaves off (source/common/http/http1/codec_impl.cc:1187 checkProtocolVersion): refused, so the app sees none
+  // (served with the header removed would be fine too, as with accept_http_10).
+  ['HTTP/1.0', [0, 1], `GET /xfcc HTTP/1.0\r\n${H}x-forwarded-client-cert: ${FORGED}\r\n\r\n`],
   [
     'POST with a body',
     1,
