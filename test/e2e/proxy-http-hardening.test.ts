@@ -1,7 +1,8 @@
 // What an attacker found on the sidecar's HTTP path, with real clients through two real proxies: curl → proxy A
 // (outbound http_connection_manager) → mTLS → proxy B (inbound PERMISSIVE HTTP chains) → an app that records
 // what reaches it. Each answer is Envoy's: h2c upgrades served as HTTP/1.1, garbage refused at its first byte,
-// fragments, unknown methods and non-ASCII targets refused, CONNECT refused.
+// fragments, unknown methods and non-ASCII targets refused, CONNECT refused, HTTP/1.0 refused with 426 (no
+// accept_http_10, as Istio), a proxy-form (absolute) target routed by its host.
 
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,10 +38,13 @@ describe('HTTP hardening through the mesh (curl, two proxies)', { timeout: 60_00
   const port = { a: 0, b: 0, idle: 0 };
   /** What reached the app: method, target and the upgrade headers. */
   const seen: { method: string; url: string; upgrade?: string; settings?: string }[] = [];
+  /** The Host of each request that reached the app. */
+  const hosts: string[] = [];
 
   before(async () => {
     makePki(dir);
     app = http.createServer((req, res) => {
+      hosts.push(req.headers.host ?? '');
       seen.push({
         method: req.method ?? '',
         url: req.url ?? '',
@@ -271,6 +275,40 @@ describe('HTTP hardening through the mesh (curl, two proxies)', { timeout: 60_00
     assert.equal(got.split('HTTP/1.1 ').length, 2, got);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(seen.length, count);
+  });
+
+  it('curl --http1.0 through A: 426 Upgrade Required (no accept_http_10), nothing reaches the app', async () => {
+    const count = seen.length;
+    const before = await statsOf(a.admin);
+    const r = await curl(['--http1.0', '-o', '-', '-w', ' %{http_code}', `http://127.0.0.1:${port.a}/old`]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, 'Upgrade Required 426');
+    const after = await statsOf(a.admin);
+    const key = 'http.outbound_9080.downstream_cx_protocol_error';
+    assert.equal((after.get(key) ?? 0) - (before.get(key) ?? 0), 1);
+    assert.equal(seen.length, count);
+  });
+
+  it('curl -x A (proxy form, an absolute target): the path and Host come from the URL, through A and B', async () => {
+    const r = await curl([
+      '-x',
+      `http://127.0.0.1:${port.a}`,
+      '-H',
+      'Host: ignored.example',
+      'http://ratings.example:9080/x?y=1',
+    ]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, 'GET /x?y=1');
+    assert.deepEqual(seen.at(-1), { method: 'GET', url: '/x?y=1' });
+    assert.equal(hosts.at(-1), 'ratings.example:9080');
+    // Straight to B with --request-target: the same.
+    const direct = await curl([
+      '--request-target',
+      'http://reviews.example/r?z',
+      `http://127.0.0.1:${port.b}/`,
+    ]);
+    assert.equal(direct.out, 'GET /r?z');
+    assert.equal(hosts.at(-1), 'reviews.example');
   });
 
   it('a silent connection on a sniffed PERMISSIVE port is closed by the idle timeout, not held', async () => {
