@@ -120,4 +120,21 @@ describe('fuzz harness', () => {
     assert.notEqual(out.a.apiVersion, out.a);
     assert.deepEqual(payload, { p: 1 }, 'the payload itself is not changed');
   });
+
+  it("copies the dictionary's values in, so one placed inside itself never makes a cycle", () => {
+    // Op 8 with v 10 places the dictionary's {}; op 9 adds a key to it; op 8 again places {} at that key.
+    const edits = [
+      { op: 8, at: 1, n: 0, v: 10, payload: null },
+      { op: 9, at: 1, n: 0, v: 0, payload: 5 },
+      { op: 8, at: 2, n: 0, v: 10, payload: null },
+    ];
+    const out = mutateTree({ a: 1 }, edits) as { a: { apiVersion: unknown } };
+    assert.deepEqual(out, { a: { apiVersion: {} } });
+    assert.notEqual(out.a.apiVersion, out.a);
+    assert.deepEqual(
+      mutateTree({ a: 1 }, edits.slice(0, 1)),
+      { a: {} },
+      'the dictionary itself is not changed',
+    );
+  });
 });

@@ -409,7 +409,9 @@ export function mutateTree(seed: JsonTree, edits: readonly TreeEdit[]): JsonTree
         set(null);
         break;
       case 8:
-        set(DICTIONARY_VALUES[e.v % DICTIONARY_VALUES.length] as JsonTree);
+        // A copy: the dictionary's objects are shared, and one placed inside itself by a later edit was a cycle
+        // (a harness fault that ended a 10-minute run with a stack overflow).
+        set(structuredClone(DICTIONARY_VALUES[e.v % DICTIONARY_VALUES.length] as JsonTree));
         break;
       default:
         if (typeof s.value === 'object' && s.value !== null && !Array.isArray(s.value)) {
