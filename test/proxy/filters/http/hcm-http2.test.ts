@@ -691,7 +691,13 @@ describe('an HTTP/2 client whose frames nghttp2 refuses', { timeout: 15_000 }, (
           Buffer.from('c53e1b04e211a349e8', 'hex'),
         ]),
       );
-      await new Promise((r) => client.once('close', r));
+      await new Promise<void>((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error('the proxy kept the connection after its GOAWAY')), 5000);
+        client.once('close', () => {
+          clearTimeout(t);
+          resolve();
+        });
+      });
       await until(() => accepted.every((s) => s.destroyed), 'the accepted socket to be destroyed');
       assert.equal(store.counter('http.inbound_0.0.0.0_9080.downstream_cx_protocol_error').value, 1);
     } finally {

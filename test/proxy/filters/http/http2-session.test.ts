@@ -5,6 +5,17 @@ import { describe, it } from 'node:test';
 import { closeWhenFinished } from '../../../../src/proxy/filters/http/http2-session.js';
 import { portOf, until } from './helpers.js';
 
+/** Resolves when `socket` closes; rejects after `ms` (so that the test fails, and its cleanup runs, if it never does). */
+function closed(socket: net.Socket, what: string, ms = 5000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`${what} was not closed within ${ms} ms`)), ms);
+    socket.once('close', () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}
+
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 /** A frame header announcing 0xc53e1b bytes: over SETTINGS_MAX_FRAME_SIZE, a connection error for nghttp2. */
 const OVERSIZED_FRAME = Buffer.from('c53e1b04e211a349e8', 'hex');
@@ -45,8 +56,8 @@ describe('closeWhenFinished: an HTTP/2 connection nghttp2 has finished with is c
 }, () => {
   it('a frame nghttp2 answers with GOAWAY closes the connection (Node alone leaves it open), counted once', async () => {
     const srv = await server();
+    const c = net.connect({ port: srv.port, host: '127.0.0.1' });
     try {
-      const c = net.connect({ port: srv.port, host: '127.0.0.1' });
       c.on('error', () => {});
       let reply = Buffer.alloc(0);
       c.on('data', (d: Buffer) => {
@@ -55,7 +66,7 @@ describe('closeWhenFinished: an HTTP/2 connection nghttp2 has finished with is c
       await new Promise((r) => c.once('connect', r));
       // The client never closes: only the server can end this connection.
       c.write(Buffer.concat([PREFACE, OVERSIZED_FRAME]));
-      await new Promise((r) => c.once('close', r));
+      await closed(c, 'the connection after the GOAWAY');
       assert.deepEqual(srv.armed, [true]);
       assert.deepEqual(srv.errors, [0]);
       assert.ok(srv.sockets[0]?.destroyed);
@@ -64,6 +75,7 @@ describe('closeWhenFinished: an HTTP/2 connection nghttp2 has finished with is c
       assert.ok(goaway > 0, reply.toString('hex'));
       assert.equal(reply.readUInt32BE(goaway + 10), http2.constants.NGHTTP2_FRAME_SIZE_ERROR);
     } finally {
+      c.destroy();
       srv.close();
     }
   });
