@@ -77,7 +77,8 @@ export const APP_PORTS_ANNOTATION = 'skiff.dev/app-ports';
 
 function workloadFromEntry(r: Resource<WorkloadEntrySpec>, problems: ModelProblem[]): WorkloadModel {
   const spec = r.spec ?? {};
-  const labels = { ...(r.metadata.labels ?? {}), ...(spec.labels ?? {}) };
+  // Istio selects a WorkloadEntry by its spec labels (metadata labels are the object's own).
+  const labels = spec.labels ?? {};
   return {
     name: r.metadata.name,
     namespace: r.metadata.namespace,
