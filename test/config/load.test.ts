@@ -197,7 +197,31 @@ describe('MeshConfig', () => {
       rootNamespace: 'istio-system',
       enableAutoMtls: true,
       outboundTrafficPolicy: { mode: 'ALLOW_ANY' },
+      accessLogFile: '',
+      accessLogEncoding: 'TEXT',
+      accessLogFormat: '',
+      protocolDetectionTimeout: '5s',
+      connectTimeout: '10s',
     });
+  });
+
+  it('reads the access log, protocol detection and connect timeout settings', () => {
+    const snapshot = load(
+      MC(
+        'spec:\n  accessLogFile: /dev/stdout\n  accessLogEncoding: JSON\n  protocolDetectionTimeout: 100ms\n  connectTimeout: 2s\n',
+      ),
+    );
+    assert.deepEqual(snapshot.diagnostics, []);
+    const m = snapshot.meshConfig;
+    assert.deepEqual(
+      [m.accessLogFile, m.accessLogEncoding, m.accessLogFormat, m.protocolDetectionTimeout, m.connectTimeout],
+      ['/dev/stdout', 'JSON', '', '100ms', '2s'],
+    );
+    const bad = load(MC('spec:\n  accessLogEncoding: XML\n  connectTimeout: soon\n'));
+    assert.deepEqual(
+      bad.diagnostics.map((d) => d.path?.join('.')),
+      ['spec.accessLogEncoding', 'spec.connectTimeout'],
+    );
   });
 
   it('takes the values given, defaulting the rest', () => {
