@@ -423,7 +423,6 @@ function sortEndpoints(endpoints: EndpointModel[]): EndpointModel[] {
 
 /** Keeps the previous object of every workload whose content did not change. */
 function reuseWorkloads(next: WorkloadModel[], previous: readonly WorkloadModel[]): readonly WorkloadModel[] {
-  if (previous.length === 0) return next;
   const before = new Map<string, WorkloadModel>();
   for (const w of previous) before.set(fingerprint(w), w);
   const out = next.map((w) => before.get(fingerprint(w)) ?? w);
@@ -435,7 +434,6 @@ function reuseWorkloads(next: WorkloadModel[], previous: readonly WorkloadModel[
  * same workload objects (GenerationContext matches a service's endpoints to workloads by `source` identity).
  */
 function reuseServices(next: ServiceModel[], previous: readonly ServiceModel[]): readonly ServiceModel[] {
-  if (previous.length === 0) return next;
   const before = new Map<string, ServiceModel>();
   for (const s of previous) before.set(fingerprint(s), s);
   const out = next.map((s) => {
