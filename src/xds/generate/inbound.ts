@@ -11,7 +11,7 @@
 // cluster_builder.go (buildInboundCluster, addTelemetryMetadata), cluster_traffic_policy.go
 // (getDefaultCircuitBreakerThresholds).
 //
-// Local mode (docs: /work/shared/local-mode.md) changes a few of Istio's shapes; each substitution is commented
+// Local mode (the runtime's contract, local-mode.md) changes a few of Istio's shapes; each substitution is commented
 // where it is made:
 // - no iptables capture: the listener binds `<podIP>:<port>` for every workload port (`address` the lowest,
 //   `additional_addresses` the others) instead of 0.0.0.0:15006 with `original_dst`;
@@ -417,8 +417,8 @@ function virtualInbound(
     filter_chains: chains,
     // No default_filter_chain: a connection no chain matches is closed (how STRICT refuses plaintext).
   };
-  // Istio also sets max_connections_to_accept_per_socket_event on bound listeners; omitted: not implemented by
-  // the Skiff proxy.
+  // Istio also sets max_connections_to_accept_per_socket_event (1, MAX_CONNECTIONS_PER_SOCKET_EVENT_LOOP);
+  // omitted: not implemented by the Skiff proxy.
   const log = accessLog(mesh, 'listener');
   if (log) listener.access_log = log;
   return listener;
