@@ -12,7 +12,6 @@ import { selects } from '../../control-plane/model/build.js';
 import type { EndpointModel, ServiceModel, ServicePortModel } from '../../control-plane/model/types.js';
 import type { DestinationRuleSpec as PolicyDestinationRule } from '../../policy/types.js';
 import { tlsModeForDestinationRule } from '../../policy/upstream-tls.js';
-import { formatEndpointWorkload } from '../../proxy/telemetry/workload.js';
 import type { JsonObject } from '../decode.js';
 import { endpointPort, type GenerationContext } from './context.js';
 import { parseClusterName } from './names.js';
@@ -130,14 +129,7 @@ function lbEndpoint(e: EndpointModel, port: number, mtlsEnabled: boolean): JsonO
   const filterMetadata: JsonObject = {};
   // Only where EDS enabled mTLS and the endpoint has a sidecar; never written as `disabled`.
   if (mtlsEnabled && e.tlsMode === 'istio') filterMetadata[TRANSPORT_SOCKET_MATCH_KEY] = { tlsMode: 'istio' };
-  filterMetadata.istio = {
-    workload: formatEndpointWorkload({
-      workloadName: e.workloadName,
-      namespace: e.namespace,
-      labels: e.labels,
-      clusterId: DEFAULT_CLUSTER_ID,
-    }),
-  };
+  filterMetadata.istio = { workload: endpointWorkload(e) };
   return {
     endpoint: { address: { socket_address: { address: e.address, port_value: port } } },
     // The model has no readiness yet: every endpoint is HEALTHY (Istio sends UNHEALTHY ones too).
@@ -146,6 +138,30 @@ function lbEndpoint(e: EndpointModel, port: number, mtlsEnabled: boolean): JsonO
     load_balancing_weight: e.weight,
   };
 }
+
+/**
+ * `istio.workload` (AppendLbEndpointMetadata): `WORKLOAD;NAMESPACE;CANONICAL_NAME;CANONICAL_REVISION;CLUSTER_ID`,
+ * the canonical service from the labels as pkg/kube/labels CanonicalService reads them (the first label present,
+ * even empty, else the workload name / `latest`), `latest` written empty. The proxy reads it back with
+ * src/proxy/telemetry/workload.ts (whose formatEndpointWorkload is the same rule; src/xds does not import the
+ * proxy).
+ */
+export function endpointWorkload(e: Pick<EndpointModel, 'workloadName' | 'namespace' | 'labels'>): string {
+  const first = (keys: readonly string[]) => {
+    for (const k of keys) if (Object.hasOwn(e.labels, k)) return e.labels[k];
+    return undefined;
+  };
+  const name = first(CANONICAL_NAME_LABELS) ?? e.workloadName;
+  const revision = first(CANONICAL_REVISION_LABELS) ?? 'latest';
+  return `${e.workloadName};${e.namespace};${name};${revision === 'latest' ? '' : revision};${DEFAULT_CLUSTER_ID}`;
+}
+
+const CANONICAL_NAME_LABELS = ['service.istio.io/canonical-name', 'app.kubernetes.io/name', 'app'];
+const CANONICAL_REVISION_LABELS = [
+  'service.istio.io/canonical-revision',
+  'app.kubernetes.io/version',
+  'version',
+];
 
 /** util.ConvertLocality: `region/zone/subzone` → Locality (empty fields left out, as proto3 JSON does). */
 function locality(label: string): JsonObject {
