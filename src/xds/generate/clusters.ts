@@ -315,15 +315,19 @@ function lbPolicy(policy: TrafficPolicy | undefined, what: string, problems: Gen
   }
 }
 
-/** getDefaultCircuitBreakerThresholds with the DestinationRule's pool limits where they are > 0. */
+/**
+ * getDefaultCircuitBreakerThresholds, with the DestinationRule's `http.maxRetries` where > 0. Istio also puts
+ * `tcp.maxConnections`, `http.http1MaxPendingRequests` and `http.http2MaxRequests` (> 0) in max_connections,
+ * max_pending_requests and max_requests; the Skiff proxy enforces none of them and accepts only their unlimited
+ * value, so they stay unlimited and are reported (unsupportedPoolSettings).
+ */
 function circuitBreakerThresholds(policy: TrafficPolicy | undefined): JsonObject {
-  const pool = policy?.connectionPool;
-  const limit = (v: number | undefined) => (v !== undefined && v > 0 ? v : MAX_UINT32);
+  const maxRetries = policy?.connectionPool?.http?.maxRetries;
   return {
-    max_connections: limit(pool?.tcp?.maxConnections),
-    max_pending_requests: limit(pool?.http?.http1MaxPendingRequests),
-    max_requests: limit(pool?.http?.http2MaxRequests),
-    max_retries: limit(pool?.http?.maxRetries),
+    max_connections: MAX_UINT32,
+    max_pending_requests: MAX_UINT32,
+    max_requests: MAX_UINT32,
+    max_retries: maxRetries !== undefined && maxRetries > 0 ? maxRetries : MAX_UINT32,
     // DISABLE_TRACK_REMAINING_CB_METRICS defaults to true.
     track_remaining: false,
   };
@@ -337,6 +341,12 @@ function unsupportedPoolSettings(
 ) {
   const pool = policy?.connectionPool;
   const omitted: string[] = [];
+  if ((pool?.tcp?.maxConnections ?? 0) > 0)
+    omitted.push('tcp.maxConnections (circuit_breakers max_connections)');
+  if ((pool?.http?.http1MaxPendingRequests ?? 0) > 0)
+    omitted.push('http.http1MaxPendingRequests (circuit_breakers max_pending_requests)');
+  if ((pool?.http?.http2MaxRequests ?? 0) > 0)
+    omitted.push('http.http2MaxRequests (circuit_breakers max_requests)');
   if (pool?.http?.idleTimeout !== undefined || pool?.tcp?.idleTimeout !== undefined)
     omitted.push('idleTimeout (common_http_protocol_options.idle_timeout)');
   if ((pool?.http?.maxRequestsPerConnection ?? 0) > 0)

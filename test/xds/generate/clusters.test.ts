@@ -538,27 +538,27 @@ describe('clusters: traffic policy', () => {
     assert.equal(cluster(withPool, `outbound|8080||${HOST}`).connect_timeout, '0.250s');
   });
 
-  it('TestApplyConnectionPool: the pool limits replace the unlimited thresholds where > 0', () => {
-    const c = cluster(
-      FOO +
-        dr(
-          '{host: foo, trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 2, http2MaxRequests: 3, maxRetries: 4}}}}',
-        ),
-      `outbound|8080||${HOST}`,
+  it('TestApplyConnectionPool: maxRetries replaces the unlimited max_retries; the limits the proxy lacks stay unlimited, reported', () => {
+    const { clusters, problems } = outboundClusters(
+      contextFrom(
+        FOO +
+          dr(
+            '{host: foo, trafficPolicy: {connectionPool: {tcp: {maxConnections: 1}, http: {http1MaxPendingRequests: 2, http2MaxRequests: 3, maxRetries: 4}}}}',
+          ),
+      ),
+      CLIENT,
     );
-    assert.deepEqual(c.circuit_breakers, {
-      thresholds: [
-        {
-          max_connections: 1,
-          max_pending_requests: 2,
-          max_requests: 3,
-          max_retries: 4,
-          track_remaining: false,
-        },
-      ],
+    assert.deepEqual(clusterNamed(clusters, `outbound|8080||${HOST}`).circuit_breakers, {
+      thresholds: [{ ...DEFAULT_THRESHOLDS, max_retries: 4 }],
     });
+    assert.deepEqual(
+      problems
+        .filter((p) => p.message.includes('port 8080:'))
+        .map((p) => p.message.replace(/^.*DestinationRule (\S+).*$/, '$1')),
+      ['tcp.maxConnections', 'http.http1MaxPendingRequests', 'http.http2MaxRequests'],
+    );
     const zero = cluster(
-      FOO + dr('{host: foo, trafficPolicy: {connectionPool: {tcp: {maxConnections: 0}}}}'),
+      FOO + dr('{host: foo, trafficPolicy: {connectionPool: {http: {maxRetries: 0}}}}'),
       `outbound|8080||${HOST}`,
     );
     assert.deepEqual(zero.circuit_breakers, { thresholds: [DEFAULT_THRESHOLDS] });
@@ -1052,7 +1052,7 @@ spec: {address: 127.0.3.1, labels: {app: bar, security.istio.io/tlsMode: istio},
 
 describe('clusters and endpoints: every resource loads through the proxy', () => {
   const RICH = `${mesh('{connectTimeout: 2s}')}${FOO}${dr(
-    '{host: foo, trafficPolicy: {connectionPool: {tcp: {maxConnections: 10}}, outlierDetection: {consecutive5xxErrors: 3, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 100, splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 2}, portLevelSettings: [{port: {number: 9000}, tls: {mode: ISTIO_MUTUAL}}]}, subsets: [{name: v1, labels: {version: v1}, trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}}, {name: v2, labels: {version: v2}, trafficPolicy: {tls: {mode: DISABLE}}}]}',
+    '{host: foo, trafficPolicy: {connectionPool: {http: {maxRetries: 10}}, outlierDetection: {consecutive5xxErrors: 3, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 100, splitExternalLocalOriginErrors: true, consecutiveLocalOriginFailures: 2}, portLevelSettings: [{port: {number: 9000}, tls: {mode: ISTIO_MUTUAL}}]}, subsets: [{name: v1, labels: {version: v1}, trafficPolicy: {loadBalancer: {simple: ROUND_ROBIN}}}, {name: v2, labels: {version: v2}, trafficPolicy: {tls: {mode: DISABLE}}}]}',
   )}---
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
