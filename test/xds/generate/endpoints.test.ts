@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { formatEndpointWorkload, parseEndpointWorkload } from '../../../src/proxy/telemetry/workload.js';
 import type { JsonObject } from '../../../src/xds/decode.js';
 import { buildOutboundClusters } from '../../../src/xds/generate/clusters.js';
-import { buildLoadAssignment } from '../../../src/xds/generate/endpoints.js';
+import { buildLoadAssignment, endpointWorkload } from '../../../src/xds/generate/endpoints.js';
 import { contextFrom, sidecarNode } from './fixtures.js';
 import { type EndpointTransport, errorsOf, simulateOutbound } from './simulate-outbound.js';
 
@@ -219,12 +220,15 @@ describe('endpoints: what an mTLS endpoint gets (simulated through the proxy)', 
         alpn: ['istio-peer-exchange', 'istio'],
         sans: ['spiffe://cluster.local/ns/ns/sa/example'],
         certificates: ['default'],
-        validation: ['ROOTCA', sim.endpoints[0]?.validation?.[1] ?? ''],
+        // The inline default_validation_context (the SANs), then the mesh roots by name.
+        validation: [
+          'inline:transport_socket_matches[0].transport_socket.typed_config.common_tls_context.combined_validation_context.default_validation_context',
+          'ROOTCA',
+        ],
       },
       { endpoint: '127.0.4.2:8080', match: 'tlsMode-disabled', transport: 'plaintext' },
     ];
     assert.deepEqual(sim.endpoints, want);
-    assert.match(String(sim.endpoints[0]?.validation?.[1]), /^inline:/);
   });
 });
 
@@ -339,6 +343,21 @@ spec: {address: 127.0.5.2, labels: {app: x}}
     );
   });
 
+  it('istio.workload is what the proxy reads back (src/proxy/telemetry/workload.ts)', () => {
+    const cases: Record<string, string>[] = [
+      {},
+      { app: 'a', version: 'v2' },
+      { 'app.kubernetes.io/name': 'n', 'app.kubernetes.io/version': 'latest', app: 'ignored' },
+      { 'service.istio.io/canonical-name': '', app: 'a' },
+    ];
+    for (const labels of cases) {
+      const e = { workloadName: 'w-1', namespace: 'ns', labels };
+      const text = endpointWorkload(e);
+      assert.equal(text, formatEndpointWorkload({ ...e, clusterId: 'Kubernetes' }), JSON.stringify(labels));
+      assert.equal(parseEndpointWorkload(text)?.workloadName, 'w-1');
+    }
+  });
+
   it('every assignment loads through the proxy (parseResource) without an error diagnostic', () => {
     const ctx = contextFrom(LOCALITIES + EXAMPLE);
     for (const name of [
@@ -347,7 +366,10 @@ spec: {address: 127.0.5.2, labels: {app: x}}
       `outbound|80||${HOST}`,
     ]) {
       const cla = buildLoadAssignment(ctx, CLIENT, name);
-      assert.deepEqual(errorsOf(simulateOutbound({ name, type: 'STATIC' }, cla).diagnostics), [], name);
+      const eds = { name, type: 'EDS', eds_cluster_config: { service_name: name, eds_config: { ads: {} } } };
+      const sim = simulateOutbound(eds, cla);
+      assert.deepEqual(errorsOf(sim.diagnostics), [], name);
+      assert.equal(sim.endpoints.length, lbEndpoints(cla).length);
     }
   });
 });

@@ -1,10 +1,10 @@
 // Shared by the generation tests: what a client sidecar would do with a generated outbound cluster and its
-// ClusterLoadAssignment — both read through the proxy's own translation (parseResource), then, for each
-// endpoint, the transport the proxy's cluster picks (src/proxy/upstream/cluster.ts: the first transport socket
+// ClusterLoadAssignment — both read through the proxy's own translation of xDS resources (parseResource), then,
+// for each endpoint, the transport the proxy's cluster picks (src/proxy/upstream/cluster.ts: the first transport socket
 // match whose `match` the endpoint's `envoy.transport_socket_match` metadata holds, else the cluster's socket).
 
 import type { Diagnostic } from '../../../src/core/diagnostics.js';
-import type { UpstreamTransport } from '../../../src/proxy/config/model.js';
+import type { EndpointConfig, UpstreamTransport } from '../../../src/proxy/config/model.js';
 import { parseResource } from '../../../src/proxy/config/resource.js';
 import { TYPE_URL } from '../../../src/proxy/config/resources/index.js';
 import { transportMatches } from '../../../src/proxy/upstream/cluster.js';
@@ -34,25 +34,35 @@ export interface OutboundSimulation {
 }
 
 /**
- * Translates `cluster` and `loadAssignment` as the proxy does and reports each endpoint's transport. The proxy
- * takes an EDS cluster's endpoints from an inline `load_assignment` until it subscribes over xDS, so the
- * assignment is put there for the cluster's translation (and translated on its own as the EDS resource too).
+ * Translates `cluster` and (for an EDS cluster) its `loadAssignment` as the proxy does with resources from xDS,
+ * and reports each endpoint's transport: an EDS cluster's endpoints are its ClusterLoadAssignment's (named by
+ * `eds_cluster_config.service_name`, else the cluster's name — a mismatch is reported as an error here); a STATIC
+ * cluster's are its own `load_assignment`.
  */
 export function simulateOutbound(cluster: JsonObject, loadAssignment?: JsonObject): OutboundSimulation {
   const diagnostics: Diagnostic[] = [];
-  const inline =
-    loadAssignment !== undefined && cluster.load_assignment === undefined
-      ? { ...cluster, load_assignment: loadAssignment }
-      : cluster;
-  const c = parseResource(TYPE_URL.cluster, inline);
+  const c = parseResource(TYPE_URL.cluster, cluster);
   diagnostics.push(...c.diagnostics);
-  if (loadAssignment !== undefined) {
-    diagnostics.push(...parseResource(TYPE_URL.endpoint, loadAssignment).diagnostics);
-  }
   const config = c.value;
+  let endpoints: EndpointConfig[] = config?.endpoints ?? [];
+  if (loadAssignment !== undefined) {
+    const la = parseResource(TYPE_URL.endpoint, loadAssignment);
+    diagnostics.push(...la.diagnostics);
+    if (config?.edsServiceName !== undefined) {
+      if (la.name !== config.edsServiceName) {
+        diagnostics.push({
+          severity: 'error',
+          code: 'simulate.eds',
+          message: `the ClusterLoadAssignment is ${JSON.stringify(la.name)}, the cluster subscribes to ${JSON.stringify(config.edsServiceName)}`,
+          path: [],
+        });
+      }
+      endpoints = la.value?.endpoints ?? [];
+    }
+  }
   if (!config) return { diagnostics, endpoints: [] };
   const inlineSans = new Map(c.inlineSecrets.map((s) => [s.name, s.validationContext?.sanMatchers ?? []]));
-  const endpoints = config.endpoints.map((e): EndpointTransport => {
+  const transports = endpoints.map((e): EndpointTransport => {
     const m = config.transportSocketMatches.find((t) => transportMatches(t.match, e.transportMatch));
     const transport: UpstreamTransport = m ? m.transport : config.transport;
     const endpoint = `${e.address.host}:${e.address.port}`;
@@ -72,7 +82,7 @@ export function simulateOutbound(cluster: JsonObject, loadAssignment?: JsonObjec
       validation: tls.validationSecrets,
     };
   });
-  return { diagnostics, endpoints };
+  return { diagnostics, endpoints: transports };
 }
 
 /** Only the error diagnostics, as `severity code path: message` lines (for assert messages). */
