@@ -72,7 +72,7 @@ export function outboundClusters(ctx: GenerationContext, proxy: ProxyNode): Outb
     if (ctx.service(service.hostname, proxy.namespace) !== service) continue;
     for (const port of service.ports) {
       const built = ctx.memo(service, `cds|${proxy.namespace}|${port.port}`, () =>
-        serviceClusters(ctx, service, port, proxy.namespace),
+        guarded(service, port, () => serviceClusters(ctx, service, port, proxy.namespace)),
       );
       problems.push(...built.problems);
       for (const c of built.clusters) {
@@ -94,6 +94,28 @@ export function outboundClusters(ctx: GenerationContext, proxy: ProxyNode): Outb
   const mesh = ctx.model.meshConfig;
   clusters.push(blackHoleCluster(mesh), passthroughCluster(mesh));
   return { clusters, problems };
+}
+
+/** Generation never throws: an unexpected failure for one service port skips its clusters, with a problem. */
+function guarded(
+  service: ServiceModel,
+  port: ServicePortModel,
+  build: () => OutboundClusters,
+): OutboundClusters {
+  try {
+    return build();
+  } catch (e) {
+    return {
+      clusters: [],
+      problems: [
+        {
+          severity: 'error',
+          code: 'SKIFF_CDS_INTERNAL',
+          message: `${service.kind} ${service.namespace}/${service.name} port ${port.port}: no cluster generated: ${e instanceof Error ? e.message : String(e)}`,
+        },
+      ],
+    };
+  }
 }
 
 /**

@@ -49,16 +49,34 @@ export function buildLoadAssignment(
   if (service.resolution === 'DNS' || service.resolution === 'DNS_ROUND_ROBIN') return empty;
   // Cached per service: what follows depends on the proxy only through its namespace (the DestinationRule).
   return ctx.memo(service, `eds|${proxy.namespace}|${clusterName}`, () => {
-    const dr = ctx.destinationRule(service, proxy.namespace)?.spec;
-    let subset: SubsetRef | undefined;
-    if (parsed.subset !== '') {
-      const found = dr?.subsets?.find((s) => s.name === parsed.subset);
-      if (!found) return empty;
-      subset = { name: found.name, labels: found.labels ?? {} };
+    try {
+      return assignment(ctx, proxy, service, port, parsed.subset, clusterName);
+    } catch {
+      // Generation never throws; CDS reports what fails for the same service (an empty assignment here).
+      return empty;
     }
-    const groups = localityLbEndpoints(ctx, service, port, subset, dr);
-    return groups.length === 0 ? empty : { cluster_name: clusterName, endpoints: groups };
   });
+}
+
+/** The assignment of a known service port (and subset, '' for none). */
+function assignment(
+  ctx: GenerationContext,
+  proxy: ProxyNode,
+  service: ServiceModel,
+  port: ServicePortModel,
+  subsetName: string,
+  clusterName: string,
+): JsonObject {
+  const empty: JsonObject = { cluster_name: clusterName };
+  const dr = ctx.destinationRule(service, proxy.namespace)?.spec;
+  let subset: SubsetRef | undefined;
+  if (subsetName !== '') {
+    const found = dr?.subsets?.find((s) => s.name === subsetName);
+    if (!found) return empty;
+    subset = { name: found.name, labels: found.labels ?? {} };
+  }
+  const groups = localityLbEndpoints(ctx, service, port, subset, dr);
+  return groups.length === 0 ? empty : { cluster_name: clusterName, endpoints: groups };
 }
 
 /**
