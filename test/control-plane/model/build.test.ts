@@ -430,17 +430,18 @@ describe('buildModel: ServiceEntry', () => {
 });
 
 describe('buildModel: workloads', () => {
-  // Istio: pilot/pkg/serviceregistry/serviceentry/conversion.go getTLSModeFromWorkloadEntry.
+  // Istio: pilot/pkg/serviceregistry/serviceentry/conversion.go getTLSModeFromWorkloadEntry; rows marked [..]
+  // mirror conversion_test.go TestConvertWorkloadEntryToWorkloadInstance.
   const tls: { name: string; label?: string; serviceAccount?: string; want: 'istio' | 'disabled' }[] = [
     { name: 'label istio', label: 'istio', want: 'istio' },
     {
-      name: 'label disabled, with a service account',
+      name: 'label disabled, with a service account [simple - tls mode disabled]',
       label: 'disabled',
       serviceAccount: 'a',
       want: 'disabled',
     },
     { name: 'any other label value', label: 'mutual', serviceAccount: 'a', want: 'disabled' },
-    { name: 'no label, a service account', serviceAccount: 'a', want: 'istio' },
+    { name: 'no label, a service account [simple]', serviceAccount: 'a', want: 'istio' },
     { name: 'no label, no service account', want: 'disabled' },
   ];
   for (const c of tls) {
