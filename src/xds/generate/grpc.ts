@@ -19,18 +19,22 @@ import type { Resource } from '../../config/resource.js';
 import type { ServiceModel, ServicePortModel, WorkloadModel } from '../../control-plane/model/types.js';
 import { parseDuration } from '../../core/duration.js';
 import { mergeSubsetTrafficPolicy, portLevelTrafficPolicy } from '../../policy/upstream-tls.js';
-import { TYPE_URL } from '../../proxy/config/resources/index.js';
 import type { JsonObject } from '../decode.js';
+import type { GenerationProblem } from './clusters.js';
 import type { GenerationContext, ServiceTarget } from './context.js';
 import { clusterName, domainName, parseClusterName, SECRET_DEFAULT, SECRET_ROOTCA, TYPE } from './names.js';
 import type { ProxyNode } from './proxy.js';
 
 /** What could not be generated (the resource is skipped), or was generated differently from what was asked. */
-export interface GrpcProblem {
-  severity: 'error' | 'warning';
-  code: string;
-  message: string;
-}
+export type GrpcProblem = GenerationProblem;
+
+/** The resource types a proxyless client subscribes to (src/xds does not import the proxy's TYPE_URL). */
+export const GRPC_TYPE_URL = {
+  listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
+  route: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+  endpoint: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
+} as const;
 
 export interface GrpcResult {
   resources: JsonObject[];
@@ -61,13 +65,13 @@ export function generateGrpc(
   const problems: GrpcProblem[] = [];
   const requested = [...new Set(names)];
   switch (typeUrl) {
-    case TYPE_URL.listener:
+    case GRPC_TYPE_URL.listener:
       return { resources: grpcListeners(ctx, proxy, requested, problems), problems };
-    case TYPE_URL.route:
+    case GRPC_TYPE_URL.route:
       return { resources: grpcRouteConfigurations(ctx, proxy, requested, problems), problems };
-    case TYPE_URL.cluster:
+    case GRPC_TYPE_URL.cluster:
       return { resources: grpcClusters(ctx, proxy, requested, problems), problems };
-    case TYPE_URL.endpoint:
+    case GRPC_TYPE_URL.endpoint:
       // Istio serves proxyless EDS with the sidecars' generator (pilot/pkg/bootstrap/discovery.go).
       problems.push({
         severity: 'error',

@@ -13,9 +13,11 @@ import { describe, it } from 'node:test';
 import protobuf from 'protobufjs';
 import type { JsonObject } from '../../../src/xds/decode.js';
 import type { GenerationContext } from '../../../src/xds/generate/context.js';
+import { buildLoadAssignment } from '../../../src/xds/generate/endpoints.js';
 import {
   commonTlsContext,
   filterVirtualHostsForHostname,
+  GRPC_TYPE_URL,
   type GrpcProblem,
   generateGrpc,
   listenerNameFilter,
@@ -27,12 +29,7 @@ import { contextFrom, sidecarNode } from './fixtures.js';
 
 const require = createRequire(import.meta.url);
 
-const TYPE_URL = {
-  listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
-  route: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
-  cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
-  endpoint: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
-} as const;
+const TYPE_URL = GRPC_TYPE_URL;
 type GrpcType = keyof typeof TYPE_URL;
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1775,6 +1772,27 @@ spec:
     );
     assert.equal(clusters.resources.length, clusterNames.size);
     assert.deepEqual(clusters.problems, []);
+    // EDS is the sidecars' generator (Istio: the same for proxyless). gRPC needs a locality on every group and
+    // skips a group without load_balancing_weight (grpc-js xds-dependency-manager getEdsResource).
+    const weights: [string, unknown[]][] = [];
+    for (const name of [...clusterNames].sort()) {
+      const cla = buildLoadAssignment(ctx, proxy, name);
+      assertGrpcAccepts('endpoint', cla);
+      weights.push([
+        name,
+        ((cla.endpoints ?? []) as JsonObject[]).map((g) => [g.locality, g.load_balancing_weight]),
+      ]);
+    }
+    assert.deepEqual(
+      weights.filter(([, groups]) => groups.length > 0),
+      [
+        ['outbound|7070|v1|echo.default.svc.cluster.local', [[{}, 1]]],
+        ['outbound|7070|v2|echo.default.svc.cluster.local', [[{}, 1]]],
+        ['outbound|7070||headless.default.svc.cluster.local', [[{}, 2]]],
+        ['outbound|8080|v1|echo.default.svc.cluster.local', [[{}, 1]]],
+        ['outbound|8080|v2|echo.default.svc.cluster.local', [[{}, 1]]],
+      ],
+    );
   });
 
   it('EDS and unknown types are not generated here, and say why', () => {
