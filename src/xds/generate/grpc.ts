@@ -1221,6 +1221,14 @@ function serviceClusters(
     applyTrafficPolicy(c, policy, svc, problems);
     clusters.push(c);
   }
+  if (svc.resolution === 'DNS' || svc.resolution === 'DNS_ROUND_ROBIN') {
+    // Istio's gRPC CDS is EDS-only, and EDS carries no endpoints for a DNS-resolved service (findShards).
+    problems.push({
+      severity: 'warning',
+      code: 'SKIFF_GRPC_DNS_SERVICE',
+      message: `cluster ${defaultName}: ${svc.hostname} is resolved by DNS; proxyless gRPC gets its clusters over EDS, which has no endpoints for it, so its calls fail`,
+    });
+  }
   const known = new Set([defaultName]);
   for (const subset of dr?.spec.subsets ?? []) {
     const name = clusterName('outbound', port.port, subset.name, svc.hostname);

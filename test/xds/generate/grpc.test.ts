@@ -1362,6 +1362,21 @@ ${spec}
       ['SKIFF_GRPC_LB'],
     ],
     [
+      'a DNS ServiceEntry: built, and reported (EDS has no endpoints for it)',
+      `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: api, namespace: default}
+spec:
+  hosts: [api.example.com]
+  location: MESH_EXTERNAL
+  resolution: DNS
+  ports: [{number: 443, name: grpc, protocol: GRPC}]
+`,
+      ['outbound|443||api.example.com'],
+      [eds('outbound|443||api.example.com')],
+      ['SKIFF_GRPC_DNS_SERVICE'],
+    ],
+    [
       'unknown service: skipped',
       '',
       ['outbound|7070||nosuch.default.svc.cluster.local'],
