@@ -589,7 +589,7 @@ function outboundVirtualHosts(
       : { domains: [ipv6Compliant(hostname), name], altHosts: [] };
     const kept = dedupeDomains(domains, used, altHosts, knownFqdn);
     if (kept.length === 0) return;
-    // Istio also sets include_request_attempt_count: true; kept (gRPC ignores it).
+    // include_request_attempt_count as Istio sets it (gRPC ignores it).
     out.push({ name, domains: kept, routes, include_request_attempt_count: true });
   };
   for (const w of wrappers) {
