@@ -352,7 +352,9 @@ function tcpChains(
         if ((tls.route ?? []).length === 0) continue;
         for (const match of tls.match) {
           if (!l4Matches(match, proxy, port.port)) continue;
-          const key = `${match.sniHosts.join(',')}|${(match.destinationSubnets ?? []).join(',')}`;
+          // hashRuntimeTLSMatchPredicates, on sorted names: Istio hashes them in the order written, so [a, b] then
+          // [b, a] give two chains with the same (sorted) server_names, a listener Envoy and Skiff refuse.
+          const key = `${[...match.sniHosts].sort().join(',')}|${[...(match.destinationSubnets ?? [])].sort().join(',')}`;
           if (handled.has(key)) continue;
           handled.add(key);
           const filters = routeFilters(ctx, proxy, vs, tls, `tls[${i}]`, port, problems);
