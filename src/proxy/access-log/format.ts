@@ -78,42 +78,8 @@ export const DEFAULT_ACCESS_LOG_FORMAT =
   '%RESPONSE_HEADER(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQUEST_HEADER(X-FORWARDED-FOR)%" ' +
   '"%REQUEST_HEADER(USER-AGENT)%" "%REQUEST_HEADER(X-REQUEST-ID)%" "%REQUEST_HEADER(:AUTHORITY)%" "%UPSTREAM_HOST%"\n';
 
-/** Istio's default text format (meshConfig.accessLogFormat unset), I pilot/pkg/model/telemetry_logging.go:44. */
-export const ISTIO_ACCESS_LOG_FORMAT =
-  '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% ' +
-  '%RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%" ' +
-  '%BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" ' +
-  '"%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER_RAW% ' +
-  '%UPSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% ' +
-  '%ROUTE_NAME%\n';
-
-/** Istio's default JSON format (accessLogEncoding: JSON), telemetry_logging.go:78 EnvoyJSONLogFormatIstio. */
-export const ISTIO_ACCESS_LOG_JSON_FORMAT: JsonObject = {
-  start_time: '%START_TIME%',
-  route_name: '%ROUTE_NAME%',
-  method: '%REQ(:METHOD)%',
-  path: '%REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%',
-  protocol: '%PROTOCOL%',
-  response_code: '%RESPONSE_CODE%',
-  response_flags: '%RESPONSE_FLAGS%',
-  response_code_details: '%RESPONSE_CODE_DETAILS%',
-  connection_termination_details: '%CONNECTION_TERMINATION_DETAILS%',
-  bytes_received: '%BYTES_RECEIVED%',
-  bytes_sent: '%BYTES_SENT%',
-  duration: '%DURATION%',
-  upstream_service_time: '%RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)%',
-  x_forwarded_for: '%REQ(X-FORWARDED-FOR)%',
-  user_agent: '%REQ(USER-AGENT)%',
-  request_id: '%REQ(X-REQUEST-ID)%',
-  authority: '%REQ(:AUTHORITY)%',
-  upstream_host: '%UPSTREAM_HOST%',
-  upstream_cluster: '%UPSTREAM_CLUSTER_RAW%',
-  upstream_local_address: '%UPSTREAM_LOCAL_ADDRESS%',
-  downstream_local_address: '%DOWNSTREAM_LOCAL_ADDRESS%',
-  downstream_remote_address: '%DOWNSTREAM_REMOTE_ADDRESS%',
-  requested_server_name: '%REQUESTED_SERVER_NAME%',
-  upstream_transport_failure_reason: '%UPSTREAM_TRANSPORT_FAILURE_REASON%',
-};
+// Istio's default formats are the control plane's to generate; the proxy's tests and docs use them too.
+export { ISTIO_ACCESS_LOG_FORMAT, ISTIO_ACCESS_LOG_JSON_FORMAT } from '../../xds/generate/access-log.js';
 
 export { jsonEscape, jsonNumber, SUPPORTED_OPERATORS } from './operators.js';
 

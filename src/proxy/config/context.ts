@@ -10,6 +10,8 @@ import type { SecretConfig } from './model.js';
 
 export type RefKind = 'cluster' | 'route_configuration' | 'secret';
 
+export type ResourceOrigin = 'static' | 'xds';
+
 /** A name one resource uses to refer to another. */
 export interface Ref {
   kind: RefKind;
@@ -27,7 +29,14 @@ export class TranslateContext {
   /** The traffic direction of the listener being translated (Istio's reporters read it). */
   direction = 'UNSPECIFIED';
 
-  constructor(readonly registry: ExtensionRegistry) {}
+  /**
+   * Where the resource came from: a static bootstrap, or an xDS response (where an EDS cluster's endpoints come
+   * from its own ClusterLoadAssignment resource instead of `load_assignment`).
+   */
+  constructor(
+    readonly registry: ExtensionRegistry,
+    readonly origin: ResourceOrigin = 'static',
+  ) {}
 
   error(path: FieldPath, code: string, message: string): void {
     this.diagnostics.push({ severity: 'error', code, message, path: [...path] });
@@ -65,8 +74,9 @@ export interface Translated<T> {
 export function translated<T>(
   registry: ExtensionRegistry,
   translate: (ctx: TranslateContext) => T,
+  origin: ResourceOrigin = 'static',
 ): Translated<T> {
-  const ctx = new TranslateContext(registry);
+  const ctx = new TranslateContext(registry, origin);
   const value = translate(ctx);
   return {
     value: ctx.failed ? undefined : value,

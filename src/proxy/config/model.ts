@@ -281,6 +281,8 @@ export interface ListenerConfig {
 export interface EndpointConfig {
   address: SocketAddress;
   healthy: boolean;
+  /** `load_balancing_weight`: the endpoint's share of picks relative to the others (absent: 1). */
+  weight?: number;
   metadata: JsonObject;
   /** `metadata.filter_metadata["envoy.transport_socket_match"]`, what transport socket matches read. */
   transportMatch: JsonObject;
@@ -306,6 +308,10 @@ export interface ClusterConfig {
   outlierDetection?: OutlierDetectionConfig;
   /** `common_lb_config.healthy_panic_threshold` in percent (Envoy's default 50; Istio sets 0). */
   healthyPanicThreshold?: number;
+  /** EDS over xDS: the ClusterLoadAssignment resource that holds the endpoints (`endpoints` is empty until then). */
+  edsServiceName?: string;
+  /** `circuit_breakers` DEFAULT `max_retries`: retries in flight at once (Envoy's default 3). */
+  maxRetries?: number;
 }
 
 export interface SecretConfig {

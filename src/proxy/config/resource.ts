@@ -1,4 +1,4 @@
-// One xDS resource from its proto3 JSON form (what an ADS response's resource decodes to, or a file): decoded
+// One xDS resource from its proto3 JSON form (what an ADS response's resource decodes to): decoded
 // strictly against Envoy's protos with the proxy's implemented subset, then translated by its type's module.
 // Every problem comes back with its field path; nothing throws on bad input.
 
@@ -29,6 +29,6 @@ export function parseResource<U extends ResourceTypeUrl>(
   if (decoded.diagnostics.some((d) => d.severity === 'error')) {
     return { value: undefined, diagnostics: decoded.diagnostics, refs: [], inlineSecrets: [], name };
   }
-  const t = translateResource(registry, url, decoded.value, path);
+  const t = translateResource(registry, url, decoded.value, path, 'xds');
   return { ...t, diagnostics: [...decoded.diagnostics, ...t.diagnostics], name };
 }

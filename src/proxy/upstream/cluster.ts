@@ -43,6 +43,10 @@ export interface Endpoint {
   tls: UpstreamTls | undefined;
   /** Name of the transport socket match that chose the transport (or `default`). */
   transportName: string;
+  /** `load_balancing_weight` (1 when absent). */
+  weight: number;
+  /** Smooth weighted round robin's running weight (only used when the weights differ). */
+  current: number;
 }
 
 /** Who reports a connection's result: the router (a request follows) or tcp_proxy (nothing follows). */
@@ -151,6 +155,9 @@ export class Cluster {
   private readonly outliers: OutlierDetector<Endpoint> | undefined;
   private readonly outlierTimer: NodeJS.Timeout | undefined;
   private readonly panicThreshold: number;
+  /** The endpoints' weights differ: picks are weighted (Envoy's EDF scheduler; here smooth weighted round robin). */
+  private readonly weighted: boolean;
+  private readonly maxRetries: number;
   private lastWarnAt = Number.NEGATIVE_INFINITY;
   private unwarnedFailures = 0;
 
@@ -180,8 +187,12 @@ export class Cluster {
         active: 0,
         tls: tlsFor(m ? m.transport : config.transport),
         transportName: m ? m.name : 'default',
+        weight: e.weight ?? 1,
+        current: 0,
       };
     });
+    this.weighted = this.endpoints.some((e) => e.weight !== this.endpoints[0]?.weight);
+    this.maxRetries = config.maxRetries ?? MAX_RETRIES;
     this.healthy = this.endpoints.filter((e) => e.config.healthy);
     this.available = this.healthy;
     this.panicThreshold = config.healthyPanicThreshold ?? HEALTHY_PANIC_THRESHOLD;
@@ -222,11 +233,11 @@ export class Cluster {
   }
 
   /**
-   * Envoy's max_retries circuit breaker (default 3 retries in flight per cluster; circuit_breakers is not
-   * configurable in Skiff yet): a retry takes a unit, and gives it back when its attempt ends.
+   * Envoy's max_retries circuit breaker (default 3 retries in flight per cluster; Istio sets 4294967295): a retry
+   * takes a unit, and gives it back when its attempt ends.
    */
   tryTakeRetry(): boolean {
-    if (this.retriesActive >= MAX_RETRIES) return false;
+    if (this.retriesActive >= this.maxRetries) return false;
     this.retriesActive++;
     return true;
   }
@@ -274,10 +285,15 @@ export class Cluster {
     return host;
   }
 
-  /** The load balancer's choice: round robin, or least request as Envoy's power of two choices. */
+  /**
+   * The load balancer's choice: round robin, or least request as Envoy's power of two choices. With differing
+   * endpoint weights, a weighted round robin — for least request over weight / (active requests + 1), Envoy's
+   * default active_request_bias of 1.
+   */
   pick(): Endpoint | undefined {
     const hosts = this.candidates();
     if (hosts.length === 0) return undefined;
+    if (this.weighted && hosts.length > 1) return this.pickWeighted(hosts);
     if (this.config.lbPolicy === 'LEAST_REQUEST' && hosts.length > 1) {
       const a = hosts[Math.floor(Math.random() * hosts.length)] as Endpoint;
       const b = hosts[Math.floor(Math.random() * hosts.length)] as Endpoint;
@@ -286,6 +302,21 @@ export class Cluster {
     const host = hosts[this.next % hosts.length];
     this.next = (this.next + 1) % hosts.length;
     return host;
+  }
+
+  /** Smooth weighted round robin (each pick: add every weight, take the largest, subtract the total from it). */
+  private pickWeighted(hosts: readonly Endpoint[]): Endpoint {
+    const leastRequest = this.config.lbPolicy === 'LEAST_REQUEST';
+    let total = 0;
+    let best = hosts[0] as Endpoint;
+    for (const h of hosts) {
+      const w = leastRequest ? h.weight / (h.active + 1) : h.weight;
+      h.current += w;
+      total += w;
+      if (h.current > best.current) best = h;
+    }
+    best.current -= total;
+    return best;
   }
 
   /**

@@ -1,8 +1,8 @@
 // The proxy a configuration is generated for, from what it announces (Envoy's node: id and metadata) and what
 // the registry knows about it. Istio: pilot/pkg/model/context.go (ParseServiceNodeWithMetadata), pkg/model/proxy.go.
 
-import { parseNodeMetadata } from '../../proxy/telemetry/workload.js';
 import type { JsonObject } from '../decode.js';
+import { parseNodeMetadata } from '../node-metadata.js';
 
 export type ProxyType = 'sidecar' | 'router';
 

@@ -126,15 +126,15 @@ describe('PROXY_SUPPORT', () => {
     const r = decodeMessage(
       envoyRoot(),
       'envoy.config.cluster.v3.Cluster',
-      { name: 'c', circuit_breakers: { thresholds: [{ max_retries: 10 }] } },
+      { name: 'c', lb_subset_config: { subset_selectors: [{ keys: ['version'] }] } },
       { support: PROXY_SUPPORT },
       ['c'],
     );
     assert.deepEqual(problems(r.diagnostics), [
       error(
-        'c.circuit_breakers',
+        'c.lb_subset_config',
         'proxy.unsupported',
-        'field "circuit_breakers" of envoy.config.cluster.v3.Cluster is not implemented by the Skiff proxy; remove it or leave it at its default (docs/proxy-config.md)',
+        'field "lb_subset_config" of envoy.config.cluster.v3.Cluster is not implemented by the Skiff proxy; remove it or leave it at its default (docs/proxy-config.md)',
       ),
     ]);
   });
@@ -143,15 +143,15 @@ describe('PROXY_SUPPORT', () => {
     const r = decodeMessage(
       envoyRoot(),
       'envoy.config.cluster.v3.Cluster',
-      { name: 'c', circuit_breakers: { thresholds: [{ max_retriez: 10 }] } },
+      { name: 'c', lb_subset_config: { subset_selectors: [{ keyz: ['version'] }] } },
       { support: PROXY_SUPPORT },
       ['c'],
     );
     assert.deepEqual(
       problems(r.diagnostics).map((p) => [p.path, p.code]),
       [
-        ['c.circuit_breakers.thresholds[0].max_retriez', 'proxy.unknown-field'],
-        ['c.circuit_breakers', 'proxy.unsupported'],
+        ['c.lb_subset_config.subset_selectors[0].keyz', 'proxy.unknown-field'],
+        ['c.lb_subset_config', 'proxy.unsupported'],
       ],
     );
   });

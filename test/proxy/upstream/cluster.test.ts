@@ -137,6 +137,44 @@ describe('load balancing and outlier handling', { timeout: 20_000 }, () => {
     assert.deepEqual(got, ['a', 'b', 'c', 'a', 'b', 'c']);
   });
 
+  it('load_balancing_weight: picks in proportion to the weights, spread out (smooth weighted round robin)', () => {
+    const weighted = (port: number, weight: number): EndpointConfig => ({ ...endpoint(port), weight });
+    const c = new Cluster(clusterConfig([weighted(1, 3), weighted(2, 1)]), new StatsStore());
+    const got = Array.from({ length: 8 }, () => c.pick()?.config.address.port);
+    assert.deepEqual(got, [1, 1, 2, 1, 1, 1, 2, 1]);
+    // Equal weights are plain round robin (Envoy too).
+    const even = new Cluster(clusterConfig([weighted(1, 5), weighted(2, 5)]), new StatsStore());
+    assert.deepEqual(
+      Array.from({ length: 4 }, () => even.pick()?.config.address.port),
+      [1, 2, 1, 2],
+    );
+  });
+
+  it('load_balancing_weight with LEAST_REQUEST: the weight is divided by active requests + 1', () => {
+    const weighted = (port: number, weight: number): EndpointConfig => ({ ...endpoint(port), weight });
+    const c = new Cluster(
+      clusterConfig([weighted(1, 2), weighted(2, 1)], { lbPolicy: 'LEAST_REQUEST' }),
+      new StatsStore(),
+    );
+    const heavy = c.endpoints[0];
+    assert.ok(heavy);
+    heavy.active = 3; // effective weight 2/4 against 1/1: the light endpoint gets two picks in three
+    const got = Array.from({ length: 6 }, () => c.pick()?.config.address.port);
+    assert.deepEqual(got.filter((p) => p === 2).length, 4, `picks: ${got.join(',')}`);
+  });
+
+  it('circuit_breakers max_retries bounds retries in flight (Envoy default 3)', () => {
+    const dflt = new Cluster(clusterConfig([endpoint(1)]), new StatsStore());
+    assert.deepEqual(
+      [1, 2, 3, 4].map(() => dflt.tryTakeRetry()),
+      [true, true, true, false],
+    );
+    const one = new Cluster(clusterConfig([endpoint(1)], { maxRetries: 1 }), new StatsStore());
+    assert.deepEqual([one.tryTakeRetry(), one.tryTakeRetry()], [true, false]);
+    one.releaseRetry();
+    assert.equal(one.tryTakeRetry(), true);
+  });
+
   it('least request prefers the endpoint with fewer open connections', async () => {
     const busy = await namedServer('busy');
     const idle = net.createServer((c) => c.on('error', () => {}));

@@ -18,8 +18,9 @@ export const CONNECT_TIMEOUT_MS = 5_000;
 export const CLUSTER_SUPPORT: SupportTable = {
   'envoy.config.cluster.v3.Cluster': {
     name: 'Cluster name (`inbound|9080||`, `outbound|9080||host`).',
-    type: 'STATIC or EDS (in a static bootstrap an EDS cluster takes its ClusterLoadAssignment from `load_assignment`).',
-    eds_cluster_config: 'Recorded (the EDS service name for the control plane).',
+    type: 'STATIC or EDS (over xDS an EDS cluster’s endpoints are a ClusterLoadAssignment resource; in a static bootstrap, its `load_assignment`).',
+    eds_cluster_config:
+      '`service_name`: the ClusterLoadAssignment resource to use (default: the cluster’s name); `eds_config` is recorded.',
     transport_socket:
       'Transport to endpoints no transport socket match selects: an extension of category `envoy.transport_sockets.upstream`.',
     transport_socket_matches: 'Per-endpoint transport by endpoint metadata (auto mTLS).',
@@ -33,6 +34,20 @@ export const CLUSTER_SUPPORT: SupportTable = {
     upstream_bind_config: 'The source address of connections to the endpoints.',
     outlier_detection: 'Ejects failing endpoints for a while (none without it, as Envoy).',
     common_lb_config: 'The healthy panic threshold.',
+    circuit_breakers:
+      'Default-priority thresholds: `max_retries` is enforced; connections, pending and active requests are not limited by Skiff, so only their “unlimited” value (4294967295, what Istio sets) is accepted.',
+  },
+  'envoy.config.cluster.v3.CircuitBreakers': {
+    thresholds: 'One entry per priority; only DEFAULT (Skiff has one priority).',
+  },
+  'envoy.config.cluster.v3.CircuitBreakers.Thresholds': {
+    priority: 'DEFAULT only.',
+    max_connections: '4294967295 only (Skiff does not limit connections per cluster).',
+    max_pending_requests: '4294967295 only (Skiff does not queue requests).',
+    max_requests: '4294967295 only (Skiff does not limit requests per cluster).',
+    max_retries:
+      'Retries in flight at once across the cluster (default 3); over it a retry is not made (`upstream_rq_retry_overflow`).',
+    track_remaining: 'Accepted (Skiff publishes no `remaining_*` gauges).',
   },
   'envoy.config.cluster.v3.Cluster.CommonLbConfig': {
     healthy_panic_threshold:
@@ -177,6 +192,43 @@ function translateOutlierDetection(
   };
 }
 
+/** What circuit_breakers can say that Skiff does: the retry budget; the other limits only when unlimited. */
+const UNLIMITED = 4294967295;
+
+function translateCircuitBreakers(
+  c: JsonObject,
+  path: FieldPath,
+  ctx: TranslateContext,
+): { maxRetries?: number } {
+  if (c.circuit_breakers === undefined) return {};
+  let maxRetries: number | undefined;
+  list(obj(c.circuit_breakers).thresholds).forEach((t, i) => {
+    const th = obj(t);
+    const at = [...path, 'circuit_breakers', 'thresholds', i];
+    const priority = str(th.priority) || 'DEFAULT';
+    if (priority !== 'DEFAULT') {
+      ctx.error(
+        [...at, 'priority'],
+        'proxy.unsupported',
+        `priority ${priority} is not implemented; expected DEFAULT`,
+      );
+      return;
+    }
+    for (const f of ['max_connections', 'max_pending_requests', 'max_requests'] as const) {
+      const v = th[f];
+      if (v !== undefined && num(v) !== UNLIMITED) {
+        ctx.error(
+          [...at, f],
+          'proxy.unsupported',
+          `${f} ${showValue(v)} is not implemented: Skiff does not limit this; expected ${UNLIMITED} (unlimited) or nothing`,
+        );
+      }
+    }
+    if (th.max_retries !== undefined) maxRetries = num(th.max_retries);
+  });
+  return maxRetries === undefined ? {} : { maxRetries };
+}
+
 /** Translates a Cluster at `path`. */
 export function translateCluster(c: JsonObject, path: FieldPath, ctx: TranslateContext): ClusterConfig {
   const name = str(c.name);
@@ -206,7 +258,18 @@ export function translateCluster(c: JsonObject, path: FieldPath, ctx: TranslateC
     );
   }
   const la = obj(c.load_assignment);
-  if (c.load_assignment === undefined) {
+  // Over xDS an EDS cluster's endpoints are its own ClusterLoadAssignment resource (by eds_cluster_config's
+  // service_name, else the cluster's name); Envoy does not read load_assignment for EDS clusters then.
+  const fromEds = type === 'EDS' && ctx.origin === 'xds';
+  if (fromEds) {
+    if (c.load_assignment !== undefined) {
+      ctx.warn(
+        [...path, 'load_assignment'],
+        'proxy.cluster',
+        'ignored: an EDS cluster takes its endpoints from its ClusterLoadAssignment resource',
+      );
+    }
+  } else if (c.load_assignment === undefined) {
     ctx.error(
       [...path, 'load_assignment'],
       'proxy.cluster',
@@ -239,7 +302,9 @@ export function translateCluster(c: JsonObject, path: FieldPath, ctx: TranslateC
     type: type === 'EDS' ? 'EDS' : 'STATIC',
     connectTimeoutMs: durationOr(c.connect_timeout, CONNECT_TIMEOUT_MS),
     lbPolicy: lbPolicy === 'LEAST_REQUEST' ? 'LEAST_REQUEST' : 'ROUND_ROBIN',
-    endpoints: translateLoadAssignment(la, [...path, 'load_assignment'], ctx).endpoints,
+    endpoints: fromEds ? [] : translateLoadAssignment(la, [...path, 'load_assignment'], ctx).endpoints,
+    ...(fromEds ? { edsServiceName: str(obj(c.eds_cluster_config).service_name) || name } : {}),
+    ...translateCircuitBreakers(c, path, ctx),
     transport: translateUpstreamTransport(
       c.transport_socket === undefined ? undefined : obj(c.transport_socket),
       [...path, 'transport_socket'],

@@ -5,7 +5,7 @@ import type { FieldPath } from '../../../core/field-path.js';
 import type { SupportTable } from '../../../xds/decode.js';
 import { translateAddress } from '../common.js';
 import type { TranslateContext } from '../context.js';
-import { type JsonObject, list, obj, str } from '../json.js';
+import { type JsonObject, list, num, obj, str } from '../json.js';
 import type { EndpointConfig } from '../model.js';
 
 export const ENDPOINT_SUPPORT: SupportTable = {
@@ -16,10 +16,14 @@ export const ENDPOINT_SUPPORT: SupportTable = {
   'envoy.config.endpoint.v3.LocalityLbEndpoints': {
     locality: 'Recorded.',
     lb_endpoints: 'The endpoints.',
+    load_balancing_weight:
+      'Recorded: locality weights apply only with the cluster’s locality_weighted_lb_config, which Skiff does not implement (Envoy ignores them too then).',
   },
   'envoy.config.endpoint.v3.LbEndpoint': {
     endpoint: 'Address of the endpoint.',
     health_status: 'UNHEALTHY, DRAINING and TIMEOUT endpoints get no new connections.',
+    load_balancing_weight:
+      'The endpoint’s share of picks relative to the others (default 1): weighted round robin, or for LEAST_REQUEST weight divided by active requests + 1, as Envoy.',
     metadata: 'Recorded (transport socket matches read it).',
   },
   'envoy.config.endpoint.v3.Endpoint': {
@@ -52,9 +56,11 @@ export function translateLoadAssignment(
       const lb = obj(e);
       const at = [...path, 'endpoints', g, 'lb_endpoints', i];
       const metadata = obj(lb.metadata);
+      const weight = lb.load_balancing_weight;
       endpoints.push({
         address: translateAddress(obj(obj(lb.endpoint).address), [...at, 'endpoint', 'address'], ctx),
         healthy: !NOT_SERVING.includes(str(lb.health_status) || 'UNKNOWN'),
+        ...(weight === undefined ? {} : { weight: Math.max(1, num(weight)) }),
         metadata,
         transportMatch: obj(obj(metadata.filter_metadata)['envoy.transport_socket_match']),
       });

@@ -3,7 +3,7 @@
 // field path; none throws on bad input.
 
 import type { FieldPath } from '../../../core/field-path.js';
-import { type Translated, translated } from '../context.js';
+import { type ResourceOrigin, type Translated, translated } from '../context.js';
 import type { ExtensionRegistry } from '../extension.js';
 import { type JsonObject, str } from '../json.js';
 import type { ClusterConfig, ListenerConfig, RouteConfigurationConfig, SecretConfig } from '../model.js';
@@ -81,7 +81,8 @@ export function translateResource<U extends ResourceTypeUrl>(
   url: U,
   resource: JsonObject,
   path: FieldPath,
+  origin: ResourceOrigin = 'static',
 ): Translated<ResourceValues[U]> {
   const type: ResourceType<U> = RESOURCE_TYPES[url];
-  return translated(registry, (ctx) => type.translate(resource, path, ctx));
+  return translated(registry, (ctx) => type.translate(resource, path, ctx), origin);
 }

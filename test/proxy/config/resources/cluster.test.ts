@@ -41,6 +41,12 @@ const protocolOptions = (fields: JsonObject) => ({
   },
 });
 
+const withoutLoadAssignment = (fields: JsonObject = {}) => {
+  const c = cluster(fields);
+  delete c.load_assignment;
+  return c;
+};
+
 describe('Cluster: defaults (Envoy’s)', () => {
   it('is STATIC, round robin, connects within 5s in plaintext and speaks HTTP/1.1', () => {
     const c = ok(cluster());
@@ -68,15 +74,38 @@ describe('Cluster: every field of its support table', () => {
       'inbound|9080||',
     ],
     ['type STATIC written out', cluster({ type: 'STATIC' }), (c) => c.type, 'STATIC'],
-    ['type EDS', cluster({ type: 'EDS' }), (c) => c.type, 'EDS'],
     [
-      'eds_cluster_config (recorded)',
-      cluster({
+      'type EDS: over xDS its endpoints come from its ClusterLoadAssignment, named after the cluster',
+      withoutLoadAssignment({ type: 'EDS' }),
+      (c) => [c.type, c.edsServiceName, c.endpoints],
+      ['EDS', 'app', []],
+    ],
+    [
+      'eds_cluster_config: service_name names the ClusterLoadAssignment',
+      withoutLoadAssignment({
         type: 'EDS',
         eds_cluster_config: { eds_config: { ads: {}, resource_api_version: 'V3' }, service_name: 'app' },
       }),
-      (c) => c.type,
-      'EDS',
+      (c) => [c.type, c.edsServiceName],
+      ['EDS', 'app'],
+    ],
+    [
+      'circuit_breakers: max_retries enforced, unlimited connections and requests accepted (Istio’s defaults)',
+      cluster({
+        circuit_breakers: {
+          thresholds: [
+            {
+              max_connections: 4294967295,
+              max_pending_requests: 4294967295,
+              max_requests: 4294967295,
+              max_retries: 4294967295,
+              track_remaining: false,
+            },
+          ],
+        },
+      }),
+      (c) => c.maxRetries,
+      4294967295,
     ],
     ['connect_timeout', cluster({ connect_timeout: '0.25s' }), (c) => c.connectTimeoutMs, 250],
     ['lb_policy LEAST_REQUEST', cluster({ lb_policy: 'LEAST_REQUEST' }), (c) => c.lbPolicy, 'LEAST_REQUEST'],
@@ -178,11 +207,6 @@ describe('Cluster: every field of its support table', () => {
 });
 
 describe('Cluster: problems, each at its path', () => {
-  const withoutLoadAssignment = (fields: JsonObject = {}) => {
-    const c = cluster(fields);
-    delete c.load_assignment;
-    return c;
-  };
   const cases: [string, JsonObject, Problem[]][] = [
     ['no name', cluster({ name: '' }), [error('name', 'proxy.validate', 'must not be empty')]],
     [
@@ -213,13 +237,31 @@ describe('Cluster: problems, each at its path', () => {
       [error('load_assignment', 'proxy.cluster', 'a STATIC cluster needs load_assignment')],
     ],
     [
-      'an EDS cluster without endpoints (no xDS yet)',
-      withoutLoadAssignment({ type: 'EDS' }),
+      'an EDS cluster over xDS with a load_assignment (a warning: Envoy does not read it)',
+      cluster({ type: 'EDS' }),
       [
-        error(
+        warning(
           'load_assignment',
           'proxy.cluster',
-          'an EDS cluster in a static bootstrap takes its ClusterLoadAssignment from load_assignment (xDS is not implemented yet)',
+          'ignored: an EDS cluster takes its endpoints from its ClusterLoadAssignment resource',
+        ),
+      ],
+    ],
+    [
+      'circuit breakers Skiff does not enforce (a finite connection limit, another priority)',
+      cluster({
+        circuit_breakers: { thresholds: [{ max_connections: 100 }, { priority: 'HIGH', max_retries: 1 }] },
+      }),
+      [
+        error(
+          'circuit_breakers.thresholds[0].max_connections',
+          'proxy.unsupported',
+          'max_connections 100 is not implemented: Skiff does not limit this; expected 4294967295 (unlimited) or nothing',
+        ),
+        error(
+          'circuit_breakers.thresholds[1].priority',
+          'proxy.unsupported',
+          'priority HIGH is not implemented; expected DEFAULT',
         ),
       ],
     ],

@@ -53,6 +53,26 @@ describe('ClusterLoadAssignment: every field of its support table', () => {
     ]);
   });
 
+  it('reads endpoint weights (absent: none, i.e. 1) and records locality weights', () => {
+    const v = ok({
+      cluster_name: 'app',
+      endpoints: [
+        {
+          locality: { region: 'r' },
+          load_balancing_weight: 5,
+          lb_endpoints: [
+            lb({ load_balancing_weight: 3 }),
+            lb({ endpoint: { address: socketAddress('10.0.0.2', 1) } }),
+          ],
+        },
+      ],
+    });
+    assert.deepEqual(
+      v.endpoints.map((e) => e.weight),
+      [3, undefined],
+    );
+  });
+
   it('reads no endpoints as none', () => {
     assert.deepEqual(ok({ cluster_name: 'app' }).endpoints, []);
     assert.deepEqual(ok({ cluster_name: 'app', endpoints: [{ lb_endpoints: [] }] }).endpoints, []);
@@ -112,15 +132,9 @@ describe('ClusterLoadAssignment: problems, each at its path', () => {
       ],
     ],
     [
-      'endpoint weights',
-      assignment(lb({ load_balancing_weight: 2 })),
-      [
-        error(
-          'endpoints[0].lb_endpoints[0].load_balancing_weight',
-          'proxy.unsupported',
-          'field "load_balancing_weight" of envoy.config.endpoint.v3.LbEndpoint is not implemented by the Skiff proxy; remove it or leave it at its default (docs/proxy-config.md)',
-        ),
-      ],
+      'an endpoint weight of 0 (Envoy: at least 1)',
+      assignment(lb({ load_balancing_weight: 0 })),
+      [error('endpoints[0].lb_endpoints[0].load_balancing_weight', 'proxy.validate', '0 must be at least 1')],
     ],
     [
       'locality priorities',
