@@ -25,8 +25,8 @@ import type {
 import { type Destination, hostsMatch, type StringMatch } from '../../config/kinds/virtual-service-match.js';
 import type { Resource } from '../../config/resource.js';
 import type { ServiceModel, ServicePortModel } from '../../control-plane/model/types.js';
-import { parseDuration } from '../../core/duration.js';
 import type { JsonObject } from '../decode.js';
+import { protoDuration } from './clusters.js';
 import type { GenerationContext } from './context.js';
 import {
   BLACKHOLE_CLUSTER,
@@ -133,15 +133,12 @@ export function vsLabel(vs: Resource<unknown>): string {
   return `VirtualService ${vs.metadata.namespace}/${vs.metadata.name}`;
 }
 
-/** A Go/Istio duration (`1.5s`, `100ms`, `1h`) as Envoy's proto3 JSON Duration (`1.500s`); undefined if invalid. */
+/**
+ * A Go/Istio duration (`1.5s`, `100ms`, `1h`) as Go's protojson writes a Duration (`1.500s`, `0.100s`, `3600s`):
+ * Istio's own JSON. Undefined when invalid. (clusters.ts protoDuration; one rule for all generators.)
+ */
 export function envoyDuration(text: string): string | undefined {
-  const seconds = parseDuration(text);
-  if (seconds === undefined || seconds < 0) return undefined;
-  const nanos = Math.round(seconds * 1e9);
-  const whole = Math.floor(nanos / 1e9);
-  const frac = nanos % 1e9;
-  if (frac === 0) return `${whole}s`;
-  return `${whole}.${String(frac).padStart(9, '0').replace(/0+$/, '')}s`;
+  return protoDuration(text);
 }
 
 /** Adds a problem once (generation runs per route name and per proxy; one message per cause is enough). */

@@ -229,7 +229,7 @@ describe('VirtualService routes in a host:port table', () => {
           headers: [{ name: 'x-user', string_match: { exact: 'jason' } }],
         },
         route: {
-          timeout: '2.5s',
+          timeout: '2.500s',
           cluster: 'outbound|9080|v2|reviews.default.svc.cluster.local',
           retry_policy: {
             retry_on: '5xx,retriable-status-codes',
@@ -700,7 +700,7 @@ describe('retryPolicy (retry.go ConvertPolicy; retry_test.go TestRetry)', () => 
       'perTryTimeout and backoff',
       { attempts: 2, perTryTimeout: '250ms', backoff: '1.5s' },
       false,
-      { ...DEFAULT_RETRY, per_try_timeout: '0.25s', retry_back_off: { base_interval: '1.5s' } },
+      { ...DEFAULT_RETRY, per_try_timeout: '0.250s', retry_back_off: { base_interval: '1.500s' } },
     ],
     [
       'retryIgnorePreviousHosts false drops the predicate',
@@ -723,8 +723,8 @@ describe('retryPolicy (retry.go ConvertPolicy; retry_test.go TestRetry)', () => 
 describe('envoyDuration: Istio durations as proto3 JSON', () => {
   const cases: [string, string | undefined][] = [
     ['0s', '0s'],
-    ['2.5s', '2.5s'],
-    ['100ms', '0.1s'],
+    ['2.5s', '2.500s'],
+    ['100ms', '0.100s'],
     ['1h', '3600s'],
     ['1m30s', '90s'],
     ['1us', '0.000001s'],
