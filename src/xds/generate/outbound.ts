@@ -83,10 +83,34 @@ export function buildOutboundListeners(
   if (proxy.type !== 'sidecar') return [];
   const out: JsonObject[] = [];
   for (const service of visibleServices(ctx, proxy)) {
-    for (const port of service.ports) out.push(serviceListener(ctx, proxy, service, port, problems));
+    for (const port of service.ports) {
+      const bindPort = allocate(ctx, proxy, service.hostname, port.port, problems);
+      if (bindPort !== undefined) out.push(serviceListener(ctx, proxy, service, port, bindPort, problems));
+    }
   }
-  out.push(httpProxyListener(ctx, proxy));
+  const proxyPort = proxy.httpProxyPort ?? allocate(ctx, proxy, HTTP_PROXY_KEY, 0, problems);
+  if (proxyPort !== undefined) out.push(httpProxyListener(ctx, proxyPort));
   return out;
+}
+
+/** The port the context allocates; when it cannot (its range is used up), the listener is skipped and reported. */
+function allocate(
+  ctx: GenerationContext,
+  proxy: ProxyNode,
+  host: string,
+  port: number,
+  problems: GenerationProblem[] | undefined,
+): number | undefined {
+  try {
+    return ctx.outboundPorts.portFor(proxy.proxyId, host, port);
+  } catch (e) {
+    report(problems, {
+      severity: 'error',
+      code: 'SKIFF_GEN_OUTBOUND_PORT',
+      message: `proxy ${proxy.proxyId}: no outbound listener for ${host}:${port}: ${e instanceof Error ? e.message : String(e)}`,
+    });
+    return undefined;
+  }
 }
 
 /** One chain before assembly (Istio's filterChainOpts). */
@@ -103,9 +127,9 @@ function serviceListener(
   proxy: ProxyNode,
   service: ServiceModel,
   port: ServicePortModel,
+  bindPort: number,
   problems: GenerationProblem[] | undefined,
 ): JsonObject {
-  const bindPort = ctx.outboundPorts.portFor(proxy.proxyId, service.hostname, port.port);
   const name = listenerName(OUTBOUND_BIND, bindPort);
   const protocol = listenerProtocol(port);
   let chains: ChainOpts[];
@@ -295,8 +319,7 @@ function istioStatsNetwork(): JsonObject {
 }
 
 /** buildHTTPProxy: `127.0.0.1_<port>`, one match-all chain, RDS `http_proxy`, absolute URLs allowed. */
-function httpProxyListener(ctx: GenerationContext, proxy: ProxyNode): JsonObject {
-  const port = proxy.httpProxyPort ?? ctx.outboundPorts.portFor(proxy.proxyId, HTTP_PROXY_KEY, 0);
+function httpProxyListener(ctx: GenerationContext, port: number): JsonObject {
   const name = listenerName(OUTBOUND_BIND, port);
   const hcm = httpConnectionManager(ctx, name, HTTP_PROXY_ROUTE, {
     http_protocol_options: { allow_absolute_url: true },

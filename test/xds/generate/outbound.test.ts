@@ -280,6 +280,32 @@ describe('buildOutboundListeners: one listener per service port, by protocol', (
   });
 });
 
+describe('when the outbound port range is used up', () => {
+  it('the listeners that get no port are skipped and reported; generation does not throw', () => {
+    const alloc = new OutboundPortAllocator({ first: 20000, last: 20001 });
+    const ctx = new GenerationContext(
+      modelFrom(
+        svc('a', 'default', '[{name: http, port: 80}, {name: tcp, port: 81}, {name: tls, port: 82}]'),
+      ),
+      alloc,
+    );
+    const problems: GenerationProblem[] = [];
+    const ls = buildOutboundListeners(ctx, node(), problems);
+    assert.deepEqual(
+      ls.map((l) => l.name),
+      ['127.0.0.1_20000', '127.0.0.1_20001'],
+    );
+    assert.deepEqual(
+      problems.map((p) => p.message.split(':').slice(0, 3).join(':')),
+      [
+        'proxy web-0.default: no outbound listener for a.default.svc.cluster.local:82',
+        'proxy web-0.default: no outbound listener for http_proxy:0',
+      ],
+    );
+    assert.ok(problems.every((p) => p.severity === 'error' && p.code === 'SKIFF_GEN_OUTBOUND_PORT'));
+  });
+});
+
 describe('the HTTP proxy listener (listener.go buildHTTPProxy; listener_test.go TestHttpProxyListener*)', () => {
   it('on the node`s HTTP_PROXY_PORT: 127.0.0.1, one chain, RDS http_proxy, absolute URLs allowed', () => {
     const ls = listenersFor(svc('a', 'default', '[{name: http, port: 80}]'), node({ httpProxyPort: 15007 }));
