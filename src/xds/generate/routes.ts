@@ -1,0 +1,944 @@
+// RDS for sidecars: the RouteConfiguration each outbound HTTP connection manager names, as istiod builds it from
+// services and VirtualServices. Pure: model + proxy → resources, and problems for what cannot be generated.
+//
+// Local mode (docs: /work/shared/local-mode.md, "Outbound") gives every service port its own listener on
+// 127.0.0.1, so every HTTP or sniffed port gets Istio's *sniffed-VIP* route shape: RDS name `host:port`, one
+// virtual host whose domains are `["*"]` (getVirtualHostsForSniffedServicePort), no catch-all. Istio names the
+// route of an HTTP port `"PORT"` and matches vhosts by Host; locally an app that dials 127.0.0.1:15123 sends that
+// as Host, so routing by Host would fail — the listener already says which service it is.
+// Plus `http_proxy`, the route of the HTTP proxy listener: every HTTP service by Host, Istio's catch-all last.
+//
+// Istio: pilot/pkg/networking/core/httproute.go (buildSidecarOutboundHTTPRouteConfig,
+// BuildSidecarOutboundVirtualHosts, getVirtualHostsForSniffedServicePort, generateVirtualHostDomains,
+// GenerateAltVirtualHosts, mergeAllVirtualHosts, buildCatchAllVirtualHost), pilot/pkg/networking/core/route/route.go
+// (BuildSidecarVirtualHostWrapper, BuildHTTPRoutesForVirtualService, TranslateRoute, TranslateRouteMatch,
+// GetDestinationCluster, BuildDefaultHTTPOutboundRoute, HashForHTTPDestination),
+// pilot/pkg/networking/core/route/retry/retry.go (ConvertPolicy).
+
+import { isHttpProtocol } from '../../config/kinds/protocol.js';
+import type { VirtualServiceSpec } from '../../config/kinds/virtual-service.js';
+import type {
+  HTTPMatchRequest,
+  HTTPRoute,
+  HTTPRouteDestination,
+} from '../../config/kinds/virtual-service-http.js';
+import { type Destination, hostsMatch, type StringMatch } from '../../config/kinds/virtual-service-match.js';
+import type { Resource } from '../../config/resource.js';
+import type { ServiceModel, ServicePortModel } from '../../control-plane/model/types.js';
+import type { JsonObject } from '../decode.js';
+import { protoDuration } from './clusters.js';
+import type { GenerationContext } from './context.js';
+import {
+  BLACKHOLE_CLUSTER,
+  clusterName,
+  domainName,
+  HTTP_PROXY_ROUTE,
+  PASSTHROUGH_CLUSTER,
+  TYPE,
+} from './names.js';
+import type { ProxyNode } from './proxy.js';
+
+/** Something generation could not do as asked: the element is skipped (error) or a field dropped (warning). */
+export interface GenerationProblem {
+  severity: 'error' | 'warning';
+  code: string;
+  message: string;
+}
+
+/**
+ * Where the http_proxy route's catch-all (`allow_any`, mesh outboundTrafficPolicy ALLOW_ANY) sends requests for
+ * hosts outside the registry. Istio: PassthroughCluster (ORIGINAL_DST). Local mode may have no such cluster (the
+ * clusters generator decides); with `validate_clusters: false` a missing cluster answers 503 NC.
+ */
+export const ALLOW_ANY_CLUSTER: string = PASSTHROUGH_CLUSTER;
+/**
+ * Where the catch-all of REGISTRY_ONLY (`block_all`) sends requests. Istio answers `direct_response: {status:
+ * 502}`; the Skiff proxy has no direct_response, so the route names BlackHoleCluster (no endpoints: 503 UH, or
+ * 503 NC when the cluster is not generated) — refused either way, with 503 instead of 502.
+ */
+export const BLOCK_ALL_CLUSTER: string = BLACKHOLE_CLUSTER;
+/**
+ * RouteAction/TcpProxy `weighted_clusters`: not implemented by the Skiff proxy yet. While false, a route with
+ * several weighted destinations is skipped with a problem (one left after dropping weight 0 is a plain cluster).
+ */
+export const PROXY_SUPPORTS_WEIGHTED_CLUSTERS = false;
+
+/** Istio's default outbound retry policy (retry.go DefaultPolicy). */
+export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
+/** route.go DefaultRouteName. */
+export const DEFAULT_ROUTE_NAME = 'default';
+/** util.Passthrough / util.BlackHole: the catch-all virtual host and route names. */
+export const ALLOW_ANY = 'allow_any';
+export const BLOCK_ALL = 'block_all';
+
+const RDS_TYPE = 'envoy.filters.network.http_connection_manager';
+
+// ---------------------------------------------------------------------------------------------------------------
+// Shared with outbound.ts: VirtualServices as Istio's PushContext holds them.
+
+/** A VirtualService with its hosts resolved to FQDNs in its namespace (initVirtualServices resolves short names). */
+export interface MeshVirtualService {
+  resource: Resource<VirtualServiceSpec>;
+  hosts: string[];
+}
+
+/**
+ * The VirtualServices sidecars use: bound to `mesh` (no gateways, or `mesh` among them), with hosts (a VirtualService
+ * without hosts is a delegate), in Istio's order: creation time, then name, then namespace
+ * (pilot/pkg/model/config.go sortConfigByCreationTime). exportTo is not enforced by Skiff: all are visible.
+ */
+export function meshVirtualServices(ctx: GenerationContext): MeshVirtualService[] {
+  const cached = MESH_VS.get(ctx);
+  if (cached) return cached;
+  const list = ctx.model.virtualServices
+    .filter((vs) => {
+      const gateways = vs.spec.gateways ?? [];
+      return (gateways.length === 0 || gateways.includes('mesh')) && (vs.spec.hosts?.length ?? 0) > 0;
+    })
+    .slice()
+    .sort(compareByCreation)
+    .map((resource) => ({
+      resource,
+      hosts: (resource.spec.hosts ?? []).map((h) =>
+        ctx.resolveHost(h.toLowerCase(), resource.metadata.namespace),
+      ),
+    }));
+  MESH_VS.set(ctx, list);
+  return list;
+}
+
+/** Per context (one model): the sorted, resolved VirtualServices. */
+const MESH_VS = new WeakMap<GenerationContext, MeshVirtualService[]>();
+
+function compareByCreation(a: Resource<unknown>, b: Resource<unknown>): number {
+  const ta = a.metadata.creationTimestamp ? Date.parse(a.metadata.creationTimestamp) : 0;
+  const tb = b.metadata.creationTimestamp ? Date.parse(b.metadata.creationTimestamp) : 0;
+  if (ta !== tb) return ta - tb;
+  if (a.metadata.name !== b.metadata.name) return a.metadata.name < b.metadata.name ? -1 : 1;
+  if (a.metadata.namespace === b.metadata.namespace) return 0;
+  return a.metadata.namespace < b.metadata.namespace ? -1 : 1;
+}
+
+/** `/apis/networking.istio.io/v1/namespaces/NS/virtual-service/NAME` (util.go BuildConfigInfoMetadata). */
+export function configPath(vs: Resource<unknown>): string {
+  return `/apis/networking.istio.io/v1/namespaces/${vs.metadata.namespace}/virtual-service/${vs.metadata.name}`;
+}
+
+export function configMetadata(vs: Resource<unknown>): JsonObject {
+  return { filter_metadata: { istio: { config: configPath(vs) } } };
+}
+
+/** `VirtualService ns/name` for messages. */
+export function vsLabel(vs: Resource<unknown>): string {
+  return `VirtualService ${vs.metadata.namespace}/${vs.metadata.name}`;
+}
+
+/**
+ * A Go/Istio duration (`1.5s`, `100ms`, `1h`) as Go's protojson writes a Duration (`1.500s`, `0.100s`, `3600s`):
+ * Istio's own JSON. Undefined when invalid. (clusters.ts protoDuration; one rule for all generators.)
+ */
+export function envoyDuration(text: string): string | undefined {
+  return protoDuration(text);
+}
+
+/** Adds a problem once (generation runs per route name and per proxy; one message per cause is enough). */
+export function report(problems: GenerationProblem[] | undefined, p: GenerationProblem): void {
+  if (problems && !problems.some((q) => q.code === p.code && q.message === p.message)) problems.push(p);
+}
+
+/** Istio's IsHTTPOrSniffed: the ports that get HTTP routes. */
+export function isHttpOrSniffed(port: ServicePortModel): boolean {
+  return port.protocol === undefined || isHttpProtocol(port.protocol);
+}
+
+/**
+ * route.go GetDestinationCluster: `outbound|PORT|SUBSET|HOST`, PORT = destination.port, else the only port of
+ * the destination service as `lookup` sees it, else the listener port. `lookup` is Istio's view: for a sidecar
+ * route on port P only the services with port P, reduced to that port; for tcp_proxy the whole service.
+ */
+export function destinationCluster(
+  dest: Destination,
+  host: string,
+  listenerPort: number,
+  lookup: (host: string) => { ports: readonly { port: number }[] } | undefined,
+): string {
+  if (host === '') return 'UnknownService';
+  let port = listenerPort;
+  const service = lookup(host);
+  if (dest.port?.number !== undefined && dest.port.number !== 0) port = dest.port.number;
+  else if (service && service.ports.length === 1) port = service.ports[0]?.port ?? listenerPort;
+  return clusterName('outbound', port, dest.subset ?? '', host);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Route names.
+
+/** The RDS names the listeners' HTTP connection managers ask for, unique and sorted. */
+export function routeNames(listeners: readonly JsonObject[]): string[] {
+  const names = new Set<string>();
+  for (const l of listeners) {
+    const chains = [
+      ...asList(l.filter_chains),
+      ...(isObject(l.default_filter_chain) ? [l.default_filter_chain] : []),
+    ];
+    for (const chain of chains) {
+      if (!isObject(chain)) continue;
+      for (const f of asList(chain.filters)) {
+        if (!isObject(f) || f.name !== RDS_TYPE || !isObject(f.typed_config)) continue;
+        const rds = f.typed_config.rds;
+        if (isObject(rds) && typeof rds.route_config_name === 'string') names.add(rds.route_config_name);
+      }
+    }
+  }
+  return [...names].sort();
+}
+
+function asList(v: unknown): unknown[] {
+  return Array.isArray(v) ? v : [];
+}
+
+function isObject(v: unknown): v is JsonObject {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// RouteConfigurations.
+
+/**
+ * The RouteConfiguration of each requested name, in the order asked (a name asked twice is answered once):
+ * `host:port` (a service port's own route), `http_proxy`, and for any other name an empty configuration
+ * (httproute.go BuildHTTPRoutes answers unknown names so that the proxy does not wait for them).
+ */
+export function buildRoutes(
+  ctx: GenerationContext,
+  proxy: ProxyNode,
+  names: readonly string[],
+  problems?: GenerationProblem[],
+): JsonObject[] {
+  const out: JsonObject[] = [];
+  for (const name of new Set(names)) {
+    if (name === HTTP_PROXY_ROUTE) {
+      out.push(httpProxyRoute(ctx, proxy, problems));
+      continue;
+    }
+    const parsed = parseRouteName(name);
+    if (!parsed) {
+      // extractListenerPort fails: Istio answers an empty table.
+      out.push({ name, virtual_hosts: [], validate_clusters: false });
+      continue;
+    }
+    out.push(sniffedRoute(ctx, proxy, name, parsed.host, parsed.port, problems));
+  }
+  return out;
+}
+
+function parseRouteName(name: string): { host: string; port: number } | undefined {
+  const colon = name.lastIndexOf(':');
+  if (colon <= 0) return undefined;
+  const port = Number(name.slice(colon + 1));
+  if (!/^\d{1,5}$/.test(name.slice(colon + 1)) || port < 1 || port > 65535) return undefined;
+  let host = name.slice(0, colon);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  return { host, port };
+}
+
+/** Fields every sidecar outbound RouteConfiguration has (buildSidecarOutboundHTTPRouteConfig). */
+function routeConfiguration(name: string, virtualHosts: JsonObject[], ignorePort: boolean): JsonObject {
+  return {
+    name,
+    virtual_hosts: virtualHosts,
+    validate_clusters: false,
+    // Istio also sets max_direct_response_body_size_bytes: 1048576; omitted: not implemented by the Skiff proxy.
+    ignore_port_in_host_matching: ignorePort,
+  };
+}
+
+/**
+ * `host:port`: the one virtual host of that service port, domains `["*"]`, no catch-all
+ * (getVirtualHostsForSniffedServicePort). An unknown host or a port that is not HTTP gives no virtual host.
+ */
+function sniffedRoute(
+  ctx: GenerationContext,
+  proxy: ProxyNode,
+  name: string,
+  host: string,
+  port: number,
+  problems: GenerationProblem[] | undefined,
+): JsonObject {
+  const service = ctx.service(host, proxy.namespace);
+  const servicePort = service?.ports.find((p) => p.port === port);
+  if (!service || !servicePort || !isHttpOrSniffed(servicePort)) return routeConfiguration(name, [], true);
+  const routes = serviceRoutes(ctx, proxy, service, servicePort, port, problems);
+  return routeConfiguration(
+    name,
+    [
+      {
+        name: domainName(service.hostname, port),
+        domains: ['*'],
+        routes,
+        include_request_attempt_count: true,
+      },
+    ],
+    true,
+  );
+}
+
+/**
+ * The routes of one service port: the routes of the VirtualService that owns its host (if it yields any for this
+ * port and proxy), else Istio's default route.
+ */
+function serviceRoutes(
+  ctx: GenerationContext,
+  proxy: ProxyNode,
+  service: ServiceModel,
+  servicePort: ServicePortModel,
+  listenerPort: number,
+  problems: GenerationProblem[] | undefined,
+): JsonObject[] {
+  const vs = virtualServiceFor(ctx, service.hostname);
+  if (vs) {
+    const routes = httpRoutesForVirtualService(ctx, proxy, vs, listenerPort, problems);
+    if (routes.length > 0) return routes;
+  }
+  return [defaultRoute(ctx, proxy, service, servicePort, problems)];
+}
+
+/**
+ * The VirtualService whose routes a service's virtual host takes: the oldest with the exact host, else the one
+ * with the most specific wildcard host matching it (ties: the oldest) — BuildSidecarVirtualHostWrapper with
+ * separateVSHostsAndServices and the SidecarScope's mostSpecificWildcardVsIndex.
+ */
+export function virtualServiceFor(ctx: GenerationContext, hostname: string): MeshVirtualService | undefined {
+  const all = meshVirtualServices(ctx);
+  const exact = all.find((vs) => vs.hosts.includes(hostname));
+  if (exact) return exact;
+  let best: { vs: MeshVirtualService; length: number } | undefined;
+  for (const vs of all) {
+    for (const h of vs.hosts) {
+      if (!h.startsWith('*') || !hostsMatch(h, hostname)) continue;
+      if (!best || h.length > best.length) best = { vs, length: h.length };
+    }
+  }
+  return best?.vs;
+}
+
+/** BuildDefaultHTTPOutboundRoute (+ hash policy of the service's DestinationRule). */
+function defaultRoute(
+  ctx: GenerationContext,
+  proxy: ProxyNode,
+  service: ServiceModel,
+  port: ServicePortModel,
+  problems: GenerationProblem[] | undefined,
+): JsonObject {
+  const cluster = clusterName('outbound', port.port, '', service.hostname);
+  const hash = serviceConsistentHash(ctx, proxy, service, port.port);
+  if (hash) {
+    report(problems, {
+      severity: 'warning',
+      code: 'SKIFF_GEN_HASH_POLICY',
+      message: `DestinationRule for ${service.hostname}: loadBalancer.consistentHash is not applied: the route's hash_policy is not implemented by the Skiff proxy`,
+    });
+  }
+  return {
+    name: DEFAULT_ROUTE_NAME,
+    match: { prefix: '/' },
+    route: {
+      cluster,
+      timeout: '0s',
+      // Istio also sets max_grpc_timeout: 0s; omitted: not implemented by the Skiff proxy.
+      // Istio also sets hash_policy when the DestinationRule has consistentHash; omitted: not implemented by the
+      // Skiff proxy (the no-VirtualService route keeps the previous_hosts predicate either way, as Istio).
+      retry_policy: defaultRetryPolicy(false),
+    },
+    decorator: { operation: `${domainName(service.hostname, port.port)}/*` },
+  };
+}
+
+type Retries = HTTPRoute['retries'];
+
+function previousHostsPredicate(): JsonObject[] {
+  return [
+    { name: 'envoy.retry_host_predicates.previous_hosts', typed_config: { '@type': TYPE.previousHosts } },
+  ];
+}
+
+/** retry.go DefaultPolicy / DefaultConsistentHashPolicy (no previous_hosts predicate with a consistent hash). */
+export function defaultRetryPolicy(consistentHash: boolean): JsonObject {
+  return {
+    retry_on: DEFAULT_RETRY_ON,
+    num_retries: 2,
+    ...(consistentHash ? {} : { retry_host_predicate: previousHostsPredicate() }),
+    host_selection_retry_max_attempts: '5',
+  };
+}
+
+/** retry.go ConvertPolicy; undefined when the VirtualService disables retries (attempts <= 0). */
+export function retryPolicy(
+  retries: Retries,
+  consistentHash: boolean,
+  onDropped?: (field: string) => void,
+): JsonObject | undefined {
+  if (!retries) return defaultRetryPolicy(consistentHash);
+  if ((retries.attempts ?? 0) <= 0) return undefined;
+  const out: JsonObject = { retry_on: DEFAULT_RETRY_ON, num_retries: retries.attempts ?? 2 };
+  if (retries.retryOn !== undefined && retries.retryOn !== '') {
+    const { retryOn, codes } = parseRetryOn(retries.retryOn);
+    out.retry_on =
+      codes.length > 0 && !retryOn.includes('retriable-status-codes')
+        ? `${retryOn},retriable-status-codes`
+        : retryOn;
+    if (codes.length > 0) out.retriable_status_codes = codes;
+  }
+  if (retries.perTryTimeout !== undefined) {
+    const d = envoyDuration(retries.perTryTimeout);
+    if (d !== undefined) out.per_try_timeout = d;
+  }
+  let withPredicate = !consistentHash;
+  if (retries.retryIgnorePreviousHosts !== undefined) withPredicate = retries.retryIgnorePreviousHosts;
+  if (withPredicate) out.retry_host_predicate = previousHostsPredicate();
+  out.host_selection_retry_max_attempts = '5';
+  if (retries.retryRemoteLocalities === true) {
+    // Istio also sets retry_priority envoy.retry_priorities.previous_priorities {update_frequency: 2}; omitted:
+    // not implemented by the Skiff proxy (it has no locality priorities to move between).
+    onDropped?.('retries.retryRemoteLocalities');
+  }
+  if (retries.backoff !== undefined) {
+    const d = envoyDuration(retries.backoff);
+    if (d !== undefined) out.retry_back_off = { base_interval: d };
+  }
+  return out;
+}
+
+/** retry.go parseRetryOn: integer tokens that are HTTP status codes go to retriable_status_codes. */
+function parseRetryOn(text: string): { retryOn: string; codes: number[] } {
+  const codes: number[] = [];
+  const rest: string[] = [];
+  for (const raw of text.split(',')) {
+    const part = raw.trim();
+    if (part === '') continue;
+    const n = /^[+-]?\d+$/.test(part) ? Number(part) : Number.NaN;
+    if (HTTP_STATUS_TEXT.has(n)) codes.push(n);
+    else rest.push(part);
+  }
+  return { retryOn: rest.join(','), codes };
+}
+
+/** The codes Go's http.StatusText knows (net/http/status.go). */
+const HTTP_STATUS_TEXT = new Set([
+  100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 307,
+  308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 421,
+  422, 423, 424, 425, 426, 428, 429, 431, 451, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511,
+]);
+
+// ---------------------------------------------------------------------------------------------------------------
+// VirtualService HTTP routes.
+
+/** HTTPRoute fields the Skiff proxy cannot honour: the route element is skipped (never silently). */
+const UNSUPPORTED_HTTP: readonly [keyof HTTPRoute, string][] = [
+  ['redirect', 'redirect (the proxy has no redirect action)'],
+  ['directResponse', 'directResponse (the proxy has no direct_response action)'],
+  ['delegate', 'delegate (delegate VirtualServices are not merged)'],
+  ['rewrite', 'rewrite (prefix_rewrite, regex_rewrite and host_rewrite_literal are not implemented)'],
+  ['fault', 'fault (the envoy.filters.http.fault filter is not implemented)'],
+  ['mirror', 'mirror (request_mirror_policies are not implemented)'],
+  ['mirrors', 'mirrors (request_mirror_policies are not implemented)'],
+  ['corsPolicy', 'corsPolicy (the envoy.filters.http.cors filter is not implemented)'],
+  ['headers', 'headers (request/response header manipulation is not implemented)'],
+];
+
+/**
+ * BuildHTTPRoutesForVirtualService for one listener port and proxy: one route per match (one for a match-less
+ * rule), stopping after the first catch-all. A rule using a field the Skiff proxy does not implement is skipped
+ * whole, with a problem naming the VirtualService and the field.
+ */
+export function httpRoutesForVirtualService(
+  ctx: GenerationContext,
+  proxy: ProxyNode,
+  vs: MeshVirtualService,
+  listenerPort: number,
+  problems: GenerationProblem[] | undefined,
+): JsonObject[] {
+  const out: JsonObject[] = [];
+  const rules = vs.resource.spec.http ?? [];
+  for (const [i, http] of rules.entries()) {
+    const unsupported = unsupportedField(http);
+    if (unsupported) {
+      report(problems, {
+        severity: 'error',
+        code: 'SKIFF_GEN_VS_UNSUPPORTED',
+        message: `${vsLabel(vs.resource)}: http[${i}].${unsupported}: not implemented by the Skiff proxy; the route is not generated`,
+      });
+      continue;
+    }
+    let catchAll = false;
+    if ((http.match ?? []).length === 0) {
+      const r = translateRoute(ctx, proxy, vs, http, i, undefined, listenerPort, problems);
+      if (r) out.push(r);
+      catchAll = true;
+    } else {
+      for (const match of http.match ?? []) {
+        const r = translateRoute(ctx, proxy, vs, http, i, match, listenerPort, problems);
+        if (!r) continue;
+        out.push(r);
+        if (isCatchAllRoute(r)) {
+          catchAll = true;
+          break;
+        }
+      }
+    }
+    if (catchAll) break;
+  }
+  return out;
+}
+
+function unsupportedField(http: HTTPRoute): string | undefined {
+  for (const [field, what] of UNSUPPORTED_HTTP) if (http[field] !== undefined) return what;
+  if (
+    http.mirrorPercent !== undefined ||
+    http.mirror_percent !== undefined ||
+    http.mirrorPercentage !== undefined
+  )
+    return 'mirrorPercentage (request_mirror_policies are not implemented)';
+  for (const [j, d] of (http.route ?? []).entries())
+    if (d.headers !== undefined) return `route[${j}].headers (header manipulation is not implemented)`;
+  if ((http.route ?? []).length === 0) return 'route (no destination)';
+  const weighted = (http.route ?? []).filter((d) => (d.weight ?? 0) !== 0);
+  if ((http.route ?? []).length > 1 && weighted.length > 1 && !PROXY_SUPPORTS_WEIGHTED_CLUSTERS)
+    return 'route (several weighted destinations: weighted_clusters is not implemented)';
+  return undefined;
+}
+
+/** sourceMatchHTTP: gateways (`mesh` for sidecars), else sourceLabels ⊆ proxy labels and sourceNamespace. */
+function sourceMatches(match: HTTPMatchRequest | undefined, proxy: ProxyNode): boolean {
+  if (!match) return true;
+  if ((match.gateways ?? []).length > 0) return (match.gateways ?? []).includes('mesh');
+  for (const [k, v] of Object.entries(match.sourceLabels ?? {})) if (proxy.labels[k] !== v) return false;
+  return !match.sourceNamespace || match.sourceNamespace === proxy.namespace;
+}
+
+/** TranslateRoute for a sidecar: undefined when the match does not apply to this port or proxy. */
+function translateRoute(
+  ctx: GenerationContext,
+  proxy: ProxyNode,
+  vs: MeshVirtualService,
+  http: HTTPRoute,
+  index: number,
+  match: HTTPMatchRequest | undefined,
+  listenerPort: number,
+  problems: GenerationProblem[] | undefined,
+): JsonObject | undefined {
+  if (match?.port !== undefined && match.port !== 0 && match.port !== listenerPort) return undefined;
+  if (!sourceMatches(match, proxy)) return undefined;
+  const vsNamespace = vs.resource.metadata.namespace;
+  const name = (http.name ?? '') + (match?.name ? `.${match.name}` : '');
+  if (match?.statPrefix) {
+    // Istio also sets the route's stat_prefix; omitted: not implemented by the Skiff proxy.
+    report(problems, {
+      severity: 'warning',
+      code: 'SKIFF_GEN_VS_FIELD_DROPPED',
+      message: `${vsLabel(vs.resource)}: http[${index}].match.statPrefix: route statistics are not implemented by the Skiff proxy; ignored`,
+    });
+  }
+  // The route's clusters: Istio's lookup for a sidecar route on port P sees only services with port P.
+  const lookup = (host: string) => {
+    const s = ctx.service(host, proxy.namespace);
+    const p = listenerPort === 0 ? s?.ports : s?.ports.filter((x) => x.port === listenerPort);
+    return s && p && p.length > 0 ? { ports: p } : undefined;
+  };
+  const destinations = (http.route ?? []).map((d) => ({
+    d,
+    host: ctx.resolveHost(d.destination.host, vsNamespace),
+  }));
+  const action: JsonObject = { timeout: '0s' };
+  if (http.timeout !== undefined) action.timeout = envoyDuration(http.timeout) ?? '0s';
+  // Istio also sets max_grpc_timeout (= timeout); omitted: not implemented by the Skiff proxy.
+  let consistentHash = false;
+  const live = destinations.length === 1 ? destinations : destinations.filter((x) => (x.d.weight ?? 0) !== 0);
+  if (live.length === 1 && live[0]) {
+    const only = live[0];
+    action.cluster = destinationCluster(only.d.destination, only.host, listenerPort, lookup);
+    // With several destinations of which one has a weight, Istio writes weighted_clusters with that one entry;
+    // a plain cluster routes the same.
+    consistentHash =
+      destinations.length === 1 && destinationHash(ctx, proxy, only.d, only.host) !== undefined;
+  } else {
+    action.weighted_clusters = {
+      clusters: live.map((x) => ({
+        name: destinationCluster(x.d.destination, x.host, listenerPort, lookup),
+        weight: x.d.weight ?? 0,
+      })),
+    };
+  }
+  if (live.some((x) => destinationHash(ctx, proxy, x.d, x.host) !== undefined)) {
+    // Istio also sets hash_policy from the destination's DestinationRule consistentHash; omitted: not
+    // implemented by the Skiff proxy.
+    report(problems, {
+      severity: 'warning',
+      code: 'SKIFF_GEN_HASH_POLICY',
+      message: `${vsLabel(vs.resource)}: http[${index}]: the destination's DestinationRule consistentHash is not applied: the route's hash_policy is not implemented by the Skiff proxy`,
+    });
+  }
+  const retry = retryPolicy(http.retries, consistentHash, (field) =>
+    report(problems, {
+      severity: 'warning',
+      code: 'SKIFF_GEN_VS_FIELD_DROPPED',
+      message: `${vsLabel(vs.resource)}: http[${index}].${field}: retry priorities are not implemented by the Skiff proxy; ignored`,
+    }),
+  );
+  if (retry) action.retry_policy = retry;
+  const out: JsonObject = {
+    ...(name !== '' ? { name } : {}),
+    match: translateRouteMatch(match),
+    route: action,
+    metadata: configMetadata(vs.resource),
+  };
+  // Istio's operation names the VirtualService when the route has weighted_clusters (even with one entry left).
+  out.decorator = {
+    operation:
+      destinations.length > 1
+        ? `${vs.resource.metadata.name}:${listenerPort}${operationPath(out)}`
+        : routeOperation(out, vs.resource.metadata.name, listenerPort),
+  };
+  return out;
+}
+
+/** HashForHTTPDestination: the consistent hash of the destination's DestinationRule (subset, port-level, top). */
+function destinationHash(
+  ctx: GenerationContext,
+  proxy: ProxyNode,
+  dst: HTTPRouteDestination,
+  host: string,
+): unknown {
+  const service = ctx.service(host, proxy.namespace);
+  if (!service) return undefined;
+  const rule = ctx.destinationRule(service, proxy.namespace)?.spec;
+  if (!rule) return undefined;
+  const portNumber = dst.destination.port?.number;
+  const byPort = (
+    pls: readonly { port?: { number?: number }; loadBalancer?: { consistentHash?: unknown } }[] | undefined,
+  ) =>
+    portNumber === undefined
+      ? undefined
+      : pls?.find((s) => s.port?.number === portNumber)?.loadBalancer?.consistentHash;
+  let hash: unknown = rule.trafficPolicy?.loadBalancer?.consistentHash;
+  const pls = byPort(rule.trafficPolicy?.portLevelSettings);
+  const subset = rule.subsets?.find((s) => s.name === (dst.destination.subset ?? ''));
+  const subsetHash = subset?.trafficPolicy?.loadBalancer?.consistentHash;
+  const subsetPls = byPort(subset?.trafficPolicy?.portLevelSettings);
+  if (subsetPls !== undefined) hash = subsetPls;
+  else if (subsetHash !== undefined) hash = subsetHash;
+  else if (pls !== undefined) hash = pls;
+  return hash;
+}
+
+/** hashForService: the service DestinationRule's consistent hash for one port. */
+function serviceConsistentHash(
+  ctx: GenerationContext,
+  proxy: ProxyNode,
+  service: ServiceModel,
+  port: number,
+): unknown {
+  const rule = ctx.destinationRule(service, proxy.namespace)?.spec;
+  if (!rule) return undefined;
+  const pls = rule.trafficPolicy?.portLevelSettings?.find((s) => s.port?.number === port);
+  return pls?.loadBalancer?.consistentHash ?? rule.trafficPolicy?.loadBalancer?.consistentHash;
+}
+
+/** TranslateRouteMatch (sidecar semantics: a uri prefix stays a prefix). */
+export function translateRouteMatch(match: HTTPMatchRequest | undefined): JsonObject {
+  const out: JsonObject = { prefix: '/' };
+  if (!match) return out;
+  const headers: JsonObject[] = [];
+  for (const [name, sm] of Object.entries(match.headers ?? {})) headers.push(headerMatcher(name, sm));
+  for (const [name, sm] of Object.entries(match.withoutHeaders ?? {})) {
+    // Istio also sets treat_missing_header_as_empty unless this is a presence match; omitted: not implemented by
+    // the Skiff proxy, whose header matcher already treats a missing header as not matching before inverting.
+    headers.push({ ...headerMatcher(name, sm), invert_match: true });
+  }
+  headers.sort((a, b) => (String(a.name) < String(b.name) ? -1 : String(a.name) > String(b.name) ? 1 : 0));
+  if (match.uri) {
+    delete out.prefix;
+    if (match.uri.exact !== undefined) out.path = match.uri.exact;
+    else if (match.uri.prefix !== undefined) out.prefix = match.uri.prefix;
+    else if (match.uri.regex !== undefined) out.safe_regex = { regex: match.uri.regex };
+    else out.prefix = '/';
+  }
+  out.case_sensitive = match.ignoreUriCase !== true;
+  if (match.method) headers.push(headerMatcher(':method', match.method));
+  if (match.authority) headers.push(headerMatcher(':authority', match.authority));
+  if (match.scheme) headers.push(headerMatcher(':scheme', match.scheme));
+  if (headers.length > 0) out.headers = headers;
+  const query = Object.entries(match.queryParams ?? {})
+    // Go map order is random; sorted here for deterministic output.
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(
+      ([name, sm]): JsonObject =>
+        isPresentMatch(sm)
+          ? { name, present_match: true }
+          : { name, string_match: stringMatcher(sm) as JsonObject },
+    );
+  if (query.length > 0) out.query_parameters = query;
+  return out;
+}
+
+/** canBeConvertedToPresentMatch: an empty match, or the regex `*`, means "present". */
+function isPresentMatch(sm: StringMatch | undefined): boolean {
+  if (!sm) return true;
+  if (sm.exact === undefined && sm.prefix === undefined && sm.regex === undefined) return true;
+  return sm.regex === '*';
+}
+
+function headerMatcher(name: string, sm: StringMatch): JsonObject {
+  if (isPresentMatch(sm)) return { name, present_match: true };
+  return { name, string_match: stringMatcher(sm) as JsonObject };
+}
+
+/** util.go ConvertToEnvoyMatch. */
+function stringMatcher(sm: StringMatch): JsonObject | undefined {
+  if (sm.exact !== undefined) return { exact: sm.exact };
+  if (sm.prefix !== undefined) return { prefix: sm.prefix };
+  if (sm.regex !== undefined) return { safe_regex: { regex: sm.regex } };
+  return undefined;
+}
+
+/** IsCatchAllRoute: prefix `/` (or regex `.*`) and no header or query parameter matchers. */
+function isCatchAllRoute(r: JsonObject): boolean {
+  const m = r.match as JsonObject;
+  const catchAll =
+    m.prefix === '/' ||
+    m.path_separated_prefix === '/' ||
+    (isObject(m.safe_regex) && m.safe_regex.regex === '.*');
+  return catchAll && m.headers === undefined && m.query_parameters === undefined;
+}
+
+function operationPath(r: JsonObject): string {
+  const m = r.match as JsonObject;
+  if (typeof m.prefix === 'string') return `${m.prefix}*`;
+  if (typeof m.path === 'string') return m.path;
+  if (isObject(m.safe_regex)) return String(m.safe_regex.regex);
+  return '/*';
+}
+
+/** GetRouteOperation: `host:port/path*` for one cluster, else `vsName:listenerPort/path*`. */
+function routeOperation(r: JsonObject, vsName: string, listenerPort: number): string {
+  const path = operationPath(r);
+  const cluster = (r.route as JsonObject).cluster;
+  if (typeof cluster === 'string') {
+    const parts = cluster.split('|');
+    const port = Number(parts[1]);
+    if (parts.length === 4 && Number.isInteger(port) && port > 0) return `${parts[3]}:${port}${path}`;
+  }
+  return `${vsName}:${listenerPort}${path}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// http_proxy.
+
+/**
+ * The route of the HTTP proxy listener (listener port 0 in Istio): every HTTP or sniffed service port; port-80
+ * virtual hosts keep every domain, the others only their `host:port` domains (mergeAllVirtualHosts); sorted by
+ * name; the catch-all last (`allow_any`, or `block_all` for REGISTRY_ONLY).
+ *
+ * Two deliberate differences from Istio, both so that the route works:
+ * - `ignore_port_in_host_matching: false`. Istio sets true on every sidecar route table, which strips the port
+ *   from Host before matching and so can never match the `host:port` domains this table is made of (a known
+ *   inconsistency: istio/istio PRs #47682, #47684, not merged). Without it, `http://reviews:9080/` matches
+ *   `reviews:9080`, and `http://web/` (port 80) matches the port-80 host's bare names.
+ * - VirtualService routes are translated per service port (Istio translates them once with listener port 0, so
+ *   a multi-port destination without `destination.port` becomes `outbound|0||host` and `match.port` never holds).
+ */
+function httpProxyRoute(
+  ctx: GenerationContext,
+  proxy: ProxyNode,
+  problems: GenerationProblem[] | undefined,
+): JsonObject {
+  const services = visibleServices(ctx, proxy);
+  interface Wrapper {
+    port: number;
+    routes: JsonObject[];
+    service?: ServiceModel;
+    /** A VirtualService host that is no service in the registry. */
+    vsHost?: string;
+  }
+  const wrappers: Wrapper[] = [];
+  const knownFqdn = new Set<string>();
+  // Services owned by a VirtualService first (BuildSidecarVirtualHostWrapper builds those first), then the rest.
+  const withVs: Wrapper[] = [];
+  const plain: Wrapper[] = [];
+  const vsHostsDone = new Set<string>();
+  for (const service of services) {
+    for (const port of service.ports) {
+      if (!isHttpOrSniffed(port)) continue;
+      knownFqdn.add(service.hostname).add(domainName(service.hostname, port.port));
+      const vs = virtualServiceFor(ctx, service.hostname);
+      const routes = vs ? httpRoutesForVirtualService(ctx, proxy, vs, port.port, problems) : [];
+      if (vs && routes.length > 0) {
+        withVs.push({ port: port.port, routes, service });
+        // The VirtualService's hosts outside the registry get their own virtual host on that port.
+        for (const h of vs.hosts) {
+          if (
+            h.startsWith('*')
+              ? services.some((s) => hostsMatch(h, s.hostname))
+              : ctx.service(h, proxy.namespace)
+          )
+            continue;
+          const key = `${h} ${port.port}`;
+          if (vsHostsDone.has(key)) continue;
+          vsHostsDone.add(key);
+          withVs.push({ port: port.port, routes, vsHost: h });
+        }
+      } else
+        plain.push({ port: port.port, routes: [defaultRoute(ctx, proxy, service, port, problems)], service });
+    }
+  }
+  wrappers.push(...withVs, ...plain);
+
+  const names = new Set<string>();
+  const used = new Set<string>();
+  const vhosts: JsonObject[] = [];
+  for (const w of wrappers) {
+    const host = w.service ? w.service.hostname : (w.vsHost ?? '');
+    const name = domainName(host, w.port);
+    if (names.has(name)) continue;
+    names.add(name);
+    let domains: string[];
+    let alt: string[] = [];
+    if (w.service) ({ domains, alt } = virtualHostDomains(w.service, w.port, proxy.dnsDomain));
+    // A VirtualService host outside the registry: the host alone (SidecarIgnorePort).
+    else domains = [host];
+    domains = domains.filter((d) => {
+      const lower = d.toLowerCase();
+      if (used.has(lower) || (alt.includes(d) && knownFqdn.has(d))) return false;
+      used.add(lower);
+      return true;
+    });
+    if (w.port !== 80) domains = domains.filter((d) => d.includes(':'));
+    if (domains.length === 0) continue;
+    vhosts.push({ name, domains, routes: w.routes, include_request_attempt_count: true });
+  }
+  vhosts.sort((a, b) => (String(a.name) < String(b.name) ? -1 : String(a.name) > String(b.name) ? 1 : 0));
+  vhosts.push(catchAllVirtualHost(ctx));
+  return routeConfiguration(HTTP_PROXY_ROUTE, vhosts, false);
+}
+
+/** One service per hostname (the proxy's namespace first, as the context resolves it), sorted by hostname. */
+export function visibleServices(ctx: GenerationContext, proxy: ProxyNode): ServiceModel[] {
+  const out: ServiceModel[] = [];
+  const seen = new Set<string>();
+  for (const s of ctx.model.services) {
+    if (seen.has(s.hostname)) continue;
+    seen.add(s.hostname);
+    const chosen = ctx.service(s.hostname, proxy.namespace);
+    if (chosen) out.push(chosen);
+  }
+  return out;
+}
+
+/** buildCatchAllVirtualHost: ALLOW_ANY → `allow_any`, REGISTRY_ONLY → `block_all`. */
+function catchAllVirtualHost(ctx: GenerationContext): JsonObject {
+  const allowAny = ctx.model.meshConfig.outboundTrafficPolicy.mode !== 'REGISTRY_ONLY';
+  const name = allowAny ? ALLOW_ANY : BLOCK_ALL;
+  return {
+    name,
+    domains: ['*'],
+    routes: [
+      {
+        name,
+        match: { prefix: '/' },
+        // Istio: allow_any → {cluster: PassthroughCluster, timeout: 0s, max_grpc_timeout: 0s}; block_all →
+        // direct_response {status: 502}. The Skiff proxy has no direct_response (nor max_grpc_timeout): block_all
+        // routes to BLOCK_ALL_CLUSTER instead (503 rather than 502).
+        route: { cluster: allowAny ? ALLOW_ANY_CLUSTER : BLOCK_ALL_CLUSTER, timeout: '0s' },
+      },
+    ],
+    include_request_attempt_count: true,
+  };
+}
+
+/**
+ * generateVirtualHostDomains: the Host values that name a service from this proxy, with `:port` variants when
+ * `port` is given (the http_proxy route; sidecar `host:port` routes use `["*"]`). `alt` are the expanded short
+ * forms (dropped when they equal another service's FQDN).
+ */
+export function virtualHostDomains(
+  service: Pick<ServiceModel, 'hostname' | 'addresses' | 'resolution' | 'kind' | 'headless'>,
+  port: number | undefined,
+  proxyDomain: string,
+): { domains: string[]; alt: string[] } {
+  const domains: string[] = [];
+  const altHosts = generateAltVirtualHosts(service.hostname, port, proxyDomain);
+  appendDomainPort(domains, service.hostname, port);
+  domains.push(...altHosts);
+  // Kubernetes headless services (Istio's Passthrough resolution on the Kubernetes registry): `*.` copies.
+  if (service.kind === 'Service' && service.headless) {
+    for (const d of [...domains]) domains.push(`*.${d}`);
+  }
+  for (const a of service.addresses) if (a !== '' && a !== '0.0.0.0') appendDomainPort(domains, a, port);
+  return { domains, alt: altHosts };
+}
+
+function ipv6Compliant(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+function appendDomainPort(out: string[], domain: string, port: number | undefined): void {
+  out.push(ipv6Compliant(domain));
+  if (port !== undefined) out.push(domainName(domain, port));
+}
+
+/** GenerateAltVirtualHosts (with PILOT_ENABLE_ABSOLUTE_FQDN_VHOST_DOMAIN, default on). */
+export function generateAltVirtualHosts(
+  hostname: string,
+  port: number | undefined,
+  proxyDomain: string,
+): string[] {
+  const out: string[] = [];
+  if (!isIp(hostname)) out.push(`${hostname}.`);
+  if (port !== undefined) out.push(domainName(`${hostname}.`, port));
+  if (proxyDomain.includes('.svc.')) {
+    const svcSuffix = proxyDomain.slice(proxyDomain.indexOf('.svc.'));
+    if (hostname.endsWith(svcSuffix)) out.push(...altHostsForKubernetesService(hostname, port, proxyDomain));
+    return out;
+  }
+  const { unique, shared } = uniqueAndSharedDnsDomain(hostname, proxyDomain);
+  if (shared.length === 0) return out;
+  const uniqueHost = unique.join('.');
+  appendDomainPort(out, uniqueHost, port);
+  if (unique.length === 2) appendDomainPort(out, `${uniqueHost}.${shared[0]}`, port);
+  return out;
+}
+
+function altHostsForKubernetesService(
+  hostname: string,
+  port: number | undefined,
+  proxyDomain: string,
+): string[] {
+  const proxyNs = proxyDomain.slice(0, proxyDomain.indexOf('.svc.'));
+  const ih = hostname.indexOf('.svc.');
+  if (ih <= 0) return [];
+  const ns = hostname.indexOf('.');
+  if (ns + 1 >= hostname.length || ns + 1 > ih) return [];
+  const forms =
+    hostname.slice(ns + 1, ih) === proxyNs
+      ? [hostname.slice(0, ns), `${hostname.slice(0, ih)}.svc`, hostname.slice(0, ih)]
+      : [hostname.slice(0, ih), `${hostname.slice(0, ih)}.svc`];
+  const out: string[] = [];
+  for (const f of forms) appendDomainPort(out, f, port);
+  return out;
+}
+
+function uniqueAndSharedDnsDomain(fqdn: string, proxyDomain: string): { unique: string[]; shared: string[] } {
+  const a = fqdn.split('.').reverse();
+  const b = proxyDomain.split('.').reverse();
+  const sharedRev: string[] = [];
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    if (a[i] !== b[i]) break;
+    sharedRev.push(a[i] ?? '');
+  }
+  if (sharedRev.length === 0) return { unique: fqdn.split('.'), shared: [] };
+  return { unique: a.slice(sharedRev.length).reverse(), shared: sharedRev.reverse() };
+}
+
+function isIp(host: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
+}
