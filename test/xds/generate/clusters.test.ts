@@ -849,7 +849,7 @@ spec: {address: 127.0.2.1, labels: {app: db, security.istio.io/tlsMode: istio}, 
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
 metadata: {name: db-1, namespace: ns}
-spec: {address: 127.0.2.2, labels: {app: db${sidecar2 ? ', security.istio.io/tlsMode: istio' : ''}}, serviceAccount: db}
+spec: {address: 127.0.2.2, labels: {app: db, security.istio.io/tlsMode: ${sidecar2 ? 'istio' : 'disabled'}}, serviceAccount: db}
 `;
   it('headless Service with endpoints: an EDS cluster stands in for ORIGINAL_DST; all sidecars → auto mTLS', () => {
     const c = cluster(HEADLESS(true), 'outbound|5432||db.ns.svc.cluster.local');

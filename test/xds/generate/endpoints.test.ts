@@ -30,7 +30,7 @@ spec: {address: 127.0.4.1, labels: {app: example, security.istio.io/tlsMode: ist
 apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
 metadata: {name: ex-1, namespace: ns}
-spec: {address: 127.0.4.2, labels: {app: example}, serviceAccount: example}
+spec: {address: 127.0.4.2, labels: {app: example, security.istio.io/tlsMode: disabled}, serviceAccount: example}
 `;
 
 function pa(spec: string, namespace = 'ns', name = 'mtls'): string {

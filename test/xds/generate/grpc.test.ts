@@ -290,7 +290,7 @@ kind: WorkloadEntry
 metadata: {name: echo-1, namespace: default}
 spec:
   address: 127.0.1.3
-  labels: {app: echo, version: v2}
+  labels: {app: echo, version: v2, security.istio.io/tlsMode: disabled}
   serviceAccount: echo
 ${['svc-a', 'svc-b', 'svc-c']
   .map(
