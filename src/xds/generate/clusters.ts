@@ -20,11 +20,11 @@ import type { MeshConfigSpec } from '../../config/kinds/mesh-config.js';
 import type { Protocol } from '../../config/kinds/workload.js';
 import type { Resource } from '../../config/resource.js';
 import type { ServiceModel, ServicePortModel } from '../../control-plane/model/types.js';
-import { parseDuration } from '../../core/duration.js';
 import type { DestinationRuleSpec as PolicyDestinationRule } from '../../policy/types.js';
 import { mergeSubsetTrafficPolicy, upstreamTls } from '../../policy/upstream-tls.js';
 import type { JsonObject } from '../decode.js';
 import type { GenerationContext } from './context.js';
+import { protoDuration } from './duration.js';
 import { buildLoadAssignment, localityLbEndpoints, type SubsetRef } from './endpoints.js';
 import {
   ALPN,
@@ -37,13 +37,7 @@ import {
   TYPE,
 } from './names.js';
 import type { ProxyNode } from './proxy.js';
-
-/** Something generation skipped or changed, for the operator (the control plane reports it). */
-export interface GenerationProblem {
-  severity: 'error' | 'warning';
-  code: string;
-  message: string;
-}
+import type { GenerationProblem } from './types.js';
 
 export interface OutboundClusters {
   clusters: JsonObject[];
@@ -662,29 +656,6 @@ export function passthroughCluster(mesh: MeshConfigSpec): JsonObject {
     },
     load_assignment: { cluster_name: PASSTHROUGH_CLUSTER },
   };
-}
-
-/**
- * A Go duration (`10s`, `1m`, `250ms`, as Istio's YAML writes them) in proto3 JSON as Go's protojson writes
- * it: seconds with 0, 3, 6 or 9 fractional digits (`10s`, `60s`, `0.250s`). Undefined for a bad or negative one.
- */
-export function protoDuration(text: string): string | undefined {
-  const value = parseDuration(text);
-  if (value === undefined || value < 0) return undefined;
-  let seconds = Math.floor(value);
-  let nanos = Math.round((value - seconds) * 1e9);
-  if (nanos >= 1e9) {
-    seconds += 1;
-    nanos -= 1e9;
-  }
-  if (nanos === 0) return `${seconds}s`;
-  const digits = String(nanos).padStart(9, '0');
-  const frac = digits.endsWith('000000')
-    ? digits.slice(0, 3)
-    : digits.endsWith('000')
-      ? digits.slice(0, 6)
-      : digits;
-  return `${seconds}.${frac}s`;
 }
 
 function isIpAddress(address: string): boolean {

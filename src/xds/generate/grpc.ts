@@ -17,13 +17,13 @@ import type { HTTPMatchRequest, HTTPRoute } from '../../config/kinds/virtual-ser
 import type { Destination, StringMatch } from '../../config/kinds/virtual-service-match.js';
 import type { Resource } from '../../config/resource.js';
 import type { ServiceModel, ServicePortModel, WorkloadModel } from '../../control-plane/model/types.js';
-import { parseDuration } from '../../core/duration.js';
 import { mergeSubsetTrafficPolicy, portLevelTrafficPolicy } from '../../policy/upstream-tls.js';
 import type { JsonObject } from '../decode.js';
-import type { GenerationProblem } from './clusters.js';
 import type { GenerationContext, ServiceTarget } from './context.js';
+import { protoDuration } from './duration.js';
 import { clusterName, domainName, parseClusterName, SECRET_DEFAULT, SECRET_ROOTCA, TYPE } from './names.js';
 import type { ProxyNode } from './proxy.js';
+import type { GenerationProblem } from './types.js';
 
 /** What could not be generated (the resource is skipped), or was generated differently from what was asked. */
 export type GrpcProblem = GenerationProblem;
@@ -959,7 +959,7 @@ function routeAction(
 ): JsonObject | undefined {
   // route.go:1331 setTimeout for a proxyless node: the VirtualService timeout (0s: none) as max_stream_duration,
   // which is what gRPC reads.
-  const timeout = http.timeout !== undefined ? protoDuration(http.timeout) : '0s';
+  const timeout = http.timeout !== undefined ? (protoDuration(http.timeout) ?? '0s') : '0s';
   const action: JsonObject = { timeout };
   const destinations = http.route ?? [];
   const hashes: JsonObject[] = [];
@@ -1064,7 +1064,7 @@ function consistentHashToHashPolicy(hash: ConsistentHash | undefined): JsonObjec
     return {
       cookie: {
         name: c.name,
-        ...(c.ttl !== undefined ? { ttl: protoDuration(c.ttl) } : {}),
+        ...(c.ttl !== undefined ? { ttl: protoDuration(c.ttl) ?? '0s' } : {}),
         ...(c.path ? { path: c.path } : {}),
         ...(c.attributes && c.attributes.length > 0
           ? {
@@ -1119,7 +1119,7 @@ function retryPolicy(retries: Retries | undefined, consistentHash: boolean): Jso
     out.retry_on = retryOn;
     if (codes.length > 0) out.retriable_status_codes = codes;
   }
-  if (retries.perTryTimeout !== undefined) out.per_try_timeout = protoDuration(retries.perTryTimeout);
+  if (retries.perTryTimeout !== undefined) out.per_try_timeout = protoDuration(retries.perTryTimeout) ?? '0s';
   if (retries.retryIgnorePreviousHosts !== undefined) {
     if (retries.retryIgnorePreviousHosts) out.retry_host_predicate = [previousHosts];
     else delete out.retry_host_predicate;
@@ -1130,22 +1130,9 @@ function retryPolicy(retries: Retries | undefined, consistentHash: boolean): Jso
       typed_config: { '@type': PREVIOUS_PRIORITIES_TYPE, update_frequency: 2 },
     };
   }
-  if (retries.backoff !== undefined) out.retry_back_off = { base_interval: protoDuration(retries.backoff) };
+  if (retries.backoff !== undefined)
+    out.retry_back_off = { base_interval: protoDuration(retries.backoff) ?? '0s' };
   return out;
-}
-
-/** An Istio (Go) duration as proto3 JSON: `100ms` → `0.100s`. */
-function protoDuration(text: string): string {
-  const seconds = parseDuration(text) ?? 0;
-  const totalNanos = Math.round(Math.abs(seconds) * 1e9);
-  const whole = Math.floor(totalNanos / 1e9);
-  const nanos = totalNanos - whole * 1e9;
-  let frac = '';
-  if (nanos !== 0) {
-    const digits = String(nanos).padStart(9, '0');
-    frac = `.${digits.endsWith('000000') ? digits.slice(0, 3) : digits.endsWith('000') ? digits.slice(0, 6) : digits}`;
-  }
-  return `${seconds < 0 ? '-' : ''}${whole}${frac}s`;
 }
 
 // ---------------------------------------------------------------------------------------------------------

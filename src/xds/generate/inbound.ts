@@ -23,13 +23,13 @@
 
 import type { Protocol } from '../../config/kinds/workload.js';
 import type { WorkloadModel } from '../../control-plane/model/types.js';
-import { parseDuration } from '../../core/duration.js';
 import { parseIp } from '../../core/ip.js';
 import { effectivePeerAuthentication } from '../../policy/peer-authentication.js';
 import type { Mode } from '../../policy/types.js';
 import type { JsonObject } from '../decode.js';
 import { accessLog } from './access-log.js';
 import type { GenerationContext, ServiceTarget } from './context.js';
+import { protoDuration } from './duration.js';
 import {
   ALPN,
   inboundClusterName,
@@ -40,13 +40,7 @@ import {
   VIRTUAL_INBOUND,
 } from './names.js';
 import type { ProxyNode } from './proxy.js';
-
-/** Something generation skipped or could not honour, for the caller to show (never thrown). */
-export interface GenerationProblem {
-  severity: 'error' | 'warning';
-  code: string;
-  message: string;
-}
+import type { GenerationProblem } from './types.js';
 
 export interface InboundResources {
   /** The `virtualInbound` listener, or none when the proxy has no known workload or the workload no port. */
@@ -169,23 +163,6 @@ interface ChainConfig {
   /** The services for `metadata.istio.services` (none for passthrough). */
   services: ServiceTarget[];
   mode: Mode;
-}
-
-/** Envoy's JSON Duration from a Go-style one (`5s`, `100ms`); undefined when it is not one. */
-export function protoDuration(text: string): string | undefined {
-  const seconds = parseDuration(text);
-  if (seconds === undefined || seconds < 0) return undefined;
-  const nanos = Math.round(seconds * 1e9);
-  const whole = Math.floor(nanos / 1e9);
-  const frac = nanos % 1e9;
-  if (frac === 0) return `${whole}s`;
-  const digits = String(frac).padStart(9, '0');
-  const trimmed = digits.endsWith('000000')
-    ? digits.slice(0, 3)
-    : digits.endsWith('000')
-      ? digits.slice(0, 6)
-      : digits;
-  return `${whole}.${trimmed}s`;
 }
 
 function validPort(p: number): boolean {

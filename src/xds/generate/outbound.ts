@@ -27,6 +27,7 @@ import type { ServiceModel, ServicePortModel } from '../../control-plane/model/t
 import type { JsonObject } from '../decode.js';
 import { accessLog } from './access-log.js';
 import type { GenerationContext } from './context.js';
+import { protoDuration } from './duration.js';
 import {
   ALPN,
   BLACKHOLE_CLUSTER,
@@ -40,8 +41,6 @@ import type { ProxyNode } from './proxy.js';
 import {
   configMetadata,
   destinationCluster,
-  envoyDuration,
-  type GenerationProblem,
   type MeshVirtualService,
   meshVirtualServices,
   PROXY_SUPPORTS_WEIGHTED_CLUSTERS,
@@ -49,6 +48,7 @@ import {
   visibleServices,
   vsLabel,
 } from './routes.js';
+import type { GenerationProblem } from './types.js';
 
 /** Where every local-mode outbound listener binds (Istio's actualLocalHost for a bound egress listener). */
 export const OUTBOUND_BIND = '127.0.0.1';
@@ -209,7 +209,7 @@ function assembleListener(
     ...(listenerFilters.length > 0 ? { listener_filters: listenerFilters } : {}),
     // Istio: meshConfig.protocolDetectionTimeout with an http_inspector, else 0s (no limit).
     listener_filters_timeout: needHttp
-      ? (envoyDuration(ctx.model.meshConfig.protocolDetectionTimeout) ?? '0s')
+      ? (protoDuration(ctx.model.meshConfig.protocolDetectionTimeout) ?? '0s')
       : '0s',
     filter_chains: filterChains,
     ...(defaultChain ? { default_filter_chain: defaultChain } : {}),
@@ -499,7 +499,7 @@ function tcpSettings(
   const out: JsonObject = {};
   const idle = policy.connectionPool?.tcp?.idleTimeout;
   if (idle !== undefined) {
-    const d = envoyDuration(idle);
+    const d = protoDuration(idle);
     if (d !== undefined) out.idle_timeout = d;
   }
   const label = `DestinationRule ${dr.metadata.namespace}/${dr.metadata.name}`;

@@ -26,8 +26,8 @@ import { type Destination, hostsMatch, type StringMatch } from '../../config/kin
 import type { Resource } from '../../config/resource.js';
 import type { ServiceModel, ServicePortModel } from '../../control-plane/model/types.js';
 import type { JsonObject } from '../decode.js';
-import { protoDuration } from './clusters.js';
 import type { GenerationContext } from './context.js';
+import { protoDuration } from './duration.js';
 import {
   BLACKHOLE_CLUSTER,
   clusterName,
@@ -37,13 +37,7 @@ import {
   TYPE,
 } from './names.js';
 import type { ProxyNode } from './proxy.js';
-
-/** Something generation could not do as asked: the element is skipped (error) or a field dropped (warning). */
-export interface GenerationProblem {
-  severity: 'error' | 'warning';
-  code: string;
-  message: string;
-}
+import type { GenerationProblem } from './types.js';
 
 /**
  * Where the http_proxy route's catch-all (`allow_any`, mesh outboundTrafficPolicy ALLOW_ANY) sends requests for
@@ -131,14 +125,6 @@ export function configMetadata(vs: Resource<unknown>): JsonObject {
 /** `VirtualService ns/name` for messages. */
 export function vsLabel(vs: Resource<unknown>): string {
   return `VirtualService ${vs.metadata.namespace}/${vs.metadata.name}`;
-}
-
-/**
- * A Go/Istio duration (`1.5s`, `100ms`, `1h`) as Go's protojson writes a Duration (`1.500s`, `0.100s`, `3600s`):
- * Istio's own JSON. Undefined when invalid. (clusters.ts protoDuration; one rule for all generators.)
- */
-export function envoyDuration(text: string): string | undefined {
-  return protoDuration(text);
 }
 
 /** Adds a problem once (generation runs per route name and per proxy; one message per cause is enough). */
@@ -390,7 +376,7 @@ export function retryPolicy(
     if (codes.length > 0) out.retriable_status_codes = codes;
   }
   if (retries.perTryTimeout !== undefined) {
-    const d = envoyDuration(retries.perTryTimeout);
+    const d = protoDuration(retries.perTryTimeout);
     if (d !== undefined) out.per_try_timeout = d;
   }
   let withPredicate = !consistentHash;
@@ -403,7 +389,7 @@ export function retryPolicy(
     onDropped?.('retries.retryRemoteLocalities');
   }
   if (retries.backoff !== undefined) {
-    const d = envoyDuration(retries.backoff);
+    const d = protoDuration(retries.backoff);
     if (d !== undefined) out.retry_back_off = { base_interval: d };
   }
   return out;
@@ -550,7 +536,7 @@ function translateRoute(
     host: ctx.resolveHost(d.destination.host, vsNamespace),
   }));
   const action: JsonObject = { timeout: '0s' };
-  if (http.timeout !== undefined) action.timeout = envoyDuration(http.timeout) ?? '0s';
+  if (http.timeout !== undefined) action.timeout = protoDuration(http.timeout) ?? '0s';
   // Istio also sets max_grpc_timeout (= timeout); omitted: not implemented by the Skiff proxy.
   let consistentHash = false;
   const live = destinations.length === 1 ? destinations : destinations.filter((x) => (x.d.weight ?? 0) !== 0);

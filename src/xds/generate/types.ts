@@ -14,3 +14,10 @@ export interface ProxyResources {
   /** RDS: each RouteConfiguration the listeners name, by name (proxies subscribe by name). */
   routes: Map<string, JsonObject>;
 }
+
+/** Something generation skipped (error) or changed (warning), for the operator: the control plane reports it. */
+export interface GenerationProblem {
+  severity: 'error' | 'warning';
+  code: string;
+  message: string;
+}

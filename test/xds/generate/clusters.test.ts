@@ -11,9 +11,9 @@ import {
   MAX_UINT32,
   outboundClusters,
   passthroughCluster,
-  protoDuration,
 } from '../../../src/xds/generate/clusters.js';
 import { GenerationContext } from '../../../src/xds/generate/context.js';
+import { protoDuration } from '../../../src/xds/generate/duration.js';
 import { buildLoadAssignment } from '../../../src/xds/generate/endpoints.js';
 import { OutboundPortAllocator } from '../../../src/xds/generate/outbound-ports.js';
 import { contextFrom, sidecarNode } from './fixtures.js';

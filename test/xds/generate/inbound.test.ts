@@ -9,7 +9,8 @@ import { parseResource } from '../../../src/proxy/config/resource.js';
 import { TYPE_URL } from '../../../src/proxy/config/resources/index.js';
 import type { JsonObject } from '../../../src/xds/decode.js';
 import { accessLog } from '../../../src/xds/generate/access-log.js';
-import { buildInbound, type InboundResources, protoDuration } from '../../../src/xds/generate/inbound.js';
+import { protoDuration } from '../../../src/xds/generate/duration.js';
+import { buildInbound, type InboundResources } from '../../../src/xds/generate/inbound.js';
 import { contextFrom, sidecarNode } from './fixtures.js';
 import { type InboundCall, type InboundResult, InboundSimulation } from './simulate-inbound.js';
 

@@ -19,7 +19,8 @@ import { TYPE_URL } from '../../../src/proxy/config/resources/index.js';
 import type { JsonObject } from '../../../src/xds/decode.js';
 import { buildOutboundListeners } from '../../../src/xds/generate/outbound.js';
 import type { ProxyNode } from '../../../src/xds/generate/proxy.js';
-import { buildRoutes, type GenerationProblem, routeNames } from '../../../src/xds/generate/routes.js';
+import { buildRoutes, routeNames } from '../../../src/xds/generate/routes.js';
+import type { GenerationProblem } from '../../../src/xds/generate/types.js';
 import { contextFrom, sidecarNode } from './fixtures.js';
 
 /** What a client sends: plaintext HTTP/1.1 or h2c (prior knowledge), raw TCP bytes, or a TLS ClientHello. */

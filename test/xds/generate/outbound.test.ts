@@ -10,7 +10,7 @@ import { GenerationContext } from '../../../src/xds/generate/context.js';
 import { buildOutboundListeners } from '../../../src/xds/generate/outbound.js';
 import { OutboundPortAllocator } from '../../../src/xds/generate/outbound-ports.js';
 import { parseProxyNode } from '../../../src/xds/generate/proxy.js';
-import type { GenerationProblem } from '../../../src/xds/generate/routes.js';
+import type { GenerationProblem } from '../../../src/xds/generate/types.js';
 import { contextFrom, modelFrom, sidecarNode } from './fixtures.js';
 
 const svc = (name: string, ns: string, ports: string) =>

@@ -6,17 +6,17 @@ import { describe, it } from 'node:test';
 import { parseResource } from '../../../src/proxy/config/resource.js';
 import { TYPE_URL } from '../../../src/proxy/config/resources/index.js';
 import type { JsonObject } from '../../../src/xds/decode.js';
+import { protoDuration } from '../../../src/xds/generate/duration.js';
 import { buildOutboundListeners } from '../../../src/xds/generate/outbound.js';
 import {
   buildRoutes,
   DEFAULT_RETRY_ON,
-  envoyDuration,
-  type GenerationProblem,
   retryPolicy,
   routeNames,
   translateRouteMatch,
   virtualHostDomains,
 } from '../../../src/xds/generate/routes.js';
+import type { GenerationProblem } from '../../../src/xds/generate/types.js';
 import { contextFrom, sidecarNode } from './fixtures.js';
 
 const PREVIOUS_HOSTS = [
@@ -731,7 +731,7 @@ describe('envoyDuration: Istio durations as proto3 JSON', () => {
     ['soon', undefined],
   ];
   for (const [text, expected] of cases)
-    it(`${text} → ${expected}`, () => assert.equal(envoyDuration(text), expected));
+    it(`${text} → ${expected}`, () => assert.equal(protoDuration(text), expected));
 });
 
 describe('virtualHostDomains (httproute_test.go TestGenerateVirtualHostDomains)', () => {
