@@ -8,8 +8,8 @@ import { type ConfigFile, type ConfigSnapshot, loadConfig } from '../config/load
 import type { Resource } from '../config/resource.js';
 import { type Diagnostic, formatDiagnostic } from '../core/diagnostics.js';
 import { type Logger, silentLogger } from '../core/log.js';
-import { buildModel } from './model/build.js';
-import type { MeshModel, ModelProblem, ServiceModel } from './model/types.js';
+import { buildModel } from '../model/build.js';
+import type { MeshModel, ModelProblem, ServiceModel } from '../model/types.js';
 import type { ConfigSource } from './sources/source.js';
 
 /** What an accepted change changed. Hostnames are sorted. */

@@ -5,10 +5,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { pathToFileURL } from 'node:url';
-import type { MeshModel } from '../../src/control-plane/model/types.js';
 import { FolderSource } from '../../src/control-plane/sources/folder.js';
 import { type ModelChange, ModelStore, type ModelStoreOptions } from '../../src/control-plane/store.js';
 import { createLogger } from '../../src/core/log.js';
+import type { MeshModel } from '../../src/model/types.js';
 
 const root = mkdtempSync(path.join(os.tmpdir(), 'skiff-model-store-'));
 after(() => rmSync(root, { recursive: true, force: true }));

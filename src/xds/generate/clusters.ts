@@ -19,7 +19,7 @@ import type {
 import type { MeshConfigSpec } from '../../config/kinds/mesh-config.js';
 import type { Protocol } from '../../config/kinds/workload.js';
 import type { Resource } from '../../config/resource.js';
-import type { ServiceModel, ServicePortModel } from '../../control-plane/model/types.js';
+import type { ServiceModel, ServicePortModel } from '../../model/types.js';
 import type { DestinationRuleSpec as PolicyDestinationRule } from '../../policy/types.js';
 import { mergeSubsetTrafficPolicy, upstreamTls } from '../../policy/upstream-tls.js';
 import type { JsonObject } from '../decode.js';

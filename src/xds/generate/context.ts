@@ -7,14 +7,14 @@
 
 import type { DestinationRuleSpec } from '../../config/kinds/destination-rule.js';
 import type { Resource } from '../../config/resource.js';
-import { DOMAIN_SUFFIX, selects } from '../../control-plane/model/build.js';
+import { DOMAIN_SUFFIX, selects } from '../../model/build.js';
 import type {
   EndpointModel,
   MeshModel,
   ServiceModel,
   ServicePortModel,
   WorkloadModel,
-} from '../../control-plane/model/types.js';
+} from '../../model/types.js';
 import { effectivePeerAuthentication, namespaceMutualTlsMode } from '../../policy/peer-authentication.js';
 import type { Mode } from '../../policy/types.js';
 

@@ -8,8 +8,8 @@
 
 import { isIP } from 'node:net';
 import type { DestinationRuleSpec } from '../../config/kinds/destination-rule.js';
-import { selects } from '../../control-plane/model/build.js';
-import type { EndpointModel, ServiceModel, ServicePortModel } from '../../control-plane/model/types.js';
+import { selects } from '../../model/build.js';
+import type { EndpointModel, ServiceModel, ServicePortModel } from '../../model/types.js';
 import type { DestinationRuleSpec as PolicyDestinationRule } from '../../policy/types.js';
 import { tlsModeForDestinationRule } from '../../policy/upstream-tls.js';
 import type { JsonObject } from '../decode.js';

@@ -16,7 +16,7 @@ import type { VirtualServiceSpec } from '../../config/kinds/virtual-service.js';
 import type { HTTPMatchRequest, HTTPRoute } from '../../config/kinds/virtual-service-http.js';
 import type { Destination, StringMatch } from '../../config/kinds/virtual-service-match.js';
 import type { Resource } from '../../config/resource.js';
-import type { ServiceModel, ServicePortModel, WorkloadModel } from '../../control-plane/model/types.js';
+import type { ServiceModel, ServicePortModel, WorkloadModel } from '../../model/types.js';
 import { mergeSubsetTrafficPolicy, portLevelTrafficPolicy } from '../../policy/upstream-tls.js';
 import type { JsonObject } from '../decode.js';
 import type { GenerationContext, ServiceTarget } from './context.js';

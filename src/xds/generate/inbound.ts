@@ -22,8 +22,8 @@
 //   (Istio's `inboundTrafficPolicy: LOCALHOST` shape).
 
 import type { Protocol } from '../../config/kinds/workload.js';
-import type { WorkloadModel } from '../../control-plane/model/types.js';
 import { parseIp } from '../../core/ip.js';
+import type { WorkloadModel } from '../../model/types.js';
 import { effectivePeerAuthentication } from '../../policy/peer-authentication.js';
 import type { Mode } from '../../policy/types.js';
 import type { JsonObject } from '../decode.js';

@@ -23,7 +23,7 @@
 import { isHttpProtocol, isTlsProtocol } from '../../config/kinds/protocol.js';
 import type { TCPRoute, TLSRoute } from '../../config/kinds/virtual-service.js';
 import { hostsMatch } from '../../config/kinds/virtual-service-match.js';
-import type { ServiceModel, ServicePortModel } from '../../control-plane/model/types.js';
+import type { ServiceModel, ServicePortModel } from '../../model/types.js';
 import type { JsonObject } from '../decode.js';
 import { accessLog } from './access-log.js';
 import type { GenerationContext } from './context.js';

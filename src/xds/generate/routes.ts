@@ -24,7 +24,7 @@ import type {
 } from '../../config/kinds/virtual-service-http.js';
 import { type Destination, hostsMatch, type StringMatch } from '../../config/kinds/virtual-service-match.js';
 import type { Resource } from '../../config/resource.js';
-import type { ServiceModel, ServicePortModel } from '../../control-plane/model/types.js';
+import type { ServiceModel, ServicePortModel } from '../../model/types.js';
 import type { JsonObject } from '../decode.js';
 import type { GenerationContext } from './context.js';
 import { protoDuration } from './duration.js';

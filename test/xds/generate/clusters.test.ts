@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../../src/config/load.js';
-import { buildModel } from '../../../src/control-plane/model/build.js';
-import type { MeshModel } from '../../../src/control-plane/model/types.js';
+import { buildModel } from '../../../src/model/build.js';
+import type { MeshModel } from '../../../src/model/types.js';
 import type { JsonObject } from '../../../src/xds/decode.js';
 import {
   allLoadAssignments,

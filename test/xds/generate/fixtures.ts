@@ -3,8 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { loadConfig } from '../../../src/config/load.js';
-import { buildModel } from '../../../src/control-plane/model/build.js';
-import type { MeshModel } from '../../../src/control-plane/model/types.js';
+import { buildModel } from '../../../src/model/build.js';
+import type { MeshModel } from '../../../src/model/types.js';
 import { GenerationContext } from '../../../src/xds/generate/context.js';
 import { OutboundPortAllocator } from '../../../src/xds/generate/outbound-ports.js';
 import { type ProxyNode, parseProxyNode } from '../../../src/xds/generate/proxy.js';

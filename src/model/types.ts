@@ -2,12 +2,12 @@
 // (the user's folder and the runtime's registry of WorkloadEntries). Immutable once built; generation reads it.
 // Istio: pilot/pkg/model/service.go (Service, Port, IstioEndpoint), pilot/pkg/serviceregistry.
 
-import type { DestinationRuleSpec } from '../../config/kinds/destination-rule.js';
-import type { MeshConfigSpec } from '../../config/kinds/mesh-config.js';
-import type { VirtualServiceSpec } from '../../config/kinds/virtual-service.js';
-import type { Protocol } from '../../config/kinds/workload.js';
-import type { Resource } from '../../config/resource.js';
-import type { PeerAuthentication } from '../../policy/types.js';
+import type { DestinationRuleSpec } from '../config/kinds/destination-rule.js';
+import type { MeshConfigSpec } from '../config/kinds/mesh-config.js';
+import type { VirtualServiceSpec } from '../config/kinds/virtual-service.js';
+import type { Protocol } from '../config/kinds/workload.js';
+import type { Resource } from '../config/resource.js';
+import type { PeerAuthentication } from '../policy/types.js';
 
 /** How a port's protocol was decided (Istio's rules, in this order). */
 export type ProtocolSource = 'appProtocol' | 'protocol' | 'name' | 'sniffed';

@@ -4,7 +4,7 @@ import {
   kubernetesPortProtocol,
   type PortProtocol,
   serviceEntryPortProtocol,
-} from '../../../src/control-plane/model/protocol.js';
+} from '../../src/model/protocol.js';
 
 type KubePort = Parameters<typeof kubernetesPortProtocol>[0];
 

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { loadConfig } from '../../../src/config/load.js';
-import { buildModel, fingerprint } from '../../../src/control-plane/model/build.js';
-import type { MeshModel, ServiceModel } from '../../../src/control-plane/model/types.js';
-import { formatDiagnostic } from '../../../src/core/diagnostics.js';
-import { endpointPort, GenerationContext } from '../../../src/xds/generate/context.js';
-import { OutboundPortAllocator } from '../../../src/xds/generate/outbound-ports.js';
+import { loadConfig } from '../../src/config/load.js';
+import { formatDiagnostic } from '../../src/core/diagnostics.js';
+import { buildModel, fingerprint } from '../../src/model/build.js';
+import type { MeshModel, ServiceModel } from '../../src/model/types.js';
+import { endpointPort, GenerationContext } from '../../src/xds/generate/context.js';
+import { OutboundPortAllocator } from '../../src/xds/generate/outbound-ports.js';
 
 type Obj = Record<string, unknown>;
 

@@ -4,8 +4,8 @@
 // Istio: pkg/config/kube/conversion.go ConvertProtocol, pkg/config/protocol/instance.go Parse,
 // pilot/pkg/serviceregistry/serviceentry/conversion.go convertPort.
 
-import { parseIstioProtocol } from '../../config/kinds/protocol.js';
-import type { Protocol } from '../../config/kinds/workload.js';
+import { parseIstioProtocol } from '../config/kinds/protocol.js';
+import type { Protocol } from '../config/kinds/workload.js';
 import type { ProtocolSource } from './types.js';
 
 export interface PortProtocol {

@@ -7,15 +7,15 @@
 // (serviceInstancesFromWorkloadInstances), pilot/pkg/serviceregistry/serviceentry/conversion.go
 // (convertServices, convertServiceEntryToInstances, convertWorkloadEntryToWorkloadInstance), model/service.go.
 
-import { spiffeId } from '../../ca/identity.js';
-import type { DestinationRuleSpec } from '../../config/kinds/destination-rule.js';
-import { isIpAddress } from '../../config/kinds/istio-common.js';
-import type { ServicePort, ServiceSpec } from '../../config/kinds/service.js';
-import type { ServiceEntrySpec } from '../../config/kinds/service-entry.js';
-import type { VirtualServiceSpec } from '../../config/kinds/virtual-service.js';
-import { UNIX_PREFIX, type WorkloadEntrySpec } from '../../config/kinds/workload-entry.js';
-import type { ConfigSnapshot } from '../../config/load.js';
-import type { Resource } from '../../config/resource.js';
+import { spiffeId } from '../ca/identity.js';
+import type { DestinationRuleSpec } from '../config/kinds/destination-rule.js';
+import { isIpAddress } from '../config/kinds/istio-common.js';
+import type { ServicePort, ServiceSpec } from '../config/kinds/service.js';
+import type { ServiceEntrySpec } from '../config/kinds/service-entry.js';
+import type { VirtualServiceSpec } from '../config/kinds/virtual-service.js';
+import { UNIX_PREFIX, type WorkloadEntrySpec } from '../config/kinds/workload-entry.js';
+import type { ConfigSnapshot } from '../config/load.js';
+import type { Resource } from '../config/resource.js';
 import { kubernetesPortProtocol, serviceEntryPortProtocol } from './protocol.js';
 import type {
   EndpointModel,
