@@ -10,12 +10,12 @@
 // cluster_traffic_policy.go (applyTrafficPolicy, applyConnectionPool, applyLoadBalancer, applyOutlierDetection),
 // cluster_tls.go (applyUpstreamTLSSettings, buildUpstreamClusterTLSContext, constructUpstreamTLS).
 
-import { isIP } from 'node:net';
 import type {
   ClientTlsSettings,
   DestinationRuleSpec,
   TrafficPolicy,
 } from '../../config/kinds/destination-rule.js';
+import { isIpAddress } from '../../config/kinds/istio-common.js';
 import type { MeshConfigSpec } from '../../config/kinds/mesh-config.js';
 import type { Protocol } from '../../config/kinds/workload.js';
 import type { Resource } from '../../config/resource.js';
@@ -656,8 +656,4 @@ export function passthroughCluster(mesh: MeshConfigSpec): JsonObject {
     },
     load_assignment: { cluster_name: PASSTHROUGH_CLUSTER },
   };
-}
-
-function isIpAddress(address: string): boolean {
-  return isIP(address) !== 0;
 }

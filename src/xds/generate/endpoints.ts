@@ -6,8 +6,8 @@
 // pilot/pkg/xds/endpoints/mtls_checker.go (checkMtlsEnabled, tlsModeForDestinationRule),
 // pilot/pkg/networking/util/util.go (AppendLbEndpointMetadata, ConvertLocality).
 
-import { isIP } from 'node:net';
 import type { DestinationRuleSpec } from '../../config/kinds/destination-rule.js';
+import { isIpAddress } from '../../config/kinds/istio-common.js';
 import { selects } from '../../model/build.js';
 import type { EndpointModel, ServiceModel, ServicePortModel } from '../../model/types.js';
 import type { DestinationRuleSpec as PolicyDestinationRule } from '../../policy/types.js';
@@ -94,7 +94,7 @@ export function localityLbEndpoints(
   const drMode = endpointTlsModeFromRule(dr, subset?.name, port.port);
   const byLocality = new Map<string, { endpoints: JsonObject[]; weight: number }>();
   for (const e of service.endpoints) {
-    if (isIP(e.address) === 0) continue;
+    if (!isIpAddress(e.address)) continue;
     if (subset && !selects(subset.labels, e.labels)) continue;
     const target = endpointPort(e, port);
     // checkMtlsEnabled: the DestinationRule's mode for the port (subset first) decides when it has one;
