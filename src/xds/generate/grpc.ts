@@ -21,20 +21,20 @@ import { mergeSubsetTrafficPolicy, portLevelTrafficPolicy } from '../../policy/u
 import type { JsonObject } from '../decode.js';
 import type { GenerationContext, ServiceTarget } from './context.js';
 import { protoDuration } from './duration.js';
-import { clusterName, domainName, parseClusterName, SECRET_DEFAULT, SECRET_ROOTCA, TYPE } from './names.js';
+import {
+  clusterName,
+  domainName,
+  parseClusterName,
+  SECRET_DEFAULT,
+  SECRET_ROOTCA,
+  TYPE,
+  TYPE_URL,
+} from './names.js';
 import type { ProxyNode } from './proxy.js';
 import type { GenerationProblem } from './types.js';
 
 /** What could not be generated (the resource is skipped), or was generated differently from what was asked. */
 export type GrpcProblem = GenerationProblem;
-
-/** The resource types a proxyless client subscribes to (src/xds does not import the proxy's TYPE_URL). */
-export const GRPC_TYPE_URL = {
-  listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
-  route: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
-  cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
-  endpoint: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
-} as const;
 
 export interface GrpcResult {
   resources: JsonObject[];
@@ -47,8 +47,6 @@ export const SERVER_LISTENER_NAME_PREFIX = 'xds.istio.io/grpc/lds/inbound/';
 export const CERTIFICATE_PROVIDER_INSTANCE = 'default';
 /** gRPC reads a transport socket only under this name (grpc cds.go transportSocketName). */
 const TLS_TRANSPORT_SOCKET = 'envoy.transport_sockets.tls';
-const PREVIOUS_PRIORITIES_TYPE =
-  'type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig';
 /** gRPC's ring_hash refuses larger rings (grpc-js ClusterResourceType.validateResource). */
 const GRPC_MAX_RING_SIZE = 8_388_608;
 
@@ -65,13 +63,13 @@ export function generateGrpc(
   const problems: GrpcProblem[] = [];
   const requested = [...new Set(names)];
   switch (typeUrl) {
-    case GRPC_TYPE_URL.listener:
+    case TYPE_URL.listener:
       return { resources: grpcListeners(ctx, proxy, requested, problems), problems };
-    case GRPC_TYPE_URL.route:
+    case TYPE_URL.route:
       return { resources: grpcRouteConfigurations(ctx, proxy, requested, problems), problems };
-    case GRPC_TYPE_URL.cluster:
+    case TYPE_URL.cluster:
       return { resources: grpcClusters(ctx, proxy, requested, problems), problems };
-    case GRPC_TYPE_URL.endpoint:
+    case TYPE_URL.endpoint:
       // Istio serves proxyless EDS with the sidecars' generator (pilot/pkg/bootstrap/discovery.go).
       problems.push({
         severity: 'error',
@@ -1127,7 +1125,7 @@ function retryPolicy(retries: Retries | undefined, consistentHash: boolean): Jso
   if (retries.retryRemoteLocalities === true) {
     out.retry_priority = {
       name: 'envoy.retry_priorities.previous_priorities',
-      typed_config: { '@type': PREVIOUS_PRIORITIES_TYPE, update_frequency: 2 },
+      typed_config: { '@type': TYPE.previousPriorities, update_frequency: 2 },
     };
   }
   if (retries.backoff !== undefined)

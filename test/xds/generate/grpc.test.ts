@@ -17,13 +17,13 @@ import { buildLoadAssignment } from '../../../src/xds/generate/endpoints.js';
 import {
   commonTlsContext,
   filterVirtualHostsForHostname,
-  GRPC_TYPE_URL,
   type GrpcProblem,
   generateGrpc,
   listenerNameFilter,
   SERVER_LISTENER_NAME_PREFIX,
   tryFindFqdn,
 } from '../../../src/xds/generate/grpc.js';
+import { TYPE_URL as GRPC_TYPE_URL } from '../../../src/xds/generate/names.js';
 import type { ProxyNode } from '../../../src/xds/generate/proxy.js';
 import { contextFrom, sidecarNode } from './fixtures.js';
 
