@@ -12,10 +12,8 @@
 import type { DestinationRuleSpec, TrafficPolicy } from '../../config/kinds/destination-rule.js';
 import { isIpAddress, isIpv4 } from '../../config/kinds/istio-common.js';
 import { isHttpProtocol } from '../../config/kinds/protocol.js';
-import type { VirtualServiceSpec } from '../../config/kinds/virtual-service.js';
 import type { HTTPMatchRequest, HTTPRoute } from '../../config/kinds/virtual-service-http.js';
 import type { Destination, StringMatch } from '../../config/kinds/virtual-service-match.js';
-import type { Resource } from '../../config/resource.js';
 import type { ServiceModel, ServicePortModel, WorkloadModel } from '../../model/types.js';
 import { mergeSubsetTrafficPolicy, portLevelTrafficPolicy } from '../../policy/upstream-tls.js';
 import type { JsonObject } from '../decode.js';
@@ -31,6 +29,7 @@ import {
   TYPE_URL,
 } from './names.js';
 import type { ProxyNode } from './proxy.js';
+import { type MeshVirtualService, meshVirtualServices, virtualServiceFor } from './routes.js';
 import type { GenerationProblem } from './types.js';
 
 /** What could not be generated (the resource is skipped), or was generated differently from what was asked. */
@@ -491,28 +490,6 @@ function isHttpOrSniffed(port: ServicePortModel): boolean {
   return port.protocol === undefined || isHttpProtocol(port.protocol);
 }
 
-interface MeshVirtualService {
-  resource: Resource<VirtualServiceSpec>;
-  /** Hosts as FQDNs (short names resolved in the VirtualService's namespace), lower-cased. */
-  hosts: string[];
-}
-
-/** VirtualServices that apply to sidecars and proxyless clients (gateways empty or naming `mesh`). */
-function meshVirtualServices(ctx: GenerationContext): MeshVirtualService[] {
-  const out: MeshVirtualService[] = [];
-  for (const resource of ctx.model.virtualServices) {
-    const spec = resource.spec;
-    const gateways = spec.gateways ?? [];
-    if (gateways.length > 0 && !gateways.includes('mesh')) continue;
-    const hosts = (spec.hosts ?? []).map((h) =>
-      ctx.resolveHost(h, resource.metadata.namespace).toLowerCase(),
-    );
-    if (hosts.length === 0) continue; // a delegate: used only through another VirtualService
-    out.push({ resource, hosts });
-  }
-  return out;
-}
-
 interface ServiceOnPort {
   svc: ServiceModel;
   port: ServicePortModel;
@@ -550,13 +527,18 @@ function outboundVirtualHosts(
       : allVirtualServices.filter((vs) =>
           vs.hosts.some((h) => [...registry.keys()].some((s) => hostMatches(h, s))),
         );
-  const wildcardOwner = mostSpecificVirtualServiceIndex(allVirtualServices, services);
+  // sidecar.go computeWildcardHostVirtualServiceIndex: the VirtualService each service's host belongs to.
+  const owners = new Map<string, MeshVirtualService | undefined>();
+  const ownerOf = (host: string): MeshVirtualService | undefined => {
+    if (!owners.has(host)) owners.set(host, virtualServiceFor(ctx, host));
+    return owners.get(host);
+  };
 
   const wrappers: VirtualHostWrapper[] = [];
   for (const vs of virtualServices) {
     const routes = virtualServiceRoutes(ctx, proxy, vs, listenerPort, problems);
     if (routes.length === 0) continue;
-    const { nonRegistryHosts, matching } = separateHostsAndServices(vs, registry, wildcardOwner);
+    const { nonRegistryHosts, matching } = separateHostsAndServices(vs, registry, ownerOf);
     const httpServices = matching.filter((m) => isHttpOrSniffed(m.port));
     if (httpServices.length > 0 || listenerPort === 80) {
       wrappers.push({ services: httpServices, virtualServiceHosts: nonRegistryHosts, routes });
@@ -597,41 +579,11 @@ function outboundVirtualHosts(
   return out;
 }
 
-/** sidecar.go:971 computeWildcardHostVirtualServiceIndex: the VirtualService each service's host belongs to. */
-function mostSpecificVirtualServiceIndex(
-  virtualServices: readonly MeshVirtualService[],
-  services: readonly ServiceModel[],
-): Map<string, Resource<VirtualServiceSpec>> {
-  const exact = new Map<string, Resource<VirtualServiceSpec>>();
-  const wildcard = new Map<string, Resource<VirtualServiceSpec>>();
-  for (const vs of virtualServices) {
-    for (const h of vs.hosts) {
-      const index = h.startsWith('*') ? wildcard : exact;
-      if (!index.has(h)) index.set(h, vs.resource);
-    }
-  }
-  const out = new Map<string, Resource<VirtualServiceSpec>>();
-  for (const svc of services) {
-    const host = svc.hostname.toLowerCase();
-    const direct = exact.get(host);
-    if (direct) {
-      out.set(host, direct);
-      continue;
-    }
-    let best: [string, Resource<VirtualServiceSpec>] | undefined;
-    for (const [pattern, vs] of wildcard) {
-      if (hostMatches(pattern, host) && (!best || pattern.length > best[0].length)) best = [pattern, vs];
-    }
-    if (best) out.set(host, best[1]);
-  }
-  return out;
-}
-
 /** route.go separateVSHostsAndServices. */
 function separateHostsAndServices(
   vs: MeshVirtualService,
   registry: ReadonlyMap<string, ServiceOnPort>,
-  wildcardOwner: ReadonlyMap<string, Resource<VirtualServiceSpec>>,
+  ownerOf: (host: string) => MeshVirtualService | undefined,
 ): { nonRegistryHosts: string[]; matching: ServiceOnPort[] } {
   const nonRegistryHosts: string[] = [];
   const matching: ServiceOnPort[] = [];
@@ -650,7 +602,7 @@ function separateHostsAndServices(
     for (const [svcHost, svc] of registry) {
       if (!hostMatches(svcHost, h)) continue;
       found = true;
-      if (wildcardOwner.get(svcHost) === vs.resource) matching.push(svc);
+      if (ownerOf(svcHost) === vs) matching.push(svc);
     }
     if (!found) nonRegistryHosts.push(h);
   }

@@ -1234,6 +1234,30 @@ spec:
       { header: { header_name: 'x-user' } },
     ]);
   });
+
+  it('the oldest VirtualService for a host wins, whatever the read order (config.go sortConfigByCreationTime)', () => {
+    // Was: read order (the newer one, read first, won); now the order sidecars use (routes.ts meshVirtualServices).
+    const timed = (name: string, created: string, subset: string) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${name}, namespace: default, creationTimestamp: "${created}"}
+spec:
+  hosts: [echo]
+  http:
+  - route: [{destination: {host: echo, subset: ${subset}}}]
+`;
+    const ctx = ctxWith(
+      `${timed('newer', '2022-01-01T00:00:00Z', 'v2')}---\n${timed('older', '2020-01-01T00:00:00Z', 'v1')}`,
+    );
+    const [rc] = generate(ctx, client(), 'route', [`outbound|7070||${ECHO}`]).resources;
+    const vhosts = (rc?.virtual_hosts ?? []) as JsonObject[];
+    assert.deepEqual(
+      vhosts.map((vh) => [
+        vh.name,
+        ((vh.routes as JsonObject[])[0]?.route as JsonObject | undefined)?.cluster,
+      ]),
+      [[`${ECHO}:7070`, `outbound|7070|v1|${ECHO}`]],
+    );
+  });
 });
 
 describe('CDS: only the requested clusters (cds.go:37 BuildClusters)', () => {
