@@ -10,10 +10,8 @@
 // redirect / direct-response routes, empty weighted clusters).
 
 import type { DestinationRuleSpec, TrafficPolicy } from '../../config/kinds/destination-rule.js';
-import { isIpAddress, isIpv4 } from '../../config/kinds/istio-common.js';
-import { isHttpProtocol } from '../../config/kinds/protocol.js';
 import type { HTTPMatchRequest, HTTPRoute } from '../../config/kinds/virtual-service-http.js';
-import type { Destination, StringMatch } from '../../config/kinds/virtual-service-match.js';
+import { type Destination, hostsMatch, type StringMatch } from '../../config/kinds/virtual-service-match.js';
 import type { ServiceModel, ServicePortModel, WorkloadModel } from '../../model/types.js';
 import { mergeSubsetTrafficPolicy, portLevelTrafficPolicy } from '../../policy/upstream-tls.js';
 import type { JsonObject } from '../decode.js';
@@ -29,7 +27,16 @@ import {
   TYPE_URL,
 } from './names.js';
 import type { ProxyNode } from './proxy.js';
-import { type MeshVirtualService, meshVirtualServices, virtualServiceFor } from './routes.js';
+import {
+  ipv6Compliant,
+  isHttpOrSniffed,
+  type MeshVirtualService,
+  meshVirtualServices,
+  serviceAddresses,
+  virtualHostBuilder,
+  virtualServiceFor,
+  visibleServices,
+} from './routes.js';
 import type { GenerationProblem } from './types.js';
 
 /** What could not be generated (the resource is skipped), or was generated differently from what was asked. */
@@ -191,26 +198,6 @@ function grpcListeners(
   const inbound = names.filter((n) => n.startsWith(SERVER_LISTENER_NAME_PREFIX));
   out.push(...serverListeners(ctx, proxy, inbound, problems));
   return out;
-}
-
-/** The services a proxy sees, one per host name (the one in the proxy's namespace when several declare it). */
-function visibleServices(ctx: GenerationContext, proxy: ProxyNode): ServiceModel[] {
-  const seen = new Set<string>();
-  const out: ServiceModel[] = [];
-  for (const s of ctx.model.services) {
-    if (seen.has(s.hostname)) continue;
-    seen.add(s.hostname);
-    out.push(ctx.service(s.hostname, proxy.namespace) ?? s);
-  }
-  return out;
-}
-
-/**
- * A service's virtual IPs for the proxy: Istio's GetAllAddressesForProxy for an IPv4-only proxy (the defaults
- * the generators assume). CIDR ServiceEntry addresses are not socket addresses and are left out.
- */
-function serviceAddresses(svc: ServiceModel): string[] {
-  return svc.addresses.filter((a) => isIpv4(a));
 }
 
 /** lds.go:279 buildOutboundListeners: one api_listener per requested name and service port. */
@@ -463,31 +450,12 @@ export function filterVirtualHostsForHostname(
       const domainPort = split ? split.port : '';
       if (domainHost.startsWith('*')) {
         if (domainPort !== '' && domainPort !== wantPort) continue;
-        if (hostMatches(domainHost, h)) return true;
+        if (hostsMatch(domainHost, h)) return true;
       }
       if (domainHost === wantHost && (domainPort === '' || domainPort === wantPort)) return true;
     }
     return false;
   });
-}
-
-/** host.Name.Matches: wildcard-aware, either side. */
-function hostMatches(a: string, b: string): boolean {
-  const aw = a.startsWith('*');
-  const bw = b.startsWith('*');
-  if (aw && bw)
-    return a.length < b.length ? b.slice(1).endsWith(a.slice(1)) : a.slice(1).endsWith(b.slice(1));
-  if (aw) return b.endsWith(a.slice(1));
-  if (bw) return a.endsWith(b.slice(1));
-  return a === b;
-}
-
-function ipv6Compliant(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
-}
-
-function isHttpOrSniffed(port: ServicePortModel): boolean {
-  return port.protocol === undefined || isHttpProtocol(port.protocol);
 }
 
 interface ServiceOnPort {
@@ -525,7 +493,7 @@ function outboundVirtualHosts(
     listenerPort === 80
       ? allVirtualServices
       : allVirtualServices.filter((vs) =>
-          vs.hosts.some((h) => [...registry.keys()].some((s) => hostMatches(h, s))),
+          vs.hosts.some((h) => [...registry.keys()].some((s) => hostsMatch(h, s))),
         );
   // sidecar.go computeWildcardHostVirtualServiceIndex: the VirtualService each service's host belongs to.
   const owners = new Map<string, MeshVirtualService | undefined>();
@@ -557,24 +525,14 @@ function outboundVirtualHosts(
       knownFqdn.add(s.svc.hostname);
     }
   }
-  const names = new Set<string>();
-  const used = new Set<string>();
+  const build = virtualHostBuilder('proxyless', proxy.dnsDomain, knownFqdn);
   const out: JsonObject[] = [];
-  const build = (hostname: string, routes: JsonObject[], svc: ServiceModel | undefined) => {
-    const name = domainName(hostname, listenerPort);
-    if (names.has(name)) return; // Istio counts it (pilot_vservice_dup_domain) and drops it
-    names.add(name);
-    const { domains, altHosts } = svc
-      ? virtualHostDomains(svc, listenerPort, proxy.dnsDomain)
-      : { domains: [ipv6Compliant(hostname), name], altHosts: [] };
-    const kept = dedupeDomains(domains, used, altHosts, knownFqdn);
-    if (kept.length === 0) return;
-    // include_request_attempt_count as Istio sets it (gRPC ignores it).
-    out.push({ name, domains: kept, routes, include_request_attempt_count: true });
-  };
   for (const w of wrappers) {
-    for (const h of w.virtualServiceHosts) build(h, w.routes, undefined);
-    for (const s of w.services) build(s.svc.hostname, w.routes, s.svc);
+    const built = [
+      ...w.virtualServiceHosts.map((h) => build(h, listenerPort, w.routes)),
+      ...w.services.map((s) => build(s.svc.hostname, listenerPort, w.routes, s.svc)),
+    ];
+    for (const vh of built) if (vh) out.push(vh);
   }
   return out;
 }
@@ -600,104 +558,13 @@ function separateHostsAndServices(
   for (const h of wildcards) {
     let found = false;
     for (const [svcHost, svc] of registry) {
-      if (!hostMatches(svcHost, h)) continue;
+      if (!hostsMatch(svcHost, h)) continue;
       found = true;
       if (ownerOf(svcHost) === vs) matching.push(svc);
     }
     if (!found) nonRegistryHosts.push(h);
   }
   return { nonRegistryHosts, matching };
-}
-
-/** httproute.go:567 generateVirtualHostDomains, with ports (proxyless). */
-function virtualHostDomains(
-  svc: ServiceModel,
-  port: number,
-  proxyDomain: string,
-): { domains: string[]; altHosts: string[] } {
-  const altHosts = altVirtualHosts(svc.hostname, port, proxyDomain);
-  const domains = [ipv6Compliant(svc.hostname), domainName(svc.hostname, port), ...altHosts];
-  // Kubernetes headless services (Passthrough resolution) also answer to any pod name under them.
-  if (svc.kind === 'Service' && svc.resolution === 'NONE') {
-    for (const d of [...domains]) domains.push(`*.${d}`);
-  }
-  for (const address of serviceAddresses(svc)) {
-    if (address !== '0.0.0.0') domains.push(ipv6Compliant(address), domainName(address, port));
-  }
-  return { domains, altHosts };
-}
-
-/** httproute.go:627 GenerateAltVirtualHosts (PILOT_ENABLE_ABSOLUTE_FQDN_VHOST_DOMAIN on, its default). */
-function altVirtualHosts(hostname: string, port: number, proxyDomain: string): string[] {
-  const out: string[] = [];
-  if (!isIpAddress(hostname)) out.push(`${hostname}.`);
-  out.push(domainName(`${hostname}.`, port));
-  if (proxyDomain.includes('.svc.')) {
-    const svcSuffix = proxyDomain.slice(proxyDomain.indexOf('.svc.'));
-    if (proxyDomain.indexOf('.svc.') > 0 && hostname.endsWith(svcSuffix)) {
-      out.push(...kubernetesAltHosts(hostname, port, proxyDomain));
-    }
-    return out;
-  }
-  const { unique, shared } = uniqueAndSharedDnsDomain(hostname, proxyDomain);
-  if (shared.length === 0) return out;
-  const uniqueHost = unique.join('.');
-  out.push(ipv6Compliant(uniqueHost), domainName(uniqueHost, port));
-  if (unique.length === 2) {
-    const withShared = `${uniqueHost}.${shared[0]}`;
-    out.push(ipv6Compliant(withShared), domainName(withShared, port));
-  }
-  return out;
-}
-
-/** httproute.go:683 generateAltVirtualHostsForKubernetesService. */
-function kubernetesAltHosts(hostname: string, port: number, proxyDomain: string): string[] {
-  const proxyNamespace = proxyDomain.slice(0, proxyDomain.indexOf('.svc.'));
-  const ih = hostname.indexOf('.svc.');
-  if (ih <= 0) return [];
-  const ns = hostname.indexOf('.');
-  if (ns + 1 >= hostname.length || ns + 1 > ih) return [];
-  const name = hostname.slice(0, ns);
-  const nameNs = hostname.slice(0, ih);
-  if (hostname.slice(ns + 1, ih) === proxyNamespace) {
-    return [
-      name,
-      domainName(name, port),
-      `${nameNs}.svc`,
-      domainName(`${nameNs}.svc`, port),
-      nameNs,
-      domainName(nameNs, port),
-    ];
-  }
-  return [nameNs, domainName(nameNs, port), `${nameNs}.svc`, domainName(`${nameNs}.svc`, port)];
-}
-
-/** httproute.go getUniqueAndSharedDNSDomain. */
-function uniqueAndSharedDnsDomain(fqdn: string, proxyDomain: string): { unique: string[]; shared: string[] } {
-  const a = fqdn.split('.').reverse();
-  const b = proxyDomain.split('.').reverse();
-  let n = 0;
-  while (n < Math.min(a.length, b.length) && a[n] === b[n]) n++;
-  if (n === 0) return { unique: fqdn.split('.'), shared: [] };
-  return { unique: a.slice(n).reverse(), shared: a.slice(0, n).reverse() };
-}
-
-/** httproute.go:513 dedupeDomains. */
-function dedupeDomains(
-  domains: readonly string[],
-  used: Set<string>,
-  altHosts: readonly string[],
-  knownFqdn: ReadonlySet<string>,
-): string[] {
-  const out: string[] = [];
-  for (const d of domains) {
-    const lower = d.toLowerCase();
-    if (used.has(lower)) continue;
-    if (altHosts.includes(d) && knownFqdn.has(d)) continue;
-    out.push(d);
-    used.add(lower);
-  }
-  return out;
 }
 
 /** route.go:328 buildSidecarVirtualHostForService / :1356 BuildDefaultHTTPOutboundRoute. */

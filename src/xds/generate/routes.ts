@@ -15,6 +15,7 @@
 // GetDestinationCluster, BuildDefaultHTTPOutboundRoute, HashForHTTPDestination),
 // pilot/pkg/networking/core/route/retry/retry.go (ConvertPolicy).
 
+import { isIpAddress, isIpv4 } from '../../config/kinds/istio-common.js';
 import { isHttpProtocol } from '../../config/kinds/protocol.js';
 import type { VirtualServiceSpec } from '../../config/kinds/virtual-service.js';
 import type {
@@ -779,28 +780,14 @@ function httpProxyRoute(
   }
   wrappers.push(...withVs, ...plain);
 
-  const names = new Set<string>();
-  const used = new Set<string>();
+  const build = virtualHostBuilder('sidecar', proxy.dnsDomain, knownFqdn);
   const vhosts: JsonObject[] = [];
   for (const w of wrappers) {
-    const host = w.service ? w.service.hostname : (w.vsHost ?? '');
-    const name = domainName(host, w.port);
-    if (names.has(name)) continue;
-    names.add(name);
-    let domains: string[];
-    let alt: string[] = [];
-    if (w.service) ({ domains, alt } = virtualHostDomains(w.service, w.port, proxy.dnsDomain));
-    // A VirtualService host outside the registry: the host alone (SidecarIgnorePort).
-    else domains = [host];
-    domains = domains.filter((d) => {
-      const lower = d.toLowerCase();
-      if (used.has(lower) || (alt.includes(d) && knownFqdn.has(d))) return false;
-      used.add(lower);
-      return true;
-    });
-    if (w.port !== 80) domains = domains.filter((d) => d.includes(':'));
-    if (domains.length === 0) continue;
-    vhosts.push({ name, domains, routes: w.routes, include_request_attempt_count: true });
+    const vh = build(w.service ? w.service.hostname : (w.vsHost ?? ''), w.port, w.routes, w.service);
+    if (!vh) continue;
+    // mergeAllVirtualHosts: off port 80, only the `host:port` domains.
+    if (w.port !== 80) vh.domains = (vh.domains as string[]).filter((d) => d.includes(':'));
+    if ((vh.domains as string[]).length > 0) vhosts.push(vh);
   }
   vhosts.sort((a, b) => (String(a.name) < String(b.name) ? -1 : String(a.name) > String(b.name) ? 1 : 0));
   vhosts.push(catchAllVirtualHost(ctx));
@@ -841,13 +828,72 @@ function catchAllVirtualHost(ctx: GenerationContext): JsonObject {
   };
 }
 
+/** Who a route table is for: Istio asks node.IsProxylessGrpc() (SidecarIgnorePort, setTimeout). */
+export type RouteClient = 'sidecar' | 'proxyless';
+
+/** What a service's virtual host domains are made of. */
+export type DomainSource = Pick<ServiceModel, 'hostname' | 'addresses' | 'resolution' | 'kind' | 'headless'>;
+
+/**
+ * BuildSidecarOutboundVirtualHosts' buildVirtualHost, for one route table: the virtual host `host:port` of a
+ * service (its generateVirtualHostDomains) or of a VirtualService host outside the registry, keeping only the
+ * domains no earlier virtual host of the table took (dedupeDomains). Undefined when the name was built already
+ * (Istio counts pilot_vservice_dup_domain and drops it) or no domain is left. `knownFqdn`: the tables' service
+ * hosts, with and without `:port`.
+ */
+export function virtualHostBuilder(
+  client: RouteClient,
+  proxyDomain: string,
+  knownFqdn: ReadonlySet<string>,
+): (hostname: string, port: number, routes: JsonObject[], service?: DomainSource) => JsonObject | undefined {
+  const names = new Set<string>();
+  const used = new Set<string>();
+  return (hostname, port, routes, service) => {
+    const name = domainName(hostname, port);
+    if (names.has(name)) return undefined;
+    names.add(name);
+    const { domains, alt } = service
+      ? virtualHostDomains(service, port, proxyDomain)
+      : // A VirtualService host outside the registry: sidecars match Host without its port (SidecarIgnorePort),
+        // proxyless clients with it.
+        {
+          domains: client === 'proxyless' ? [ipv6Compliant(hostname), name] : [ipv6Compliant(hostname)],
+          alt: [],
+        };
+    const kept = dedupeDomains(domains, used, alt, knownFqdn);
+    if (kept.length === 0) return undefined;
+    // include_request_attempt_count as Istio sets it (gRPC ignores it).
+    return { name, domains: kept, routes, include_request_attempt_count: true };
+  };
+}
+
+/**
+ * dedupeDomains: the domains not `used` yet (case-insensitive), and not an expanded short name that is another
+ * service's FQDN (`alt` ∩ `knownFqdn`); adds those kept to `used`.
+ */
+export function dedupeDomains(
+  domains: readonly string[],
+  used: Set<string>,
+  alt: readonly string[],
+  knownFqdn: ReadonlySet<string>,
+): string[] {
+  const out: string[] = [];
+  for (const d of domains) {
+    const lower = d.toLowerCase();
+    if (used.has(lower) || (alt.includes(d) && knownFqdn.has(d))) continue;
+    out.push(d);
+    used.add(lower);
+  }
+  return out;
+}
+
 /**
  * generateVirtualHostDomains: the Host values that name a service from this proxy, with `:port` variants when
- * `port` is given (the http_proxy route; sidecar `host:port` routes use `["*"]`). `alt` are the expanded short
- * forms (dropped when they equal another service's FQDN).
+ * `port` is given (the http_proxy route and proxyless tables; sidecar `host:port` routes use `["*"]`). `alt` are
+ * the expanded short forms (dropped when they equal another service's FQDN).
  */
 export function virtualHostDomains(
-  service: Pick<ServiceModel, 'hostname' | 'addresses' | 'resolution' | 'kind' | 'headless'>,
+  service: DomainSource,
   port: number | undefined,
   proxyDomain: string,
 ): { domains: string[]; alt: string[] } {
@@ -859,12 +905,23 @@ export function virtualHostDomains(
   if (service.kind === 'Service' && service.headless) {
     for (const d of [...domains]) domains.push(`*.${d}`);
   }
-  for (const a of service.addresses) if (a !== '' && a !== '0.0.0.0') appendDomainPort(domains, a, port);
+  for (const a of serviceAddresses(service)) if (a !== '0.0.0.0') appendDomainPort(domains, a, port);
   return { domains, alt: altHosts };
 }
 
-function ipv6Compliant(host: string): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+/**
+ * A service's virtual IPs for the proxy: Istio's GetAllAddressesForProxy for an IPv4-only proxy (Skiff's proxies
+ * are), which keeps the cluster IPs of the proxy's family. Istio keeps a ServiceEntry's address unfiltered (one
+ * service per address, a CIDR too); here IPv6 and CIDR ServiceEntry addresses are left out as well: no IPv4
+ * client dials them, and a CIDR is no Host value.
+ */
+export function serviceAddresses(svc: Pick<ServiceModel, 'addresses'>): string[] {
+  return svc.addresses.filter((a) => isIpv4(a));
+}
+
+/** util.IPv6Compliant: an IPv6 address in brackets, as it stands in a Host header. */
+export function ipv6Compliant(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 function appendDomainPort(out: string[], domain: string, port: number | undefined): void {
@@ -879,7 +936,7 @@ export function generateAltVirtualHosts(
   proxyDomain: string,
 ): string[] {
   const out: string[] = [];
-  if (!isIp(hostname)) out.push(`${hostname}.`);
+  if (!isIpAddress(hostname)) out.push(`${hostname}.`);
   if (port !== undefined) out.push(domainName(`${hostname}.`, port));
   if (proxyDomain.includes('.svc.')) {
     const svcSuffix = proxyDomain.slice(proxyDomain.indexOf('.svc.'));
@@ -923,8 +980,4 @@ function uniqueAndSharedDnsDomain(fqdn: string, proxyDomain: string): { unique: 
   }
   if (sharedRev.length === 0) return { unique: fqdn.split('.'), shared: [] };
   return { unique: a.slice(sharedRev.length).reverse(), shared: sharedRev.reverse() };
-}
-
-function isIp(host: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
 }

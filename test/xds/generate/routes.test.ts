@@ -14,6 +14,7 @@ import {
   retryPolicy,
   routeNames,
   translateRouteMatch,
+  virtualHostBuilder,
   virtualHostDomains,
 } from '../../../src/xds/generate/routes.js';
 import type { GenerationProblem } from '../../../src/xds/generate/types.js';
@@ -847,10 +848,82 @@ describe('virtualHostDomains (httproute_test.go TestGenerateVirtualHostDomains)'
         '10.0.0.1',
       ],
     ],
+    [
+      // Was: every address (routes.ts), IPv4 only (grpc.ts); GetAllAddressesForProxy keeps an IPv4-only proxy's
+      // family, and a CIDR is no address a Host header names.
+      'addresses: IPv4 only (an IPv4-only proxy), no CIDR',
+      service('a.example.com', { addresses: ['10.0.0.1', 'fd00::1', '240.0.0.0/16'] }),
+      80,
+      'example.com',
+      [
+        'a.example.com',
+        'a.example.com:80',
+        'a.example.com.',
+        'a.example.com.:80',
+        'a',
+        'a:80',
+        '10.0.0.1',
+        '10.0.0.1:80',
+      ],
+    ],
+    [
+      // Was (grpc.ts): no short names when the domain starts with `.svc.`; Istio's removeSvcNamespace keeps it whole.
+      'proxy domain starting with .svc.',
+      service('echo.default.svc.cluster.local'),
+      undefined,
+      '.svc.cluster.local',
+      [
+        'echo.default.svc.cluster.local',
+        'echo.default.svc.cluster.local.',
+        'echo.default',
+        'echo.default.svc',
+      ],
+    ],
   ];
   for (const [label, s, port, domain, expected] of cases) {
     it(label, () => assert.deepEqual(virtualHostDomains(s, port, domain).domains, expected));
   }
+});
+
+describe('virtualHostBuilder (httproute.go BuildSidecarOutboundVirtualHosts buildVirtualHost)', () => {
+  const web = {
+    hostname: 'web.default.svc.cluster.local',
+    addresses: [] as string[],
+    resolution: 'STATIC' as const,
+    kind: 'Service' as const,
+    headless: false,
+  };
+  it('a VirtualService host outside the registry: sidecars without the port (SidecarIgnorePort), IPv6 bracketed', () => {
+    assert.deepEqual(
+      virtualHostBuilder('sidecar', 'default.svc.cluster.local', new Set())('2001:db8::5', 80, []),
+      {
+        name: '[2001:db8::5]:80',
+        domains: ['[2001:db8::5]'],
+        routes: [],
+        include_request_attempt_count: true,
+      },
+    );
+    assert.deepEqual(
+      virtualHostBuilder('proxyless', 'default.svc.cluster.local', new Set())('2001:db8::5', 80, [])?.domains,
+      ['[2001:db8::5]', '[2001:db8::5]:80'],
+    );
+  });
+  it('a name built twice is dropped; domains taken by an earlier virtual host are left out', () => {
+    const build = virtualHostBuilder('sidecar', 'default.svc.cluster.local', new Set());
+    assert.equal(build('web', 80, [])?.name, 'web:80');
+    assert.equal(build('web', 80, []), undefined);
+    assert.deepEqual(build(web.hostname, 80, [], web)?.domains, [
+      'web.default.svc.cluster.local',
+      'web.default.svc.cluster.local:80',
+      'web.default.svc.cluster.local.',
+      'web.default.svc.cluster.local.:80',
+      'web:80',
+      'web.default.svc',
+      'web.default.svc:80',
+      'web.default',
+      'web.default:80',
+    ]);
+  });
 });
 
 describe('http_proxy: every HTTP service by Host (httproute.go, listener port 0)', () => {
