@@ -1,22 +1,22 @@
 // Proxyless gRPC clients and servers (node metadata `GENERATOR: grpc`): the Listener, RouteConfiguration and
 // Cluster resources gRPC's own xDS client understands, built for exactly the names it subscribes to (gRPC
 // always subscribes by name, for LDS and CDS too). EDS is the sidecar's generator, as in Istio.
+// RDS takes its virtual hosts and routes from the sidecar's builders in routes.ts (as grpcgen's rds.go calls
+// BuildSidecarOutboundVirtualHosts), with the proxyless differences there.
 // Istio: pilot/pkg/networking/grpcgen (grpcgen.go Generate, lds.go, rds.go, cds.go); the gRPC bootstrap the
 // agent writes: pkg/istio-agent/grpcxds/grpc_bootstrap.go (server listener name template, certificate
 // provider instance `default`).
 //
 // What gRPC refuses (a NACK) is checked against @grpc/grpc-js-xds's own validators in the tests; where Istio's
-// output would be refused by grpc-js, the deviation is written next to the code (LEAST_REQUEST, MAGLEV,
-// redirect / direct-response routes, empty weighted clusters).
+// output would be refused by grpc-js, the deviation is written next to the code (LEAST_REQUEST, MAGLEV here;
+// redirect / direct-response routes and empty weighted clusters in routes.ts).
 
-import type { DestinationRuleSpec, TrafficPolicy } from '../../config/kinds/destination-rule.js';
-import type { HTTPMatchRequest, HTTPRoute } from '../../config/kinds/virtual-service-http.js';
-import { type Destination, hostsMatch, type StringMatch } from '../../config/kinds/virtual-service-match.js';
+import type { TrafficPolicy } from '../../config/kinds/destination-rule.js';
+import { hostsMatch } from '../../config/kinds/virtual-service-match.js';
 import type { ServiceModel, ServicePortModel, WorkloadModel } from '../../model/types.js';
 import { mergeSubsetTrafficPolicy, portLevelTrafficPolicy } from '../../policy/upstream-tls.js';
 import type { JsonObject } from '../decode.js';
 import type { GenerationContext, ServiceTarget } from './context.js';
-import { protoDuration } from './duration.js';
 import {
   clusterName,
   domainName,
@@ -28,10 +28,13 @@ import {
 } from './names.js';
 import type { ProxyNode } from './proxy.js';
 import {
+  defaultRoute,
+  httpRoutesForVirtualService,
   ipv6Compliant,
   isHttpOrSniffed,
   type MeshVirtualService,
   meshVirtualServices,
+  type RouteTarget,
   serviceAddresses,
   virtualHostBuilder,
   virtualServiceFor,
@@ -481,6 +484,7 @@ function outboundVirtualHosts(
   listenerPort: number,
   problems: GrpcProblem[],
 ): JsonObject[] {
+  const target: RouteTarget = { client: 'proxyless', problem: (p) => problems.push(p) };
   const services = visibleServices(ctx, proxy);
   const registry = new Map<string, ServiceOnPort>();
   for (const svc of services) {
@@ -504,7 +508,7 @@ function outboundVirtualHosts(
 
   const wrappers: VirtualHostWrapper[] = [];
   for (const vs of virtualServices) {
-    const routes = virtualServiceRoutes(ctx, proxy, vs, listenerPort, problems);
+    const routes = httpRoutesForVirtualService(ctx, proxy, vs, listenerPort, target);
     if (routes.length === 0) continue;
     const { nonRegistryHosts, matching } = separateHostsAndServices(vs, registry, ownerOf);
     const httpServices = matching.filter((m) => isHttpOrSniffed(m.port));
@@ -515,7 +519,8 @@ function outboundVirtualHosts(
   for (const w of wrappers) for (const s of w.services) registry.delete(s.svc.hostname.toLowerCase());
   for (const s of registry.values()) {
     if (!isHttpOrSniffed(s.port)) continue;
-    wrappers.push({ services: [s], virtualServiceHosts: [], routes: [defaultRoute(ctx, proxy, s)] });
+    const routes = [defaultRoute(ctx, proxy, s.svc, s.port, target)];
+    wrappers.push({ services: [s], virtualServiceHosts: [], routes });
   }
 
   const knownFqdn = new Set<string>();
@@ -565,391 +570,6 @@ function separateHostsAndServices(
     if (!found) nonRegistryHosts.push(h);
   }
   return { nonRegistryHosts, matching };
-}
-
-/** route.go:328 buildSidecarVirtualHostForService / :1356 BuildDefaultHTTPOutboundRoute. */
-function defaultRoute(ctx: GenerationContext, proxy: ProxyNode, s: ServiceOnPort): JsonObject {
-  const hash = consistentHashToHashPolicy(hashForService(ctx, proxy, s.svc, s.port.port));
-  // The default route's timeout is set without the node (route.go setTimeout(…, nil)): max_grpc_timeout, which
-  // gRPC ignores, rather than max_stream_duration; 0s means the caller's deadline either way.
-  return {
-    name: 'default',
-    match: { prefix: '/' },
-    route: {
-      cluster: clusterName('outbound', s.port.port, '', s.svc.hostname),
-      timeout: '0s',
-      retry_policy: retryPolicy(undefined, false) ?? {},
-      ...(hash ? { hash_policy: [hash] } : {}),
-      max_grpc_timeout: '0s',
-    },
-    decorator: { operation: `${s.svc.hostname}:${s.port.port}/*` },
-  };
-}
-
-/** route.go:400 BuildHTTPRoutesForVirtualService: one route per match, up to the first catch-all. */
-function virtualServiceRoutes(
-  ctx: GenerationContext,
-  proxy: ProxyNode,
-  vs: MeshVirtualService,
-  listenerPort: number,
-  problems: GrpcProblem[],
-): JsonObject[] {
-  const out: JsonObject[] = [];
-  for (const http of vs.resource.spec.http ?? []) {
-    let catchAll = false;
-    const matches = http.match ?? [];
-    if (matches.length === 0) {
-      const r = translateRoute(ctx, proxy, vs, http, undefined, listenerPort, problems);
-      if (r) out.push(r);
-      catchAll = true;
-    } else {
-      for (const match of matches) {
-        const r = translateRoute(ctx, proxy, vs, http, match, listenerPort, problems);
-        if (!r) continue;
-        out.push(r);
-        if (isCatchAllRoute(r)) {
-          catchAll = true;
-          break;
-        }
-      }
-    }
-    if (catchAll) break;
-  }
-  return out;
-}
-
-function vsName(vs: MeshVirtualService): string {
-  return `VirtualService ${vs.resource.metadata.namespace}/${vs.resource.metadata.name}`;
-}
-
-/** route.go:467 TranslateRoute, for what gRPC can carry out. */
-function translateRoute(
-  ctx: GenerationContext,
-  proxy: ProxyNode,
-  vs: MeshVirtualService,
-  http: HTTPRoute,
-  match: HTTPMatchRequest | undefined,
-  listenerPort: number,
-  problems: GrpcProblem[],
-): JsonObject | undefined {
-  if (match?.port !== undefined && match.port !== 0 && match.port !== listenerPort) return undefined;
-  if (!sourceMatches(match, proxy)) return undefined;
-  const what = `${vsName(vs)} route ${JSON.stringify(http.name ?? '')}`;
-  // Istio emits redirect and direct_response actions; gRPC refuses the whole route table for them
-  // ("unsupported action"), so such a route is left out.
-  const refused = http.redirect
-    ? 'redirect'
-    : http.directResponse
-      ? 'directResponse'
-      : http.delegate
-        ? 'delegate'
-        : '';
-  if (refused !== '') {
-    problems.push({
-      severity: 'warning',
-      code: 'SKIFF_GRPC_ROUTE_ACTION',
-      message: `${what}: ${refused} is not carried out by proxyless gRPC; route skipped`,
-    });
-    return undefined;
-  }
-  for (const [field, istio] of [
-    ['fault', 'fault filter config'],
-    ['rewrite', 'prefix/regex/host rewrites'],
-    ['headers', 'header operations'],
-    ['corsPolicy', 'the CORS filter config'],
-    ['mirror', 'request mirror policies'],
-    ['mirrors', 'request mirror policies'],
-  ] as const) {
-    if (http[field] !== undefined) {
-      // Istio also sets these; omitted: gRPC ignores them (fault: not generated, see the HCM filters).
-      problems.push({
-        severity: 'warning',
-        code: 'SKIFF_GRPC_ROUTE_IGNORED',
-        message: `${what}: ${field} ignored for proxyless gRPC (Istio would set ${istio}, which gRPC does not apply)`,
-      });
-    }
-  }
-  const route: JsonObject = {};
-  const name = match?.name ? `${http.name ?? ''}.${match.name}` : (http.name ?? '');
-  if (name !== '') route.name = name;
-  route.match = translateRouteMatch(match);
-  // util.go BuildConfigInfoMetadata: where the route came from.
-  route.metadata = {
-    filter_metadata: {
-      istio: {
-        config: `/apis/networking.istio.io/v1/namespaces/${vs.resource.metadata.namespace}/virtual-service/${vs.resource.metadata.name}`,
-      },
-    },
-  };
-  const action = routeAction(ctx, proxy, vs, http, listenerPort);
-  if (!action) {
-    problems.push({
-      severity: 'warning',
-      code: 'SKIFF_GRPC_ROUTE_NO_DESTINATION',
-      message: `${what}: no destination with a weight above 0; route skipped (gRPC refuses a route whose weights sum to 0)`,
-    });
-    return undefined;
-  }
-  route.route = action;
-  route.decorator = { operation: routeOperation(route, vs.resource.metadata.name, listenerPort) };
-  return route;
-}
-
-/** route.go:447 sourceMatchHTTP: gateways (`mesh`), else source labels and namespace. */
-function sourceMatches(match: HTTPMatchRequest | undefined, proxy: ProxyNode): boolean {
-  if (!match) return true;
-  if ((match.gateways ?? []).length > 0) return (match.gateways ?? []).includes('mesh');
-  for (const [k, v] of Object.entries(match.sourceLabels ?? {})) if (proxy.labels[k] !== v) return false;
-  return (
-    match.sourceNamespace === undefined ||
-    match.sourceNamespace === '' ||
-    match.sourceNamespace === proxy.namespace
-  );
-}
-
-/** route.go:1058 TranslateRouteMatch. */
-function translateRouteMatch(match: HTTPMatchRequest | undefined): JsonObject {
-  if (!match) return { prefix: '/' };
-  const headers: JsonObject[] = [];
-  for (const [name, m] of Object.entries(match.headers ?? {})) headers.push(headerMatcher(name, m));
-  for (const [name, m] of Object.entries(match.withoutHeaders ?? {})) {
-    const h = headerMatcher(name, m);
-    h.invert_match = true;
-    if (!presentMatch(m)) h.treat_missing_header_as_empty = true;
-    headers.push(h);
-  }
-  headers.sort((a, b) => (String(a.name) < String(b.name) ? -1 : String(a.name) > String(b.name) ? 1 : 0));
-  if (match.method) headers.push(headerMatcher(':method', match.method));
-  if (match.authority) headers.push(headerMatcher(':authority', match.authority));
-  if (match.scheme) headers.push(headerMatcher(':scheme', match.scheme));
-  const out: JsonObject = {};
-  const uri = match.uri;
-  if (uri?.exact !== undefined) out.path = uri.exact;
-  else if (uri?.prefix !== undefined) out.prefix = uri.prefix;
-  else if (uri?.regex !== undefined) out.safe_regex = { regex: uri.regex };
-  else out.prefix = '/';
-  out.case_sensitive = match.ignoreUriCase !== true;
-  if (headers.length > 0) out.headers = headers;
-  const query = Object.entries(match.queryParams ?? {}).map(([name, m]): JsonObject => {
-    if (presentMatch(m)) return { name, present_match: true };
-    const sm = stringMatcher(m);
-    return sm ? { name, string_match: sm } : { name };
-  });
-  if (query.length > 0) out.query_parameters = query;
-  return out;
-}
-
-/** canBeConvertedToPresentMatch: no match type, or the regex `*`. */
-function presentMatch(m: StringMatch | undefined): boolean {
-  return !m || (m.exact === undefined && m.prefix === undefined && m.regex === undefined) || m.regex === '*';
-}
-
-function headerMatcher(name: string, m: StringMatch | undefined): JsonObject {
-  if (presentMatch(m)) return { name, present_match: true };
-  const sm = m ? stringMatcher(m) : undefined;
-  return sm ? { name, string_match: sm } : { name };
-}
-
-/** util.go:608 ConvertToEnvoyMatch. */
-function stringMatcher(m: StringMatch): JsonObject | undefined {
-  if (m.exact !== undefined) return { exact: m.exact };
-  if (m.prefix !== undefined) return { prefix: m.prefix };
-  if (m.regex !== undefined) return { safe_regex: { regex: m.regex } };
-  return undefined;
-}
-
-/** route.go:1630 IsCatchAllRoute. */
-function isCatchAllRoute(r: JsonObject): boolean {
-  const m = (r.match ?? {}) as JsonObject;
-  const regex = (m.safe_regex as JsonObject | undefined)?.regex;
-  const catchAll = m.prefix === '/' || m.path_separated_prefix === '/' || regex === '.*';
-  return catchAll && m.headers === undefined && m.query_parameters === undefined;
-}
-
-/** route.go:604 applyHTTPRouteDestination; undefined when no destination can be routed to. */
-function routeAction(
-  ctx: GenerationContext,
-  proxy: ProxyNode,
-  vs: MeshVirtualService,
-  http: HTTPRoute,
-  listenerPort: number,
-): JsonObject | undefined {
-  // route.go:1331 setTimeout for a proxyless node: the VirtualService timeout (0s: none) as max_stream_duration,
-  // which is what gRPC reads.
-  const timeout = http.timeout !== undefined ? (protoDuration(http.timeout) ?? '0s') : '0s';
-  const action: JsonObject = { timeout };
-  const destinations = http.route ?? [];
-  const hashes: JsonObject[] = [];
-  let consistentHash = false;
-  const first = destinations[0];
-  if (destinations.length === 1 && first) {
-    action.cluster = destinationCluster(ctx, vs, first.destination, listenerPort);
-    const hash = consistentHashToHashPolicy(hashForDestination(ctx, proxy, vs, first.destination));
-    if (hash) hashes.push(hash);
-    consistentHash = hash !== undefined;
-  } else {
-    const clusters: JsonObject[] = [];
-    for (const d of destinations) {
-      if (!d.weight) continue; // weight 0 (or unset) destinations are dropped, as Istio does
-      clusters.push({ name: destinationCluster(ctx, vs, d.destination, listenerPort), weight: d.weight });
-      const hash = consistentHashToHashPolicy(hashForDestination(ctx, proxy, vs, d.destination));
-      if (hash) hashes.push(hash);
-    }
-    if (clusters.length === 0) return undefined;
-    action.weighted_clusters = { clusters };
-  }
-  const retry = retryPolicy(http.retries, consistentHash);
-  if (retry) action.retry_policy = retry;
-  if (hashes.length > 0) action.hash_policy = hashes;
-  action.max_stream_duration = { max_stream_duration: timeout };
-  return action;
-}
-
-/** route.go GetDestinationCluster: the destination port, else the listener port. */
-function destinationCluster(
-  ctx: GenerationContext,
-  vs: MeshVirtualService,
-  destination: Destination,
-  listenerPort: number,
-): string {
-  const host = ctx.resolveHost(destination.host, vs.resource.metadata.namespace);
-  const port = destination.port?.number ?? listenerPort;
-  return clusterName('outbound', port, destination.subset ?? '', host);
-}
-
-/** route.go:1267 GetRouteOperation. */
-function routeOperation(route: JsonObject, vsName: string, port: number): string {
-  const m = (route.match ?? {}) as JsonObject;
-  let path = '/*';
-  if (typeof m.prefix === 'string') path = `${m.prefix}*`;
-  else if (typeof m.path === 'string') path = m.path;
-  else if (m.safe_regex) path = String((m.safe_regex as JsonObject).regex);
-  const cluster = (route.route as JsonObject | undefined)?.cluster;
-  const parsed = typeof cluster === 'string' ? parseClusterName(cluster) : undefined;
-  if (parsed && parsed.host !== '') return `${parsed.host}:${parsed.port}${path}`;
-  return `${vsName}:${port}${path}`;
-}
-
-type ConsistentHash = NonNullable<NonNullable<TrafficPolicy['loadBalancer']>['consistentHash']>;
-type Retries = NonNullable<HTTPRoute['retries']>;
-
-/** route.go hashForService: the DR's consistent hash, a port-level one first. */
-function hashForService(
-  ctx: GenerationContext,
-  proxy: ProxyNode,
-  svc: ServiceModel,
-  port: number,
-): ConsistentHash | undefined {
-  const policy = ctx.destinationRule(svc, proxy.namespace)?.spec.trafficPolicy;
-  const portLevel = policy?.portLevelSettings?.find((p) => p?.port?.number === port);
-  return portLevel?.loadBalancer?.consistentHash ?? policy?.loadBalancer?.consistentHash ?? undefined;
-}
-
-/** route.go HashForHTTPDestination: subset port-level, subset, port-level, then top-level consistent hash. */
-function hashForDestination(
-  ctx: GenerationContext,
-  proxy: ProxyNode,
-  vs: MeshVirtualService,
-  destination: Destination,
-): ConsistentHash | undefined {
-  const svc = ctx.service(ctx.resolveHost(destination.host, vs.resource.metadata.namespace), proxy.namespace);
-  if (!svc) return undefined;
-  const dr: DestinationRuleSpec | undefined = ctx.destinationRule(svc, proxy.namespace)?.spec;
-  if (!dr) return undefined;
-  const port = destination.port?.number;
-  const portHash = (p: TrafficPolicy | undefined) =>
-    port === undefined
-      ? undefined
-      : (p?.portLevelSettings?.find((s) => s?.port?.number === port)?.loadBalancer?.consistentHash ??
-        undefined);
-  const subset = dr.subsets?.find((s) => s.name === (destination.subset ?? ''));
-  return (
-    portHash(subset?.trafficPolicy) ??
-    subset?.trafficPolicy?.loadBalancer?.consistentHash ??
-    portHash(dr.trafficPolicy) ??
-    dr.trafficPolicy?.loadBalancer?.consistentHash ??
-    undefined
-  );
-}
-
-/** route.go:1463 ConsistentHashToHashPolicy (gRPC hashes on headers only; it ignores the other kinds). */
-function consistentHashToHashPolicy(hash: ConsistentHash | undefined): JsonObject | undefined {
-  if (!hash) return undefined;
-  if (hash.httpHeaderName !== undefined) return { header: { header_name: hash.httpHeaderName } };
-  if (hash.httpCookie) {
-    const c = hash.httpCookie;
-    return {
-      cookie: {
-        name: c.name,
-        ...(c.ttl !== undefined ? { ttl: protoDuration(c.ttl) ?? '0s' } : {}),
-        ...(c.path ? { path: c.path } : {}),
-        ...(c.attributes && c.attributes.length > 0
-          ? {
-              attributes: c.attributes.map((a) => ({ name: a.name, ...(a.value ? { value: a.value } : {}) })),
-            }
-          : {}),
-      },
-    };
-  }
-  if (hash.useSourceIp !== undefined) return { connection_properties: { source_ip: hash.useSourceIp } };
-  if (hash.httpQueryParameterName !== undefined)
-    return { query_parameter: { name: hash.httpQueryParameterName } };
-  return undefined;
-}
-
-const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
-
-/** Go's http.StatusText table: the integers retryOn reads as status codes (retry.go parseRetryOn). */
-const HTTP_STATUS_CODES = new Set([
-  100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 307,
-  308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 421,
-  422, 423, 424, 425, 426, 428, 429, 431, 451, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511,
-]);
-
-/** retry.go:107 ConvertPolicy (meshConfig.defaultHttpRetryPolicy is not modelled: Istio's default applies). */
-function retryPolicy(retries: Retries | undefined, consistentHash: boolean): JsonObject | undefined {
-  const previousHosts: JsonObject = {
-    name: 'envoy.retry_host_predicates.previous_hosts',
-    typed_config: { '@type': TYPE.previousHosts },
-  };
-  const out: JsonObject = {
-    retry_on: DEFAULT_RETRY_ON,
-    num_retries: 2,
-    ...(consistentHash ? {} : { retry_host_predicate: [previousHosts] }),
-    host_selection_retry_max_attempts: 5,
-  };
-  if (!retries) return out;
-  if (!retries.attempts || retries.attempts <= 0) return undefined; // explicitly no retries
-  out.num_retries = retries.attempts;
-  if (retries.retryOn) {
-    const codes: number[] = [];
-    const tokens: string[] = [];
-    for (const raw of retries.retryOn.split(',')) {
-      const part = raw.trim();
-      if (part === '') continue;
-      const n = /^[+-]?[0-9]+$/.test(part) ? Number(part) : Number.NaN;
-      if (HTTP_STATUS_CODES.has(n)) codes.push(n);
-      else tokens.push(part);
-    }
-    let retryOn = tokens.join(',');
-    if (codes.length > 0 && !retryOn.includes('retriable-status-codes')) retryOn += ',retriable-status-codes';
-    out.retry_on = retryOn;
-    if (codes.length > 0) out.retriable_status_codes = codes;
-  }
-  if (retries.perTryTimeout !== undefined) out.per_try_timeout = protoDuration(retries.perTryTimeout) ?? '0s';
-  if (retries.retryIgnorePreviousHosts !== undefined) {
-    if (retries.retryIgnorePreviousHosts) out.retry_host_predicate = [previousHosts];
-    else delete out.retry_host_predicate;
-  }
-  if (retries.retryRemoteLocalities === true) {
-    out.retry_priority = {
-      name: 'envoy.retry_priorities.previous_priorities',
-      typed_config: { '@type': TYPE.previousPriorities, update_frequency: 2 },
-    };
-  }
-  if (retries.backoff !== undefined)
-    out.retry_back_off = { base_interval: protoDuration(retries.backoff) ?? '0s' };
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------

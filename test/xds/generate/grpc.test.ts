@@ -1030,7 +1030,9 @@ spec:
                 },
               },
             ],
-            host_selection_retry_max_attempts: 5,
+            // An int64: a string in proto3 JSON, as Go's protojson writes it (was the number 5 here, a string in
+            // sidecar routes; one retryPolicy now writes both).
+            host_selection_retry_max_attempts: '5',
           },
           max_grpc_timeout: '0s',
         },
@@ -1097,7 +1099,7 @@ spec:
                 },
               },
             ],
-            host_selection_retry_max_attempts: 5,
+            host_selection_retry_max_attempts: '5',
             retriable_status_codes: [503],
             per_try_timeout: '0.100s',
           },
@@ -1129,7 +1131,7 @@ spec:
                 },
               },
             ],
-            host_selection_retry_max_attempts: 5,
+            host_selection_retry_max_attempts: '5',
           },
           max_stream_duration: { max_stream_duration: '0s' },
         },
@@ -1257,6 +1259,30 @@ spec:
       ]),
       [[`${ECHO}:7070`, `outbound|7070|v1|${ECHO}`]],
     );
+  });
+
+  it('a consistentHash without a hash key drops previous_hosts from the retries (applyHTTPRouteDestination: hash != nil)', () => {
+    // Was: kept, as grpc.ts asked whether a hash policy came of it (none does without a key); sidecar routes
+    // asked whether the destination has a consistentHash, as Istio.
+    const dr = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: echo, namespace: default}
+spec:
+  host: echo
+  trafficPolicy: {loadBalancer: {consistentHash: {ringHash: {minimumRingSize: 1024}}}}
+`;
+    const one = vs('one', '  hosts: [echo]\n  http:\n  - route: [{destination: {host: echo}}]', 'default');
+    const [rc] = generate(ctxWith(`${dr}---\n${one}`), client(), 'route', [
+      `outbound|7070||${ECHO}`,
+    ]).resources;
+    const [vh] = (rc?.virtual_hosts ?? []) as JsonObject[];
+    const action = ((vh?.routes ?? []) as JsonObject[])[0]?.route as JsonObject | undefined;
+    assert.deepEqual(action?.retry_policy, {
+      retry_on: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
+      num_retries: 2,
+      host_selection_retry_max_attempts: '5',
+    });
+    assert.equal(action?.hash_policy, undefined);
   });
 });
 

@@ -438,6 +438,28 @@ describe('VirtualService routes in a host:port table', () => {
     });
   }
 
+  it('an unsupported rule without matches still ends the table (BuildHTTPRoutesForVirtualService catchall)', () => {
+    // Was: the next rule applied. Istio stops after a rule without matches, whatever came of it (as proxyless
+    // routes did): here no route is left, so the service keeps its default route.
+    const problems: GenerationProblem[] = [];
+    const rc = route(
+      withVs({
+        http: [
+          { redirect: { uri: '/x' } },
+          { route: [{ destination: { host: 'reviews', subset: 'never' } }] },
+        ],
+      }),
+      ROUTE,
+      node(),
+      problems,
+    );
+    assert.deepEqual(routesOf(rc).map(clusterOf), ['outbound|9080||reviews.default.svc.cluster.local']);
+    assert.deepEqual(
+      problems.map((p) => p.code),
+      ['SKIFF_GEN_VS_UNSUPPORTED'],
+    );
+  });
+
   it('weights with a single non-zero destination route to it (Istio: weighted_clusters with one entry)', () => {
     const rc = route(
       withVs({
@@ -668,6 +690,30 @@ describe('translateRouteMatch (route.go TranslateRouteMatch; route_test.go TestB
   for (const [label, match, expected] of cases) {
     it(label, () => assert.deepEqual(translateRouteMatch(match as never), expected));
   }
+  it('proxyless: treat_missing_header_as_empty on withoutHeaders value matches; query parameters sorted too', () => {
+    // Query parameters were in YAML order in grpc.ts (Istio: Go map order, none); one translateRouteMatch sorts.
+    const match = {
+      withoutHeaders: { 'x-r': { exact: 'no' }, 'x-q': {} },
+      queryParams: { q: { exact: '1' }, p: {} },
+    };
+    assert.deepEqual(translateRouteMatch(match as never, 'proxyless'), {
+      prefix: '/',
+      case_sensitive: true,
+      headers: [
+        { name: 'x-q', present_match: true, invert_match: true },
+        {
+          name: 'x-r',
+          string_match: { exact: 'no' },
+          invert_match: true,
+          treat_missing_header_as_empty: true,
+        },
+      ],
+      query_parameters: [
+        { name: 'p', present_match: true },
+        { name: 'q', string_match: { exact: '1' } },
+      ],
+    });
+  });
 });
 
 describe('retryPolicy (retry.go ConvertPolicy; retry_test.go TestRetry)', () => {
