@@ -30,6 +30,7 @@ import {
   ALPN,
   BLACKHOLE_CLUSTER,
   clusterName,
+  HTTP_PROTOCOL_OPTIONS_KEY,
   PASSTHROUGH_CLUSTER,
   SECRET_DEFAULT,
   SECRET_ROOTCA,
@@ -46,7 +47,6 @@ export interface OutboundClusters {
 
 /** Istio's unlimited circuit breaker thresholds (math.MaxUint32). */
 export const MAX_UINT32 = 4294967295;
-const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 const TLS_SOCKET = 'envoy.transport_sockets.tls';
 const RAW_BUFFER_SOCKET = 'envoy.transport_sockets.raw_buffer';
 

@@ -1,40 +1,49 @@
 // Proxyless gRPC clients and servers (node metadata `GENERATOR: grpc`): the Listener, RouteConfiguration and
 // Cluster resources gRPC's own xDS client understands, built for exactly the names it subscribes to (gRPC
 // always subscribes by name, for LDS and CDS too). EDS is the sidecar's generator, as in Istio.
+// RDS takes its virtual hosts and routes from the sidecar's builders in routes.ts (as grpcgen's rds.go calls
+// BuildSidecarOutboundVirtualHosts), with the proxyless differences there.
 // Istio: pilot/pkg/networking/grpcgen (grpcgen.go Generate, lds.go, rds.go, cds.go); the gRPC bootstrap the
 // agent writes: pkg/istio-agent/grpcxds/grpc_bootstrap.go (server listener name template, certificate
 // provider instance `default`).
 //
 // What gRPC refuses (a NACK) is checked against @grpc/grpc-js-xds's own validators in the tests; where Istio's
-// output would be refused by grpc-js, the deviation is written next to the code (LEAST_REQUEST, MAGLEV,
-// redirect / direct-response routes, empty weighted clusters).
+// output would be refused by grpc-js, the deviation is written next to the code (LEAST_REQUEST, MAGLEV here;
+// redirect / direct-response routes and empty weighted clusters in routes.ts).
 
-import type { DestinationRuleSpec, TrafficPolicy } from '../../config/kinds/destination-rule.js';
-import { isIpAddress, isIpv4 } from '../../config/kinds/istio-common.js';
-import { isHttpProtocol } from '../../config/kinds/protocol.js';
-import type { VirtualServiceSpec } from '../../config/kinds/virtual-service.js';
-import type { HTTPMatchRequest, HTTPRoute } from '../../config/kinds/virtual-service-http.js';
-import type { Destination, StringMatch } from '../../config/kinds/virtual-service-match.js';
-import type { Resource } from '../../config/resource.js';
+import type { TrafficPolicy } from '../../config/kinds/destination-rule.js';
+import { hostsMatch } from '../../config/kinds/virtual-service-match.js';
 import type { ServiceModel, ServicePortModel, WorkloadModel } from '../../model/types.js';
 import { mergeSubsetTrafficPolicy, portLevelTrafficPolicy } from '../../policy/upstream-tls.js';
 import type { JsonObject } from '../decode.js';
 import type { GenerationContext, ServiceTarget } from './context.js';
-import { protoDuration } from './duration.js';
-import { clusterName, domainName, parseClusterName, SECRET_DEFAULT, SECRET_ROOTCA, TYPE } from './names.js';
+import {
+  clusterName,
+  domainName,
+  parseClusterName,
+  SECRET_DEFAULT,
+  SECRET_ROOTCA,
+  TYPE,
+  TYPE_URL,
+} from './names.js';
 import type { ProxyNode } from './proxy.js';
+import {
+  defaultRoute,
+  httpRoutesForVirtualService,
+  ipv6Compliant,
+  isHttpOrSniffed,
+  type MeshVirtualService,
+  meshVirtualServices,
+  type RouteTarget,
+  serviceAddresses,
+  virtualHostBuilder,
+  virtualServiceFor,
+  visibleServices,
+} from './routes.js';
 import type { GenerationProblem } from './types.js';
 
 /** What could not be generated (the resource is skipped), or was generated differently from what was asked. */
 export type GrpcProblem = GenerationProblem;
-
-/** The resource types a proxyless client subscribes to (src/xds does not import the proxy's TYPE_URL). */
-export const GRPC_TYPE_URL = {
-  listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
-  route: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
-  cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
-  endpoint: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
-} as const;
 
 export interface GrpcResult {
   resources: JsonObject[];
@@ -47,8 +56,6 @@ export const SERVER_LISTENER_NAME_PREFIX = 'xds.istio.io/grpc/lds/inbound/';
 export const CERTIFICATE_PROVIDER_INSTANCE = 'default';
 /** gRPC reads a transport socket only under this name (grpc cds.go transportSocketName). */
 const TLS_TRANSPORT_SOCKET = 'envoy.transport_sockets.tls';
-const PREVIOUS_PRIORITIES_TYPE =
-  'type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig';
 /** gRPC's ring_hash refuses larger rings (grpc-js ClusterResourceType.validateResource). */
 const GRPC_MAX_RING_SIZE = 8_388_608;
 
@@ -65,13 +72,13 @@ export function generateGrpc(
   const problems: GrpcProblem[] = [];
   const requested = [...new Set(names)];
   switch (typeUrl) {
-    case GRPC_TYPE_URL.listener:
+    case TYPE_URL.listener:
       return { resources: grpcListeners(ctx, proxy, requested, problems), problems };
-    case GRPC_TYPE_URL.route:
+    case TYPE_URL.route:
       return { resources: grpcRouteConfigurations(ctx, proxy, requested, problems), problems };
-    case GRPC_TYPE_URL.cluster:
+    case TYPE_URL.cluster:
       return { resources: grpcClusters(ctx, proxy, requested, problems), problems };
-    case GRPC_TYPE_URL.endpoint:
+    case TYPE_URL.endpoint:
       // Istio serves proxyless EDS with the sidecars' generator (pilot/pkg/bootstrap/discovery.go).
       problems.push({
         severity: 'error',
@@ -194,26 +201,6 @@ function grpcListeners(
   const inbound = names.filter((n) => n.startsWith(SERVER_LISTENER_NAME_PREFIX));
   out.push(...serverListeners(ctx, proxy, inbound, problems));
   return out;
-}
-
-/** The services a proxy sees, one per host name (the one in the proxy's namespace when several declare it). */
-function visibleServices(ctx: GenerationContext, proxy: ProxyNode): ServiceModel[] {
-  const seen = new Set<string>();
-  const out: ServiceModel[] = [];
-  for (const s of ctx.model.services) {
-    if (seen.has(s.hostname)) continue;
-    seen.add(s.hostname);
-    out.push(ctx.service(s.hostname, proxy.namespace) ?? s);
-  }
-  return out;
-}
-
-/**
- * A service's virtual IPs for the proxy: Istio's GetAllAddressesForProxy for an IPv4-only proxy (the defaults
- * the generators assume). CIDR ServiceEntry addresses are not socket addresses and are left out.
- */
-function serviceAddresses(svc: ServiceModel): string[] {
-  return svc.addresses.filter((a) => isIpv4(a));
 }
 
 /** lds.go:279 buildOutboundListeners: one api_listener per requested name and service port. */
@@ -466,53 +453,12 @@ export function filterVirtualHostsForHostname(
       const domainPort = split ? split.port : '';
       if (domainHost.startsWith('*')) {
         if (domainPort !== '' && domainPort !== wantPort) continue;
-        if (hostMatches(domainHost, h)) return true;
+        if (hostsMatch(domainHost, h)) return true;
       }
       if (domainHost === wantHost && (domainPort === '' || domainPort === wantPort)) return true;
     }
     return false;
   });
-}
-
-/** host.Name.Matches: wildcard-aware, either side. */
-function hostMatches(a: string, b: string): boolean {
-  const aw = a.startsWith('*');
-  const bw = b.startsWith('*');
-  if (aw && bw)
-    return a.length < b.length ? b.slice(1).endsWith(a.slice(1)) : a.slice(1).endsWith(b.slice(1));
-  if (aw) return b.endsWith(a.slice(1));
-  if (bw) return a.endsWith(b.slice(1));
-  return a === b;
-}
-
-function ipv6Compliant(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
-}
-
-function isHttpOrSniffed(port: ServicePortModel): boolean {
-  return port.protocol === undefined || isHttpProtocol(port.protocol);
-}
-
-interface MeshVirtualService {
-  resource: Resource<VirtualServiceSpec>;
-  /** Hosts as FQDNs (short names resolved in the VirtualService's namespace), lower-cased. */
-  hosts: string[];
-}
-
-/** VirtualServices that apply to sidecars and proxyless clients (gateways empty or naming `mesh`). */
-function meshVirtualServices(ctx: GenerationContext): MeshVirtualService[] {
-  const out: MeshVirtualService[] = [];
-  for (const resource of ctx.model.virtualServices) {
-    const spec = resource.spec;
-    const gateways = spec.gateways ?? [];
-    if (gateways.length > 0 && !gateways.includes('mesh')) continue;
-    const hosts = (spec.hosts ?? []).map((h) =>
-      ctx.resolveHost(h, resource.metadata.namespace).toLowerCase(),
-    );
-    if (hosts.length === 0) continue; // a delegate: used only through another VirtualService
-    out.push({ resource, hosts });
-  }
-  return out;
 }
 
 interface ServiceOnPort {
@@ -538,6 +484,7 @@ function outboundVirtualHosts(
   listenerPort: number,
   problems: GrpcProblem[],
 ): JsonObject[] {
+  const target: RouteTarget = { client: 'proxyless', problem: (p) => problems.push(p) };
   const services = visibleServices(ctx, proxy);
   const registry = new Map<string, ServiceOnPort>();
   for (const svc of services) {
@@ -550,15 +497,20 @@ function outboundVirtualHosts(
     listenerPort === 80
       ? allVirtualServices
       : allVirtualServices.filter((vs) =>
-          vs.hosts.some((h) => [...registry.keys()].some((s) => hostMatches(h, s))),
+          vs.hosts.some((h) => [...registry.keys()].some((s) => hostsMatch(h, s))),
         );
-  const wildcardOwner = mostSpecificVirtualServiceIndex(allVirtualServices, services);
+  // sidecar.go computeWildcardHostVirtualServiceIndex: the VirtualService each service's host belongs to.
+  const owners = new Map<string, MeshVirtualService | undefined>();
+  const ownerOf = (host: string): MeshVirtualService | undefined => {
+    if (!owners.has(host)) owners.set(host, virtualServiceFor(ctx, host));
+    return owners.get(host);
+  };
 
   const wrappers: VirtualHostWrapper[] = [];
   for (const vs of virtualServices) {
-    const routes = virtualServiceRoutes(ctx, proxy, vs, listenerPort, problems);
+    const routes = httpRoutesForVirtualService(ctx, proxy, vs, listenerPort, target);
     if (routes.length === 0) continue;
-    const { nonRegistryHosts, matching } = separateHostsAndServices(vs, registry, wildcardOwner);
+    const { nonRegistryHosts, matching } = separateHostsAndServices(vs, registry, ownerOf);
     const httpServices = matching.filter((m) => isHttpOrSniffed(m.port));
     if (httpServices.length > 0 || listenerPort === 80) {
       wrappers.push({ services: httpServices, virtualServiceHosts: nonRegistryHosts, routes });
@@ -567,7 +519,8 @@ function outboundVirtualHosts(
   for (const w of wrappers) for (const s of w.services) registry.delete(s.svc.hostname.toLowerCase());
   for (const s of registry.values()) {
     if (!isHttpOrSniffed(s.port)) continue;
-    wrappers.push({ services: [s], virtualServiceHosts: [], routes: [defaultRoute(ctx, proxy, s)] });
+    const routes = [defaultRoute(ctx, proxy, s.svc, s.port, target)];
+    wrappers.push({ services: [s], virtualServiceHosts: [], routes });
   }
 
   const knownFqdn = new Set<string>();
@@ -577,54 +530,14 @@ function outboundVirtualHosts(
       knownFqdn.add(s.svc.hostname);
     }
   }
-  const names = new Set<string>();
-  const used = new Set<string>();
+  const build = virtualHostBuilder('proxyless', proxy.dnsDomain, knownFqdn);
   const out: JsonObject[] = [];
-  const build = (hostname: string, routes: JsonObject[], svc: ServiceModel | undefined) => {
-    const name = domainName(hostname, listenerPort);
-    if (names.has(name)) return; // Istio counts it (pilot_vservice_dup_domain) and drops it
-    names.add(name);
-    const { domains, altHosts } = svc
-      ? virtualHostDomains(svc, listenerPort, proxy.dnsDomain)
-      : { domains: [ipv6Compliant(hostname), name], altHosts: [] };
-    const kept = dedupeDomains(domains, used, altHosts, knownFqdn);
-    if (kept.length === 0) return;
-    // include_request_attempt_count as Istio sets it (gRPC ignores it).
-    out.push({ name, domains: kept, routes, include_request_attempt_count: true });
-  };
   for (const w of wrappers) {
-    for (const h of w.virtualServiceHosts) build(h, w.routes, undefined);
-    for (const s of w.services) build(s.svc.hostname, w.routes, s.svc);
-  }
-  return out;
-}
-
-/** sidecar.go:971 computeWildcardHostVirtualServiceIndex: the VirtualService each service's host belongs to. */
-function mostSpecificVirtualServiceIndex(
-  virtualServices: readonly MeshVirtualService[],
-  services: readonly ServiceModel[],
-): Map<string, Resource<VirtualServiceSpec>> {
-  const exact = new Map<string, Resource<VirtualServiceSpec>>();
-  const wildcard = new Map<string, Resource<VirtualServiceSpec>>();
-  for (const vs of virtualServices) {
-    for (const h of vs.hosts) {
-      const index = h.startsWith('*') ? wildcard : exact;
-      if (!index.has(h)) index.set(h, vs.resource);
-    }
-  }
-  const out = new Map<string, Resource<VirtualServiceSpec>>();
-  for (const svc of services) {
-    const host = svc.hostname.toLowerCase();
-    const direct = exact.get(host);
-    if (direct) {
-      out.set(host, direct);
-      continue;
-    }
-    let best: [string, Resource<VirtualServiceSpec>] | undefined;
-    for (const [pattern, vs] of wildcard) {
-      if (hostMatches(pattern, host) && (!best || pattern.length > best[0].length)) best = [pattern, vs];
-    }
-    if (best) out.set(host, best[1]);
+    const built = [
+      ...w.virtualServiceHosts.map((h) => build(h, listenerPort, w.routes)),
+      ...w.services.map((s) => build(s.svc.hostname, listenerPort, w.routes, s.svc)),
+    ];
+    for (const vh of built) if (vh) out.push(vh);
   }
   return out;
 }
@@ -633,7 +546,7 @@ function mostSpecificVirtualServiceIndex(
 function separateHostsAndServices(
   vs: MeshVirtualService,
   registry: ReadonlyMap<string, ServiceOnPort>,
-  wildcardOwner: ReadonlyMap<string, Resource<VirtualServiceSpec>>,
+  ownerOf: (host: string) => MeshVirtualService | undefined,
 ): { nonRegistryHosts: string[]; matching: ServiceOnPort[] } {
   const nonRegistryHosts: string[] = [];
   const matching: ServiceOnPort[] = [];
@@ -650,489 +563,13 @@ function separateHostsAndServices(
   for (const h of wildcards) {
     let found = false;
     for (const [svcHost, svc] of registry) {
-      if (!hostMatches(svcHost, h)) continue;
+      if (!hostsMatch(svcHost, h)) continue;
       found = true;
-      if (wildcardOwner.get(svcHost) === vs.resource) matching.push(svc);
+      if (ownerOf(svcHost) === vs) matching.push(svc);
     }
     if (!found) nonRegistryHosts.push(h);
   }
   return { nonRegistryHosts, matching };
-}
-
-/** httproute.go:567 generateVirtualHostDomains, with ports (proxyless). */
-function virtualHostDomains(
-  svc: ServiceModel,
-  port: number,
-  proxyDomain: string,
-): { domains: string[]; altHosts: string[] } {
-  const altHosts = altVirtualHosts(svc.hostname, port, proxyDomain);
-  const domains = [ipv6Compliant(svc.hostname), domainName(svc.hostname, port), ...altHosts];
-  // Kubernetes headless services (Passthrough resolution) also answer to any pod name under them.
-  if (svc.kind === 'Service' && svc.resolution === 'NONE') {
-    for (const d of [...domains]) domains.push(`*.${d}`);
-  }
-  for (const address of serviceAddresses(svc)) {
-    if (address !== '0.0.0.0') domains.push(ipv6Compliant(address), domainName(address, port));
-  }
-  return { domains, altHosts };
-}
-
-/** httproute.go:627 GenerateAltVirtualHosts (PILOT_ENABLE_ABSOLUTE_FQDN_VHOST_DOMAIN on, its default). */
-function altVirtualHosts(hostname: string, port: number, proxyDomain: string): string[] {
-  const out: string[] = [];
-  if (!isIpAddress(hostname)) out.push(`${hostname}.`);
-  out.push(domainName(`${hostname}.`, port));
-  if (proxyDomain.includes('.svc.')) {
-    const svcSuffix = proxyDomain.slice(proxyDomain.indexOf('.svc.'));
-    if (proxyDomain.indexOf('.svc.') > 0 && hostname.endsWith(svcSuffix)) {
-      out.push(...kubernetesAltHosts(hostname, port, proxyDomain));
-    }
-    return out;
-  }
-  const { unique, shared } = uniqueAndSharedDnsDomain(hostname, proxyDomain);
-  if (shared.length === 0) return out;
-  const uniqueHost = unique.join('.');
-  out.push(ipv6Compliant(uniqueHost), domainName(uniqueHost, port));
-  if (unique.length === 2) {
-    const withShared = `${uniqueHost}.${shared[0]}`;
-    out.push(ipv6Compliant(withShared), domainName(withShared, port));
-  }
-  return out;
-}
-
-/** httproute.go:683 generateAltVirtualHostsForKubernetesService. */
-function kubernetesAltHosts(hostname: string, port: number, proxyDomain: string): string[] {
-  const proxyNamespace = proxyDomain.slice(0, proxyDomain.indexOf('.svc.'));
-  const ih = hostname.indexOf('.svc.');
-  if (ih <= 0) return [];
-  const ns = hostname.indexOf('.');
-  if (ns + 1 >= hostname.length || ns + 1 > ih) return [];
-  const name = hostname.slice(0, ns);
-  const nameNs = hostname.slice(0, ih);
-  if (hostname.slice(ns + 1, ih) === proxyNamespace) {
-    return [
-      name,
-      domainName(name, port),
-      `${nameNs}.svc`,
-      domainName(`${nameNs}.svc`, port),
-      nameNs,
-      domainName(nameNs, port),
-    ];
-  }
-  return [nameNs, domainName(nameNs, port), `${nameNs}.svc`, domainName(`${nameNs}.svc`, port)];
-}
-
-/** httproute.go getUniqueAndSharedDNSDomain. */
-function uniqueAndSharedDnsDomain(fqdn: string, proxyDomain: string): { unique: string[]; shared: string[] } {
-  const a = fqdn.split('.').reverse();
-  const b = proxyDomain.split('.').reverse();
-  let n = 0;
-  while (n < Math.min(a.length, b.length) && a[n] === b[n]) n++;
-  if (n === 0) return { unique: fqdn.split('.'), shared: [] };
-  return { unique: a.slice(n).reverse(), shared: a.slice(0, n).reverse() };
-}
-
-/** httproute.go:513 dedupeDomains. */
-function dedupeDomains(
-  domains: readonly string[],
-  used: Set<string>,
-  altHosts: readonly string[],
-  knownFqdn: ReadonlySet<string>,
-): string[] {
-  const out: string[] = [];
-  for (const d of domains) {
-    const lower = d.toLowerCase();
-    if (used.has(lower)) continue;
-    if (altHosts.includes(d) && knownFqdn.has(d)) continue;
-    out.push(d);
-    used.add(lower);
-  }
-  return out;
-}
-
-/** route.go:328 buildSidecarVirtualHostForService / :1356 BuildDefaultHTTPOutboundRoute. */
-function defaultRoute(ctx: GenerationContext, proxy: ProxyNode, s: ServiceOnPort): JsonObject {
-  const hash = consistentHashToHashPolicy(hashForService(ctx, proxy, s.svc, s.port.port));
-  // The default route's timeout is set without the node (route.go setTimeout(…, nil)): max_grpc_timeout, which
-  // gRPC ignores, rather than max_stream_duration; 0s means the caller's deadline either way.
-  return {
-    name: 'default',
-    match: { prefix: '/' },
-    route: {
-      cluster: clusterName('outbound', s.port.port, '', s.svc.hostname),
-      timeout: '0s',
-      retry_policy: retryPolicy(undefined, false) ?? {},
-      ...(hash ? { hash_policy: [hash] } : {}),
-      max_grpc_timeout: '0s',
-    },
-    decorator: { operation: `${s.svc.hostname}:${s.port.port}/*` },
-  };
-}
-
-/** route.go:400 BuildHTTPRoutesForVirtualService: one route per match, up to the first catch-all. */
-function virtualServiceRoutes(
-  ctx: GenerationContext,
-  proxy: ProxyNode,
-  vs: MeshVirtualService,
-  listenerPort: number,
-  problems: GrpcProblem[],
-): JsonObject[] {
-  const out: JsonObject[] = [];
-  for (const http of vs.resource.spec.http ?? []) {
-    let catchAll = false;
-    const matches = http.match ?? [];
-    if (matches.length === 0) {
-      const r = translateRoute(ctx, proxy, vs, http, undefined, listenerPort, problems);
-      if (r) out.push(r);
-      catchAll = true;
-    } else {
-      for (const match of matches) {
-        const r = translateRoute(ctx, proxy, vs, http, match, listenerPort, problems);
-        if (!r) continue;
-        out.push(r);
-        if (isCatchAllRoute(r)) {
-          catchAll = true;
-          break;
-        }
-      }
-    }
-    if (catchAll) break;
-  }
-  return out;
-}
-
-function vsName(vs: MeshVirtualService): string {
-  return `VirtualService ${vs.resource.metadata.namespace}/${vs.resource.metadata.name}`;
-}
-
-/** route.go:467 TranslateRoute, for what gRPC can carry out. */
-function translateRoute(
-  ctx: GenerationContext,
-  proxy: ProxyNode,
-  vs: MeshVirtualService,
-  http: HTTPRoute,
-  match: HTTPMatchRequest | undefined,
-  listenerPort: number,
-  problems: GrpcProblem[],
-): JsonObject | undefined {
-  if (match?.port !== undefined && match.port !== 0 && match.port !== listenerPort) return undefined;
-  if (!sourceMatches(match, proxy)) return undefined;
-  const what = `${vsName(vs)} route ${JSON.stringify(http.name ?? '')}`;
-  // Istio emits redirect and direct_response actions; gRPC refuses the whole route table for them
-  // ("unsupported action"), so such a route is left out.
-  const refused = http.redirect
-    ? 'redirect'
-    : http.directResponse
-      ? 'directResponse'
-      : http.delegate
-        ? 'delegate'
-        : '';
-  if (refused !== '') {
-    problems.push({
-      severity: 'warning',
-      code: 'SKIFF_GRPC_ROUTE_ACTION',
-      message: `${what}: ${refused} is not carried out by proxyless gRPC; route skipped`,
-    });
-    return undefined;
-  }
-  for (const [field, istio] of [
-    ['fault', 'fault filter config'],
-    ['rewrite', 'prefix/regex/host rewrites'],
-    ['headers', 'header operations'],
-    ['corsPolicy', 'the CORS filter config'],
-    ['mirror', 'request mirror policies'],
-    ['mirrors', 'request mirror policies'],
-  ] as const) {
-    if (http[field] !== undefined) {
-      // Istio also sets these; omitted: gRPC ignores them (fault: not generated, see the HCM filters).
-      problems.push({
-        severity: 'warning',
-        code: 'SKIFF_GRPC_ROUTE_IGNORED',
-        message: `${what}: ${field} ignored for proxyless gRPC (Istio would set ${istio}, which gRPC does not apply)`,
-      });
-    }
-  }
-  const route: JsonObject = {};
-  const name = match?.name ? `${http.name ?? ''}.${match.name}` : (http.name ?? '');
-  if (name !== '') route.name = name;
-  route.match = translateRouteMatch(match);
-  // util.go BuildConfigInfoMetadata: where the route came from.
-  route.metadata = {
-    filter_metadata: {
-      istio: {
-        config: `/apis/networking.istio.io/v1/namespaces/${vs.resource.metadata.namespace}/virtual-service/${vs.resource.metadata.name}`,
-      },
-    },
-  };
-  const action = routeAction(ctx, proxy, vs, http, listenerPort);
-  if (!action) {
-    problems.push({
-      severity: 'warning',
-      code: 'SKIFF_GRPC_ROUTE_NO_DESTINATION',
-      message: `${what}: no destination with a weight above 0; route skipped (gRPC refuses a route whose weights sum to 0)`,
-    });
-    return undefined;
-  }
-  route.route = action;
-  route.decorator = { operation: routeOperation(route, vs.resource.metadata.name, listenerPort) };
-  return route;
-}
-
-/** route.go:447 sourceMatchHTTP: gateways (`mesh`), else source labels and namespace. */
-function sourceMatches(match: HTTPMatchRequest | undefined, proxy: ProxyNode): boolean {
-  if (!match) return true;
-  if ((match.gateways ?? []).length > 0) return (match.gateways ?? []).includes('mesh');
-  for (const [k, v] of Object.entries(match.sourceLabels ?? {})) if (proxy.labels[k] !== v) return false;
-  return (
-    match.sourceNamespace === undefined ||
-    match.sourceNamespace === '' ||
-    match.sourceNamespace === proxy.namespace
-  );
-}
-
-/** route.go:1058 TranslateRouteMatch. */
-function translateRouteMatch(match: HTTPMatchRequest | undefined): JsonObject {
-  if (!match) return { prefix: '/' };
-  const headers: JsonObject[] = [];
-  for (const [name, m] of Object.entries(match.headers ?? {})) headers.push(headerMatcher(name, m));
-  for (const [name, m] of Object.entries(match.withoutHeaders ?? {})) {
-    const h = headerMatcher(name, m);
-    h.invert_match = true;
-    if (!presentMatch(m)) h.treat_missing_header_as_empty = true;
-    headers.push(h);
-  }
-  headers.sort((a, b) => (String(a.name) < String(b.name) ? -1 : String(a.name) > String(b.name) ? 1 : 0));
-  if (match.method) headers.push(headerMatcher(':method', match.method));
-  if (match.authority) headers.push(headerMatcher(':authority', match.authority));
-  if (match.scheme) headers.push(headerMatcher(':scheme', match.scheme));
-  const out: JsonObject = {};
-  const uri = match.uri;
-  if (uri?.exact !== undefined) out.path = uri.exact;
-  else if (uri?.prefix !== undefined) out.prefix = uri.prefix;
-  else if (uri?.regex !== undefined) out.safe_regex = { regex: uri.regex };
-  else out.prefix = '/';
-  out.case_sensitive = match.ignoreUriCase !== true;
-  if (headers.length > 0) out.headers = headers;
-  const query = Object.entries(match.queryParams ?? {}).map(([name, m]): JsonObject => {
-    if (presentMatch(m)) return { name, present_match: true };
-    const sm = stringMatcher(m);
-    return sm ? { name, string_match: sm } : { name };
-  });
-  if (query.length > 0) out.query_parameters = query;
-  return out;
-}
-
-/** canBeConvertedToPresentMatch: no match type, or the regex `*`. */
-function presentMatch(m: StringMatch | undefined): boolean {
-  return !m || (m.exact === undefined && m.prefix === undefined && m.regex === undefined) || m.regex === '*';
-}
-
-function headerMatcher(name: string, m: StringMatch | undefined): JsonObject {
-  if (presentMatch(m)) return { name, present_match: true };
-  const sm = m ? stringMatcher(m) : undefined;
-  return sm ? { name, string_match: sm } : { name };
-}
-
-/** util.go:608 ConvertToEnvoyMatch. */
-function stringMatcher(m: StringMatch): JsonObject | undefined {
-  if (m.exact !== undefined) return { exact: m.exact };
-  if (m.prefix !== undefined) return { prefix: m.prefix };
-  if (m.regex !== undefined) return { safe_regex: { regex: m.regex } };
-  return undefined;
-}
-
-/** route.go:1630 IsCatchAllRoute. */
-function isCatchAllRoute(r: JsonObject): boolean {
-  const m = (r.match ?? {}) as JsonObject;
-  const regex = (m.safe_regex as JsonObject | undefined)?.regex;
-  const catchAll = m.prefix === '/' || m.path_separated_prefix === '/' || regex === '.*';
-  return catchAll && m.headers === undefined && m.query_parameters === undefined;
-}
-
-/** route.go:604 applyHTTPRouteDestination; undefined when no destination can be routed to. */
-function routeAction(
-  ctx: GenerationContext,
-  proxy: ProxyNode,
-  vs: MeshVirtualService,
-  http: HTTPRoute,
-  listenerPort: number,
-): JsonObject | undefined {
-  // route.go:1331 setTimeout for a proxyless node: the VirtualService timeout (0s: none) as max_stream_duration,
-  // which is what gRPC reads.
-  const timeout = http.timeout !== undefined ? (protoDuration(http.timeout) ?? '0s') : '0s';
-  const action: JsonObject = { timeout };
-  const destinations = http.route ?? [];
-  const hashes: JsonObject[] = [];
-  let consistentHash = false;
-  const first = destinations[0];
-  if (destinations.length === 1 && first) {
-    action.cluster = destinationCluster(ctx, vs, first.destination, listenerPort);
-    const hash = consistentHashToHashPolicy(hashForDestination(ctx, proxy, vs, first.destination));
-    if (hash) hashes.push(hash);
-    consistentHash = hash !== undefined;
-  } else {
-    const clusters: JsonObject[] = [];
-    for (const d of destinations) {
-      if (!d.weight) continue; // weight 0 (or unset) destinations are dropped, as Istio does
-      clusters.push({ name: destinationCluster(ctx, vs, d.destination, listenerPort), weight: d.weight });
-      const hash = consistentHashToHashPolicy(hashForDestination(ctx, proxy, vs, d.destination));
-      if (hash) hashes.push(hash);
-    }
-    if (clusters.length === 0) return undefined;
-    action.weighted_clusters = { clusters };
-  }
-  const retry = retryPolicy(http.retries, consistentHash);
-  if (retry) action.retry_policy = retry;
-  if (hashes.length > 0) action.hash_policy = hashes;
-  action.max_stream_duration = { max_stream_duration: timeout };
-  return action;
-}
-
-/** route.go GetDestinationCluster: the destination port, else the listener port. */
-function destinationCluster(
-  ctx: GenerationContext,
-  vs: MeshVirtualService,
-  destination: Destination,
-  listenerPort: number,
-): string {
-  const host = ctx.resolveHost(destination.host, vs.resource.metadata.namespace);
-  const port = destination.port?.number ?? listenerPort;
-  return clusterName('outbound', port, destination.subset ?? '', host);
-}
-
-/** route.go:1267 GetRouteOperation. */
-function routeOperation(route: JsonObject, vsName: string, port: number): string {
-  const m = (route.match ?? {}) as JsonObject;
-  let path = '/*';
-  if (typeof m.prefix === 'string') path = `${m.prefix}*`;
-  else if (typeof m.path === 'string') path = m.path;
-  else if (m.safe_regex) path = String((m.safe_regex as JsonObject).regex);
-  const cluster = (route.route as JsonObject | undefined)?.cluster;
-  const parsed = typeof cluster === 'string' ? parseClusterName(cluster) : undefined;
-  if (parsed && parsed.host !== '') return `${parsed.host}:${parsed.port}${path}`;
-  return `${vsName}:${port}${path}`;
-}
-
-type ConsistentHash = NonNullable<NonNullable<TrafficPolicy['loadBalancer']>['consistentHash']>;
-type Retries = NonNullable<HTTPRoute['retries']>;
-
-/** route.go hashForService: the DR's consistent hash, a port-level one first. */
-function hashForService(
-  ctx: GenerationContext,
-  proxy: ProxyNode,
-  svc: ServiceModel,
-  port: number,
-): ConsistentHash | undefined {
-  const policy = ctx.destinationRule(svc, proxy.namespace)?.spec.trafficPolicy;
-  const portLevel = policy?.portLevelSettings?.find((p) => p?.port?.number === port);
-  return portLevel?.loadBalancer?.consistentHash ?? policy?.loadBalancer?.consistentHash ?? undefined;
-}
-
-/** route.go HashForHTTPDestination: subset port-level, subset, port-level, then top-level consistent hash. */
-function hashForDestination(
-  ctx: GenerationContext,
-  proxy: ProxyNode,
-  vs: MeshVirtualService,
-  destination: Destination,
-): ConsistentHash | undefined {
-  const svc = ctx.service(ctx.resolveHost(destination.host, vs.resource.metadata.namespace), proxy.namespace);
-  if (!svc) return undefined;
-  const dr: DestinationRuleSpec | undefined = ctx.destinationRule(svc, proxy.namespace)?.spec;
-  if (!dr) return undefined;
-  const port = destination.port?.number;
-  const portHash = (p: TrafficPolicy | undefined) =>
-    port === undefined
-      ? undefined
-      : (p?.portLevelSettings?.find((s) => s?.port?.number === port)?.loadBalancer?.consistentHash ??
-        undefined);
-  const subset = dr.subsets?.find((s) => s.name === (destination.subset ?? ''));
-  return (
-    portHash(subset?.trafficPolicy) ??
-    subset?.trafficPolicy?.loadBalancer?.consistentHash ??
-    portHash(dr.trafficPolicy) ??
-    dr.trafficPolicy?.loadBalancer?.consistentHash ??
-    undefined
-  );
-}
-
-/** route.go:1463 ConsistentHashToHashPolicy (gRPC hashes on headers only; it ignores the other kinds). */
-function consistentHashToHashPolicy(hash: ConsistentHash | undefined): JsonObject | undefined {
-  if (!hash) return undefined;
-  if (hash.httpHeaderName !== undefined) return { header: { header_name: hash.httpHeaderName } };
-  if (hash.httpCookie) {
-    const c = hash.httpCookie;
-    return {
-      cookie: {
-        name: c.name,
-        ...(c.ttl !== undefined ? { ttl: protoDuration(c.ttl) ?? '0s' } : {}),
-        ...(c.path ? { path: c.path } : {}),
-        ...(c.attributes && c.attributes.length > 0
-          ? {
-              attributes: c.attributes.map((a) => ({ name: a.name, ...(a.value ? { value: a.value } : {}) })),
-            }
-          : {}),
-      },
-    };
-  }
-  if (hash.useSourceIp !== undefined) return { connection_properties: { source_ip: hash.useSourceIp } };
-  if (hash.httpQueryParameterName !== undefined)
-    return { query_parameter: { name: hash.httpQueryParameterName } };
-  return undefined;
-}
-
-const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
-
-/** Go's http.StatusText table: the integers retryOn reads as status codes (retry.go parseRetryOn). */
-const HTTP_STATUS_CODES = new Set([
-  100, 101, 102, 103, 200, 201, 202, 203, 204, 205, 206, 207, 208, 226, 300, 301, 302, 303, 304, 305, 307,
-  308, 400, 401, 402, 403, 404, 405, 406, 407, 408, 409, 410, 411, 412, 413, 414, 415, 416, 417, 418, 421,
-  422, 423, 424, 425, 426, 428, 429, 431, 451, 500, 501, 502, 503, 504, 505, 506, 507, 508, 510, 511,
-]);
-
-/** retry.go:107 ConvertPolicy (meshConfig.defaultHttpRetryPolicy is not modelled: Istio's default applies). */
-function retryPolicy(retries: Retries | undefined, consistentHash: boolean): JsonObject | undefined {
-  const previousHosts: JsonObject = {
-    name: 'envoy.retry_host_predicates.previous_hosts',
-    typed_config: { '@type': TYPE.previousHosts },
-  };
-  const out: JsonObject = {
-    retry_on: DEFAULT_RETRY_ON,
-    num_retries: 2,
-    ...(consistentHash ? {} : { retry_host_predicate: [previousHosts] }),
-    host_selection_retry_max_attempts: 5,
-  };
-  if (!retries) return out;
-  if (!retries.attempts || retries.attempts <= 0) return undefined; // explicitly no retries
-  out.num_retries = retries.attempts;
-  if (retries.retryOn) {
-    const codes: number[] = [];
-    const tokens: string[] = [];
-    for (const raw of retries.retryOn.split(',')) {
-      const part = raw.trim();
-      if (part === '') continue;
-      const n = /^[+-]?[0-9]+$/.test(part) ? Number(part) : Number.NaN;
-      if (HTTP_STATUS_CODES.has(n)) codes.push(n);
-      else tokens.push(part);
-    }
-    let retryOn = tokens.join(',');
-    if (codes.length > 0 && !retryOn.includes('retriable-status-codes')) retryOn += ',retriable-status-codes';
-    out.retry_on = retryOn;
-    if (codes.length > 0) out.retriable_status_codes = codes;
-  }
-  if (retries.perTryTimeout !== undefined) out.per_try_timeout = protoDuration(retries.perTryTimeout) ?? '0s';
-  if (retries.retryIgnorePreviousHosts !== undefined) {
-    if (retries.retryIgnorePreviousHosts) out.retry_host_predicate = [previousHosts];
-    else delete out.retry_host_predicate;
-  }
-  if (retries.retryRemoteLocalities === true) {
-    out.retry_priority = {
-      name: 'envoy.retry_priorities.previous_priorities',
-      typed_config: { '@type': PREVIOUS_PRIORITIES_TYPE, update_frequency: 2 },
-    };
-  }
-  if (retries.backoff !== undefined)
-    out.retry_back_off = { base_interval: protoDuration(retries.backoff) ?? '0s' };
-  return out;
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -32,6 +32,7 @@ import type { GenerationContext, ServiceTarget } from './context.js';
 import { protoDuration } from './duration.js';
 import {
   ALPN,
+  HTTP_PROTOCOL_OPTIONS_KEY,
   inboundClusterName,
   SECRET_DEFAULT,
   SECRET_ROOTCA,
@@ -75,9 +76,6 @@ const MAX_UINT32 = 4294967295;
 
 const TLS_TRANSPORT = 'tls';
 const RAW_TRANSPORT = 'raw_buffer';
-const PEER_METADATA_TYPE_URL = 'type.googleapis.com/io.istio.http.peer_metadata.Config';
-const STATS_TYPE_URL = 'type.googleapis.com/stats.PluginConfig';
-const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';
 
 /** networking.ListenerProtocol: what a chain terminates with (HCM or tcp_proxy); AUTO splits into both. */
 type ListenerProtocol = 'HTTP' | 'TCP' | 'AUTO';
@@ -515,7 +513,7 @@ function istioStats(): JsonObject {
       // Istio sends stats.PluginConfig as its own Any; the Skiff proxy reads it as a TypedStruct (the same
       // fields), since stats.PluginConfig is not one of Envoy's protos.
       '@type': TYPE.typedStruct,
-      type_url: STATS_TYPE_URL,
+      type_url: TYPE.statsPlugin,
       value: { disable_host_header_fallback: true },
     },
   };
@@ -581,7 +579,7 @@ function httpFilters(): JsonObject[] {
       name: 'istio.metadata_exchange',
       typed_config: {
         '@type': TYPE.typedStruct,
-        type_url: PEER_METADATA_TYPE_URL,
+        type_url: TYPE.peerMetadata,
         // Istio also lists {workload_discovery: {}} in downstream_discovery; omitted: not implemented by the
         // Skiff proxy (it reads the istio_headers method only).
         value: {

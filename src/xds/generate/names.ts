@@ -69,6 +69,15 @@ export const ALPN = {
 /** The `;` Istio appends to alt_stat_name and HCM stat prefixes, for its stats tag extraction. */
 export const STAT_PREFIX_DELIMITER = ';';
 
+/** The xDS resource types: the type_url of a DiscoveryRequest and of each resource in the response. */
+export const TYPE_URL = {
+  listener: 'type.googleapis.com/envoy.config.listener.v3.Listener',
+  route: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+  cluster: 'type.googleapis.com/envoy.config.cluster.v3.Cluster',
+  endpoint: 'type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment',
+} as const;
+
+/** The `@type` of the Anys generated resources carry (and the `type_url` inside a TypedStruct). */
 export const TYPE = {
   tcpProxy: 'type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy',
   hcm: 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
@@ -81,5 +90,14 @@ export const TYPE = {
   httpProtocolOptions: 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
   fileAccessLog: 'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog',
   previousHosts: 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate',
+  previousPriorities:
+    'type.googleapis.com/envoy.extensions.retry.priority.previous_priorities.v3.PreviousPrioritiesConfig',
+  /** Istio's istio.metadata_exchange filter config (Istio's own proto: the Skiff proxy reads it in a TypedStruct). */
+  peerMetadata: 'type.googleapis.com/io.istio.http.peer_metadata.Config',
+  /** Istio's istio.stats filter config (likewise). */
+  statsPlugin: 'type.googleapis.com/stats.PluginConfig',
   typedStruct: 'type.googleapis.com/udpa.type.v1.TypedStruct',
 } as const;
+
+/** The typed_extension_protocol_options key of HttpProtocolOptions: its type name, without the URL prefix. */
+export const HTTP_PROTOCOL_OPTIONS_KEY = 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions';

@@ -269,7 +269,7 @@ function httpConnectionManager(
           name: 'istio.metadata_exchange',
           typed_config: {
             '@type': TYPE.typedStruct,
-            type_url: 'type.googleapis.com/io.istio.http.peer_metadata.Config',
+            type_url: TYPE.peerMetadata,
             // Istio also lists {workload_discovery: {}} in upstream_discovery; omitted: not implemented by the
             // Skiff proxy (peer metadata comes from the istio headers only).
             value: {
@@ -308,7 +308,7 @@ function istioStatsHttp(): JsonObject {
     name: 'istio.stats',
     typed_config: {
       '@type': TYPE.typedStruct,
-      type_url: 'type.googleapis.com/stats.PluginConfig',
+      type_url: TYPE.statsPlugin,
       value: {},
     },
   };

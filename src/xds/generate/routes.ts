@@ -8,20 +8,23 @@
 // as Host, so routing by Host would fail — the listener already says which service it is.
 // Plus `http_proxy`, the route of the HTTP proxy listener: every HTTP service by Host, Istio's catch-all last.
 //
+// The builders are also proxyless gRPC's (grpc.ts), as in Istio, where grpcgen calls the sidecar's: virtual
+// hosts (virtualHostBuilder, virtualHostDomains), VirtualService routes (httpRoutesForVirtualService) and the
+// default route. Where Istio treats a proxyless node differently, or the Skiff proxy lacks what Istio writes for
+// a sidecar, they take a RouteClient and say why at the spot.
+//
 // Istio: pilot/pkg/networking/core/httproute.go (buildSidecarOutboundHTTPRouteConfig,
 // BuildSidecarOutboundVirtualHosts, getVirtualHostsForSniffedServicePort, generateVirtualHostDomains,
 // GenerateAltVirtualHosts, mergeAllVirtualHosts, buildCatchAllVirtualHost), pilot/pkg/networking/core/route/route.go
 // (BuildSidecarVirtualHostWrapper, BuildHTTPRoutesForVirtualService, TranslateRoute, TranslateRouteMatch,
-// GetDestinationCluster, BuildDefaultHTTPOutboundRoute, HashForHTTPDestination),
+// GetDestinationCluster, BuildDefaultHTTPOutboundRoute, HashForHTTPDestination, ConsistentHashToHashPolicy),
 // pilot/pkg/networking/core/route/retry/retry.go (ConvertPolicy).
 
+import type { DestinationRuleSpec, TrafficPolicy } from '../../config/kinds/destination-rule.js';
+import { isIpAddress, isIpv4 } from '../../config/kinds/istio-common.js';
 import { isHttpProtocol } from '../../config/kinds/protocol.js';
 import type { VirtualServiceSpec } from '../../config/kinds/virtual-service.js';
-import type {
-  HTTPMatchRequest,
-  HTTPRoute,
-  HTTPRouteDestination,
-} from '../../config/kinds/virtual-service-http.js';
+import type { HTTPMatchRequest, HTTPRoute } from '../../config/kinds/virtual-service-http.js';
 import { type Destination, hostsMatch, type StringMatch } from '../../config/kinds/virtual-service-match.js';
 import type { Resource } from '../../config/resource.js';
 import type { ServiceModel, ServicePortModel } from '../../model/types.js';
@@ -281,12 +284,13 @@ function serviceRoutes(
   listenerPort: number,
   problems: GenerationProblem[] | undefined,
 ): JsonObject[] {
+  const target = sidecarTarget(problems);
   const vs = virtualServiceFor(ctx, service.hostname);
   if (vs) {
-    const routes = httpRoutesForVirtualService(ctx, proxy, vs, listenerPort, problems);
+    const routes = httpRoutesForVirtualService(ctx, proxy, vs, listenerPort, target);
     if (routes.length > 0) return routes;
   }
-  return [defaultRoute(ctx, proxy, service, servicePort, problems)];
+  return [defaultRoute(ctx, proxy, service, servicePort, target)];
 }
 
 /**
@@ -308,35 +312,60 @@ export function virtualServiceFor(ctx: GenerationContext, hostname: string): Mes
   return best?.vs;
 }
 
-/** BuildDefaultHTTPOutboundRoute (+ hash policy of the service's DestinationRule). */
-function defaultRoute(
+/** How a route table is built: for whom, and where its problems go. */
+export interface RouteTarget {
+  client: RouteClient;
+  /** Sidecar tables report each problem once (`report`); proxyless generation lists each as it comes. */
+  problem(p: GenerationProblem): void;
+}
+
+function sidecarTarget(problems: GenerationProblem[] | undefined): RouteTarget {
+  return { client: 'sidecar', problem: (p) => report(problems, p) };
+}
+
+/**
+ * buildSidecarVirtualHostForService: BuildDefaultHTTPOutboundRoute to the service port's cluster, with the hash
+ * policy of the service's DestinationRule (hashForService).
+ */
+export function defaultRoute(
   ctx: GenerationContext,
   proxy: ProxyNode,
   service: ServiceModel,
   port: ServicePortModel,
-  problems: GenerationProblem[] | undefined,
+  target: RouteTarget,
 ): JsonObject {
-  const cluster = clusterName('outbound', port.port, '', service.hostname);
-  const hash = serviceConsistentHash(ctx, proxy, service, port.port);
-  if (hash) {
-    report(problems, {
-      severity: 'warning',
-      code: 'SKIFF_GEN_HASH_POLICY',
-      message: `DestinationRule for ${service.hostname}: loadBalancer.consistentHash is not applied: the route's hash_policy is not implemented by the Skiff proxy`,
-    });
+  const hash = hashForService(ctx, proxy, service, port.port);
+  const action: JsonObject = {
+    cluster: clusterName('outbound', port.port, '', service.hostname),
+    timeout: '0s',
+    // ConvertPolicy(meshConfig.defaultHttpRetryPolicy, false) (not modelled: Istio's default policy); the
+    // previous_hosts predicate stays even with a consistent hash.
+    retry_policy: defaultRetryPolicy(false),
+  };
+  if (target.client === 'proxyless') {
+    const hashPolicy = consistentHashToHashPolicy(hash);
+    if (hashPolicy) action.hash_policy = [hashPolicy];
+    // setTimeout(…, nil): the default route is built without the node, so max_grpc_timeout (which gRPC
+    // ignores) rather than max_stream_duration; 0s means the caller's deadline either way.
+    action.max_grpc_timeout = '0s';
+  } else {
+    // Istio also sets max_grpc_timeout: 0s; omitted: not implemented by the Skiff proxy.
+    // Istio also sets hash_policy when the DestinationRule has consistentHash; omitted: not implemented by the
+    // Skiff proxy.
+    if (hash) {
+      target.problem({
+        severity: 'warning',
+        code: 'SKIFF_GEN_HASH_POLICY',
+        message: `DestinationRule for ${service.hostname}: loadBalancer.consistentHash is not applied: the route's hash_policy is not implemented by the Skiff proxy`,
+      });
+    }
   }
   return {
     name: DEFAULT_ROUTE_NAME,
     match: { prefix: '/' },
-    route: {
-      cluster,
-      timeout: '0s',
-      // Istio also sets max_grpc_timeout: 0s; omitted: not implemented by the Skiff proxy.
-      // Istio also sets hash_policy when the DestinationRule has consistentHash; omitted: not implemented by the
-      // Skiff proxy (the no-VirtualService route keeps the previous_hosts predicate either way, as Istio).
-      retry_policy: defaultRetryPolicy(false),
-    },
-    decorator: { operation: `${domainName(service.hostname, port.port)}/*` },
+    route: action,
+    // telemetry.TraceOperation: `host:port/*`, the host as it is.
+    decorator: { operation: `${service.hostname}:${port.port}/*` },
   };
 }
 
@@ -354,14 +383,19 @@ export function defaultRetryPolicy(consistentHash: boolean): JsonObject {
     retry_on: DEFAULT_RETRY_ON,
     num_retries: 2,
     ...(consistentHash ? {} : { retry_host_predicate: previousHostsPredicate() }),
+    // An int64: a string in proto3 JSON.
     host_selection_retry_max_attempts: '5',
   };
 }
 
-/** retry.go ConvertPolicy; undefined when the VirtualService disables retries (attempts <= 0). */
+/**
+ * retry.go ConvertPolicy; undefined when the VirtualService disables retries (attempts <= 0). Sidecars leave out
+ * retryRemoteLocalities (`onDropped` is told).
+ */
 export function retryPolicy(
   retries: Retries,
   consistentHash: boolean,
+  client: RouteClient = 'sidecar',
   onDropped?: (field: string) => void,
 ): JsonObject | undefined {
   if (!retries) return defaultRetryPolicy(consistentHash);
@@ -384,9 +418,16 @@ export function retryPolicy(
   if (withPredicate) out.retry_host_predicate = previousHostsPredicate();
   out.host_selection_retry_max_attempts = '5';
   if (retries.retryRemoteLocalities === true) {
-    // Istio also sets retry_priority envoy.retry_priorities.previous_priorities {update_frequency: 2}; omitted:
-    // not implemented by the Skiff proxy (it has no locality priorities to move between).
-    onDropped?.('retries.retryRemoteLocalities');
+    if (client === 'proxyless') {
+      out.retry_priority = {
+        name: 'envoy.retry_priorities.previous_priorities',
+        typed_config: { '@type': TYPE.previousPriorities, update_frequency: 2 },
+      };
+    } else {
+      // Istio also sets retry_priority envoy.retry_priorities.previous_priorities {update_frequency: 2};
+      // omitted: not implemented by the Skiff proxy (it has no locality priorities to move between).
+      onDropped?.('retries.retryRemoteLocalities');
+    }
   }
   if (retries.backoff !== undefined) {
     const d = protoDuration(retries.backoff);
@@ -434,47 +475,63 @@ const UNSUPPORTED_HTTP: readonly [keyof HTTPRoute, string][] = [
 
 /**
  * BuildHTTPRoutesForVirtualService for one listener port and proxy: one route per match (one for a match-less
- * rule), stopping after the first catch-all. A rule using a field the Skiff proxy does not implement is skipped
- * whole, with a problem naming the VirtualService and the field.
+ * rule), stopping after the first catch-all. What the client cannot carry out is skipped with a problem: for
+ * sidecars a rule using a field the Skiff proxy does not implement, whole (sidecarRefuses); for proxyless
+ * clients a route gRPC would refuse (proxylessRefuses, and a route without a weighted destination).
  */
 export function httpRoutesForVirtualService(
   ctx: GenerationContext,
   proxy: ProxyNode,
   vs: MeshVirtualService,
   listenerPort: number,
-  problems: GenerationProblem[] | undefined,
+  target: RouteTarget,
 ): JsonObject[] {
   const out: JsonObject[] = [];
   const rules = vs.resource.spec.http ?? [];
   for (const [i, http] of rules.entries()) {
-    const unsupported = unsupportedField(http);
-    if (unsupported) {
-      report(problems, {
-        severity: 'error',
-        code: 'SKIFF_GEN_VS_UNSUPPORTED',
-        message: `${vsLabel(vs.resource)}: http[${i}].${unsupported}: not implemented by the Skiff proxy; the route is not generated`,
-      });
-      continue;
-    }
-    let catchAll = false;
-    if ((http.match ?? []).length === 0) {
-      const r = translateRoute(ctx, proxy, vs, http, i, undefined, listenerPort, problems);
+    // Reported whether or not one of its matches applies to this port and proxy.
+    const skipped = target.client === 'sidecar' && sidecarRefuses(vs, http, i, target);
+    const matches = http.match ?? [];
+    if (matches.length === 0) {
+      const r = skipped
+        ? undefined
+        : translateRoute(ctx, proxy, vs, http, i, undefined, listenerPort, target);
       if (r) out.push(r);
-      catchAll = true;
-    } else {
-      for (const match of http.match ?? []) {
-        const r = translateRoute(ctx, proxy, vs, http, i, match, listenerPort, problems);
-        if (!r) continue;
-        out.push(r);
-        if (isCatchAllRoute(r)) {
-          catchAll = true;
-          break;
-        }
+      // Istio sets catchall for a rule without matches whether or not a route came of it: the rules after it
+      // are never reached, so a skipped one ends the table too.
+      break;
+    }
+    if (skipped) continue;
+    let catchAll = false;
+    for (const match of matches) {
+      const r = translateRoute(ctx, proxy, vs, http, i, match, listenerPort, target);
+      if (!r) continue;
+      out.push(r);
+      if (isCatchAllRoute(r)) {
+        catchAll = true;
+        break;
       }
     }
     if (catchAll) break;
   }
   return out;
+}
+
+/** A sidecar rule using a field the Skiff proxy does not implement: reported as an error, and true. */
+function sidecarRefuses(
+  vs: MeshVirtualService,
+  http: HTTPRoute,
+  index: number,
+  target: RouteTarget,
+): boolean {
+  const unsupported = unsupportedField(http);
+  if (!unsupported) return false;
+  target.problem({
+    severity: 'error',
+    code: 'SKIFF_GEN_VS_UNSUPPORTED',
+    message: `${vsLabel(vs.resource)}: http[${index}].${unsupported}: not implemented by the Skiff proxy; the route is not generated`,
+  });
+  return true;
 }
 
 function unsupportedField(http: HTTPRoute): string | undefined {
@@ -494,6 +551,52 @@ function unsupportedField(http: HTTPRoute): string | undefined {
   return undefined;
 }
 
+/** `VirtualService ns/name route "name"`, for proxyless messages. */
+function routeLabel(vs: MeshVirtualService, http: HTTPRoute): string {
+  return `${vsLabel(vs.resource)} route ${JSON.stringify(http.name ?? '')}`;
+}
+
+/**
+ * A route proxyless gRPC cannot carry out: Istio emits redirect and direct_response actions, and gRPC refuses the
+ * whole route table for them ("unsupported action"), so such a route is left out (a delegate is not merged).
+ * Fields gRPC does not apply are reported and the route kept.
+ */
+function proxylessRefuses(vs: MeshVirtualService, http: HTTPRoute, target: RouteTarget): boolean {
+  const refused = http.redirect
+    ? 'redirect'
+    : http.directResponse
+      ? 'directResponse'
+      : http.delegate
+        ? 'delegate'
+        : '';
+  if (refused !== '') {
+    target.problem({
+      severity: 'warning',
+      code: 'SKIFF_GRPC_ROUTE_ACTION',
+      message: `${routeLabel(vs, http)}: ${refused} is not carried out by proxyless gRPC; route skipped`,
+    });
+    return true;
+  }
+  for (const [field, istio] of [
+    ['fault', 'fault filter config'],
+    ['rewrite', 'prefix/regex/host rewrites'],
+    ['headers', 'header operations'],
+    ['corsPolicy', 'the CORS filter config'],
+    ['mirror', 'request mirror policies'],
+    ['mirrors', 'request mirror policies'],
+  ] as const) {
+    if (http[field] !== undefined) {
+      // Istio also sets these; omitted: gRPC ignores them (fault: the HCM has no fault filter for it).
+      target.problem({
+        severity: 'warning',
+        code: 'SKIFF_GRPC_ROUTE_IGNORED',
+        message: `${routeLabel(vs, http)}: ${field} ignored for proxyless gRPC (Istio would set ${istio}, which gRPC does not apply)`,
+      });
+    }
+  }
+  return false;
+}
+
 /** sourceMatchHTTP: gateways (`mesh` for sidecars), else sourceLabels ⊆ proxy labels and sourceNamespace. */
 function sourceMatches(match: HTTPMatchRequest | undefined, proxy: ProxyNode): boolean {
   if (!match) return true;
@@ -502,7 +605,7 @@ function sourceMatches(match: HTTPMatchRequest | undefined, proxy: ProxyNode): b
   return !match.sourceNamespace || match.sourceNamespace === proxy.namespace;
 }
 
-/** TranslateRoute for a sidecar: undefined when the match does not apply to this port or proxy. */
+/** TranslateRoute with applyHTTPRouteDestination: undefined when the match does not apply to this port or proxy. */
 function translateRoute(
   ctx: GenerationContext,
   proxy: ProxyNode,
@@ -511,21 +614,22 @@ function translateRoute(
   index: number,
   match: HTTPMatchRequest | undefined,
   listenerPort: number,
-  problems: GenerationProblem[] | undefined,
+  target: RouteTarget,
 ): JsonObject | undefined {
   if (match?.port !== undefined && match.port !== 0 && match.port !== listenerPort) return undefined;
   if (!sourceMatches(match, proxy)) return undefined;
+  if (target.client === 'proxyless' && proxylessRefuses(vs, http, target)) return undefined;
   const vsNamespace = vs.resource.metadata.namespace;
   const name = (http.name ?? '') + (match?.name ? `.${match.name}` : '');
-  if (match?.statPrefix) {
-    // Istio also sets the route's stat_prefix; omitted: not implemented by the Skiff proxy.
-    report(problems, {
+  if (match?.statPrefix && target.client === 'sidecar') {
+    // Istio also sets the route's stat_prefix; omitted: not implemented by the Skiff proxy (gRPC ignores it).
+    target.problem({
       severity: 'warning',
       code: 'SKIFF_GEN_VS_FIELD_DROPPED',
       message: `${vsLabel(vs.resource)}: http[${index}].match.statPrefix: route statistics are not implemented by the Skiff proxy; ignored`,
     });
   }
-  // The route's clusters: Istio's lookup for a sidecar route on port P sees only services with port P.
+  // The route's clusters: Istio's lookup for a route on port P sees only services with port P.
   const lookup = (host: string) => {
     const s = ctx.service(host, proxy.namespace);
     const p = listenerPort === 0 ? s?.ports : s?.ports.filter((x) => x.port === listenerPort);
@@ -535,18 +639,25 @@ function translateRoute(
     d,
     host: ctx.resolveHost(d.destination.host, vsNamespace),
   }));
-  const action: JsonObject = { timeout: '0s' };
-  if (http.timeout !== undefined) action.timeout = protoDuration(http.timeout) ?? '0s';
-  // Istio also sets max_grpc_timeout (= timeout); omitted: not implemented by the Skiff proxy.
-  let consistentHash = false;
+  const timeout = http.timeout !== undefined ? (protoDuration(http.timeout) ?? '0s') : '0s';
+  const action: JsonObject = { timeout };
+  // Weight 0 destinations are dropped when there are several.
   const live = destinations.length === 1 ? destinations : destinations.filter((x) => (x.d.weight ?? 0) !== 0);
-  if (live.length === 1 && live[0]) {
-    const only = live[0];
-    action.cluster = destinationCluster(only.d.destination, only.host, listenerPort, lookup);
-    // With several destinations of which one has a weight, Istio writes weighted_clusters with that one entry;
-    // a plain cluster routes the same.
-    consistentHash =
-      destinations.length === 1 && destinationHash(ctx, proxy, only.d, only.host) !== undefined;
+  const hashes = live.map((x) => hashForDestination(ctx, proxy, x.host, x.d.destination));
+  // Sidecars route several destinations of which one has a weight to that one as a plain cluster: Istio writes
+  // weighted_clusters with that one entry, which routes the same (PROXY_SUPPORTS_WEIGHTED_CLUSTERS).
+  const single =
+    destinations.length === 1 || (target.client === 'sidecar' && live.length === 1) ? live[0] : undefined;
+  if (single) {
+    action.cluster = destinationCluster(single.d.destination, single.host, listenerPort, lookup);
+  } else if (target.client === 'proxyless' && live.length === 0) {
+    // Istio writes weighted_clusters without clusters; gRPC refuses a route whose weights sum to 0.
+    target.problem({
+      severity: 'warning',
+      code: 'SKIFF_GRPC_ROUTE_NO_DESTINATION',
+      message: `${routeLabel(vs, http)}: no destination with a weight above 0; route skipped (gRPC refuses a route whose weights sum to 0)`,
+    });
+    return undefined;
   } else {
     action.weighted_clusters = {
       clusters: live.map((x) => ({
@@ -555,26 +666,37 @@ function translateRoute(
       })),
     };
   }
-  if (live.some((x) => destinationHash(ctx, proxy, x.d, x.host) !== undefined)) {
+  if (target.client === 'sidecar' && hashes.some((h) => h !== undefined)) {
     // Istio also sets hash_policy from the destination's DestinationRule consistentHash; omitted: not
     // implemented by the Skiff proxy.
-    report(problems, {
+    target.problem({
       severity: 'warning',
       code: 'SKIFF_GEN_HASH_POLICY',
       message: `${vsLabel(vs.resource)}: http[${index}]: the destination's DestinationRule consistentHash is not applied: the route's hash_policy is not implemented by the Skiff proxy`,
     });
   }
-  const retry = retryPolicy(http.retries, consistentHash, (field) =>
-    report(problems, {
+  // A consistent hash on the only destination drops retries' previous_hosts predicate: any consistentHash, with
+  // or without a hash key (applyHTTPRouteDestination: `hash != nil`).
+  const consistentHash = destinations.length === 1 && hashes[0] !== undefined;
+  const retry = retryPolicy(http.retries, consistentHash, target.client, (field) =>
+    target.problem({
       severity: 'warning',
       code: 'SKIFF_GEN_VS_FIELD_DROPPED',
       message: `${vsLabel(vs.resource)}: http[${index}].${field}: retry priorities are not implemented by the Skiff proxy; ignored`,
     }),
   );
   if (retry) action.retry_policy = retry;
+  if (target.client === 'proxyless') {
+    // processDestination / processWeightedDestination: each destination's hash policy.
+    const policies = hashes.flatMap((h) => consistentHashToHashPolicy(h) ?? []);
+    if (policies.length > 0) action.hash_policy = policies;
+    // setTimeout for a proxyless node: the timeout (0s: none) as max_stream_duration, which is what gRPC reads.
+    action.max_stream_duration = { max_stream_duration: timeout };
+  }
+  // Istio also sets max_grpc_timeout (= timeout) for sidecars; omitted: not implemented by the Skiff proxy.
   const out: JsonObject = {
     ...(name !== '' ? { name } : {}),
-    match: translateRouteMatch(match),
+    match: translateRouteMatch(match, target.client),
     route: action,
     metadata: configMetadata(vs.resource),
   };
@@ -588,58 +710,94 @@ function translateRoute(
   return out;
 }
 
-/** HashForHTTPDestination: the consistent hash of the destination's DestinationRule (subset, port-level, top). */
-function destinationHash(
-  ctx: GenerationContext,
-  proxy: ProxyNode,
-  dst: HTTPRouteDestination,
-  host: string,
-): unknown {
-  const service = ctx.service(host, proxy.namespace);
-  if (!service) return undefined;
-  const rule = ctx.destinationRule(service, proxy.namespace)?.spec;
-  if (!rule) return undefined;
-  const portNumber = dst.destination.port?.number;
-  const byPort = (
-    pls: readonly { port?: { number?: number }; loadBalancer?: { consistentHash?: unknown } }[] | undefined,
-  ) =>
-    portNumber === undefined
-      ? undefined
-      : pls?.find((s) => s.port?.number === portNumber)?.loadBalancer?.consistentHash;
-  let hash: unknown = rule.trafficPolicy?.loadBalancer?.consistentHash;
-  const pls = byPort(rule.trafficPolicy?.portLevelSettings);
-  const subset = rule.subsets?.find((s) => s.name === (dst.destination.subset ?? ''));
-  const subsetHash = subset?.trafficPolicy?.loadBalancer?.consistentHash;
-  const subsetPls = byPort(subset?.trafficPolicy?.portLevelSettings);
-  if (subsetPls !== undefined) hash = subsetPls;
-  else if (subsetHash !== undefined) hash = subsetHash;
-  else if (pls !== undefined) hash = pls;
-  return hash;
-}
+type ConsistentHash = NonNullable<NonNullable<TrafficPolicy['loadBalancer']>['consistentHash']>;
 
-/** hashForService: the service DestinationRule's consistent hash for one port. */
-function serviceConsistentHash(
+/** hashForService: the service DestinationRule's consistent hash, a port-level one first. */
+function hashForService(
   ctx: GenerationContext,
   proxy: ProxyNode,
   service: ServiceModel,
   port: number,
-): unknown {
-  const rule = ctx.destinationRule(service, proxy.namespace)?.spec;
-  if (!rule) return undefined;
-  const pls = rule.trafficPolicy?.portLevelSettings?.find((s) => s.port?.number === port);
-  return pls?.loadBalancer?.consistentHash ?? rule.trafficPolicy?.loadBalancer?.consistentHash;
+): ConsistentHash | undefined {
+  const policy = ctx.destinationRule(service, proxy.namespace)?.spec.trafficPolicy;
+  const portLevel = policy?.portLevelSettings?.find((p) => p?.port?.number === port);
+  return portLevel?.loadBalancer?.consistentHash ?? policy?.loadBalancer?.consistentHash ?? undefined;
 }
 
-/** TranslateRouteMatch (sidecar semantics: a uri prefix stays a prefix). */
-export function translateRouteMatch(match: HTTPMatchRequest | undefined): JsonObject {
+/**
+ * HashForHTTPDestination: the consistent hash of the DestinationRule of `host` (the destination's host, resolved):
+ * subset port-level, subset, port-level, then top-level.
+ */
+function hashForDestination(
+  ctx: GenerationContext,
+  proxy: ProxyNode,
+  host: string,
+  destination: Destination,
+): ConsistentHash | undefined {
+  const service = ctx.service(host, proxy.namespace);
+  if (!service) return undefined;
+  const dr: DestinationRuleSpec | undefined = ctx.destinationRule(service, proxy.namespace)?.spec;
+  if (!dr) return undefined;
+  const port = destination.port?.number;
+  const portHash = (p: TrafficPolicy | undefined) =>
+    port === undefined
+      ? undefined
+      : (p?.portLevelSettings?.find((s) => s?.port?.number === port)?.loadBalancer?.consistentHash ??
+        undefined);
+  const subset = dr.subsets?.find((s) => s.name === (destination.subset ?? ''));
+  return (
+    portHash(subset?.trafficPolicy) ??
+    subset?.trafficPolicy?.loadBalancer?.consistentHash ??
+    portHash(dr.trafficPolicy) ??
+    dr.trafficPolicy?.loadBalancer?.consistentHash ??
+    undefined
+  );
+}
+
+/** ConsistentHashToHashPolicy (gRPC hashes on headers only; it ignores the other kinds). */
+function consistentHashToHashPolicy(hash: ConsistentHash | undefined): JsonObject | undefined {
+  if (!hash) return undefined;
+  if (hash.httpHeaderName !== undefined) return { header: { header_name: hash.httpHeaderName } };
+  if (hash.httpCookie) {
+    const c = hash.httpCookie;
+    return {
+      cookie: {
+        name: c.name,
+        ...(c.ttl !== undefined ? { ttl: protoDuration(c.ttl) ?? '0s' } : {}),
+        ...(c.path ? { path: c.path } : {}),
+        ...(c.attributes && c.attributes.length > 0
+          ? {
+              attributes: c.attributes.map((a) => ({ name: a.name, ...(a.value ? { value: a.value } : {}) })),
+            }
+          : {}),
+      },
+    };
+  }
+  if (hash.useSourceIp !== undefined) return { connection_properties: { source_ip: hash.useSourceIp } };
+  if (hash.httpQueryParameterName !== undefined)
+    return { query_parameter: { name: hash.httpQueryParameterName } };
+  return undefined;
+}
+
+/**
+ * TranslateRouteMatch (a uri prefix stays a prefix: no gateway semantics). Query parameters are sorted by name
+ * (Istio ranges over a Go map: no order).
+ */
+export function translateRouteMatch(
+  match: HTTPMatchRequest | undefined,
+  client: RouteClient = 'sidecar',
+): JsonObject {
   const out: JsonObject = { prefix: '/' };
   if (!match) return out;
   const headers: JsonObject[] = [];
   for (const [name, sm] of Object.entries(match.headers ?? {})) headers.push(headerMatcher(name, sm));
   for (const [name, sm] of Object.entries(match.withoutHeaders ?? {})) {
-    // Istio also sets treat_missing_header_as_empty unless this is a presence match; omitted: not implemented by
-    // the Skiff proxy, whose header matcher already treats a missing header as not matching before inverting.
-    headers.push({ ...headerMatcher(name, sm), invert_match: true });
+    const h: JsonObject = { ...headerMatcher(name, sm), invert_match: true };
+    // treat_missing_header_as_empty, unless a presence match (they conflict). Istio sets it for sidecars too;
+    // omitted there: not implemented by the Skiff proxy, whose header matcher already treats a missing header as
+    // not matching before inverting.
+    if (client === 'proxyless' && !isPresentMatch(sm)) h.treat_missing_header_as_empty = true;
+    headers.push(h);
   }
   headers.sort((a, b) => (String(a.name) < String(b.name) ? -1 : String(a.name) > String(b.name) ? 1 : 0));
   if (match.uri) {
@@ -739,6 +897,7 @@ function httpProxyRoute(
   problems: GenerationProblem[] | undefined,
 ): JsonObject {
   const services = visibleServices(ctx, proxy);
+  const target = sidecarTarget(problems);
   interface Wrapper {
     port: number;
     routes: JsonObject[];
@@ -757,7 +916,7 @@ function httpProxyRoute(
       if (!isHttpOrSniffed(port)) continue;
       knownFqdn.add(service.hostname).add(domainName(service.hostname, port.port));
       const vs = virtualServiceFor(ctx, service.hostname);
-      const routes = vs ? httpRoutesForVirtualService(ctx, proxy, vs, port.port, problems) : [];
+      const routes = vs ? httpRoutesForVirtualService(ctx, proxy, vs, port.port, target) : [];
       if (vs && routes.length > 0) {
         withVs.push({ port: port.port, routes, service });
         // The VirtualService's hosts outside the registry get their own virtual host on that port.
@@ -774,33 +933,19 @@ function httpProxyRoute(
           withVs.push({ port: port.port, routes, vsHost: h });
         }
       } else
-        plain.push({ port: port.port, routes: [defaultRoute(ctx, proxy, service, port, problems)], service });
+        plain.push({ port: port.port, routes: [defaultRoute(ctx, proxy, service, port, target)], service });
     }
   }
   wrappers.push(...withVs, ...plain);
 
-  const names = new Set<string>();
-  const used = new Set<string>();
+  const build = virtualHostBuilder('sidecar', proxy.dnsDomain, knownFqdn);
   const vhosts: JsonObject[] = [];
   for (const w of wrappers) {
-    const host = w.service ? w.service.hostname : (w.vsHost ?? '');
-    const name = domainName(host, w.port);
-    if (names.has(name)) continue;
-    names.add(name);
-    let domains: string[];
-    let alt: string[] = [];
-    if (w.service) ({ domains, alt } = virtualHostDomains(w.service, w.port, proxy.dnsDomain));
-    // A VirtualService host outside the registry: the host alone (SidecarIgnorePort).
-    else domains = [host];
-    domains = domains.filter((d) => {
-      const lower = d.toLowerCase();
-      if (used.has(lower) || (alt.includes(d) && knownFqdn.has(d))) return false;
-      used.add(lower);
-      return true;
-    });
-    if (w.port !== 80) domains = domains.filter((d) => d.includes(':'));
-    if (domains.length === 0) continue;
-    vhosts.push({ name, domains, routes: w.routes, include_request_attempt_count: true });
+    const vh = build(w.service ? w.service.hostname : (w.vsHost ?? ''), w.port, w.routes, w.service);
+    if (!vh) continue;
+    // mergeAllVirtualHosts: off port 80, only the `host:port` domains.
+    if (w.port !== 80) vh.domains = (vh.domains as string[]).filter((d) => d.includes(':'));
+    if ((vh.domains as string[]).length > 0) vhosts.push(vh);
   }
   vhosts.sort((a, b) => (String(a.name) < String(b.name) ? -1 : String(a.name) > String(b.name) ? 1 : 0));
   vhosts.push(catchAllVirtualHost(ctx));
@@ -841,13 +986,72 @@ function catchAllVirtualHost(ctx: GenerationContext): JsonObject {
   };
 }
 
+/** Who a route table is for: Istio asks node.IsProxylessGrpc() (SidecarIgnorePort, setTimeout). */
+export type RouteClient = 'sidecar' | 'proxyless';
+
+/** What a service's virtual host domains are made of. */
+export type DomainSource = Pick<ServiceModel, 'hostname' | 'addresses' | 'resolution' | 'kind' | 'headless'>;
+
+/**
+ * BuildSidecarOutboundVirtualHosts' buildVirtualHost, for one route table: the virtual host `host:port` of a
+ * service (its generateVirtualHostDomains) or of a VirtualService host outside the registry, keeping only the
+ * domains no earlier virtual host of the table took (dedupeDomains). Undefined when the name was built already
+ * (Istio counts pilot_vservice_dup_domain and drops it) or no domain is left. `knownFqdn`: the tables' service
+ * hosts, with and without `:port`.
+ */
+export function virtualHostBuilder(
+  client: RouteClient,
+  proxyDomain: string,
+  knownFqdn: ReadonlySet<string>,
+): (hostname: string, port: number, routes: JsonObject[], service?: DomainSource) => JsonObject | undefined {
+  const names = new Set<string>();
+  const used = new Set<string>();
+  return (hostname, port, routes, service) => {
+    const name = domainName(hostname, port);
+    if (names.has(name)) return undefined;
+    names.add(name);
+    const { domains, alt } = service
+      ? virtualHostDomains(service, port, proxyDomain)
+      : // A VirtualService host outside the registry: sidecars match Host without its port (SidecarIgnorePort),
+        // proxyless clients with it.
+        {
+          domains: client === 'proxyless' ? [ipv6Compliant(hostname), name] : [ipv6Compliant(hostname)],
+          alt: [],
+        };
+    const kept = dedupeDomains(domains, used, alt, knownFqdn);
+    if (kept.length === 0) return undefined;
+    // include_request_attempt_count as Istio sets it (gRPC ignores it).
+    return { name, domains: kept, routes, include_request_attempt_count: true };
+  };
+}
+
+/**
+ * dedupeDomains: the domains not `used` yet (case-insensitive), and not an expanded short name that is another
+ * service's FQDN (`alt` ∩ `knownFqdn`); adds those kept to `used`.
+ */
+export function dedupeDomains(
+  domains: readonly string[],
+  used: Set<string>,
+  alt: readonly string[],
+  knownFqdn: ReadonlySet<string>,
+): string[] {
+  const out: string[] = [];
+  for (const d of domains) {
+    const lower = d.toLowerCase();
+    if (used.has(lower) || (alt.includes(d) && knownFqdn.has(d))) continue;
+    out.push(d);
+    used.add(lower);
+  }
+  return out;
+}
+
 /**
  * generateVirtualHostDomains: the Host values that name a service from this proxy, with `:port` variants when
- * `port` is given (the http_proxy route; sidecar `host:port` routes use `["*"]`). `alt` are the expanded short
- * forms (dropped when they equal another service's FQDN).
+ * `port` is given (the http_proxy route and proxyless tables; sidecar `host:port` routes use `["*"]`). `alt` are
+ * the expanded short forms (dropped when they equal another service's FQDN).
  */
 export function virtualHostDomains(
-  service: Pick<ServiceModel, 'hostname' | 'addresses' | 'resolution' | 'kind' | 'headless'>,
+  service: DomainSource,
   port: number | undefined,
   proxyDomain: string,
 ): { domains: string[]; alt: string[] } {
@@ -859,12 +1063,23 @@ export function virtualHostDomains(
   if (service.kind === 'Service' && service.headless) {
     for (const d of [...domains]) domains.push(`*.${d}`);
   }
-  for (const a of service.addresses) if (a !== '' && a !== '0.0.0.0') appendDomainPort(domains, a, port);
+  for (const a of serviceAddresses(service)) if (a !== '0.0.0.0') appendDomainPort(domains, a, port);
   return { domains, alt: altHosts };
 }
 
-function ipv6Compliant(host: string): string {
-  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+/**
+ * A service's virtual IPs for the proxy: Istio's GetAllAddressesForProxy for an IPv4-only proxy (Skiff's proxies
+ * are), which keeps the cluster IPs of the proxy's family. Istio keeps a ServiceEntry's address unfiltered (one
+ * service per address, a CIDR too); here IPv6 and CIDR ServiceEntry addresses are left out as well: no IPv4
+ * client dials them, and a CIDR is no Host value.
+ */
+export function serviceAddresses(svc: Pick<ServiceModel, 'addresses'>): string[] {
+  return svc.addresses.filter((a) => isIpv4(a));
+}
+
+/** util.IPv6Compliant: an IPv6 address in brackets, as it stands in a Host header. */
+export function ipv6Compliant(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 function appendDomainPort(out: string[], domain: string, port: number | undefined): void {
@@ -879,7 +1094,7 @@ export function generateAltVirtualHosts(
   proxyDomain: string,
 ): string[] {
   const out: string[] = [];
-  if (!isIp(hostname)) out.push(`${hostname}.`);
+  if (!isIpAddress(hostname)) out.push(`${hostname}.`);
   if (port !== undefined) out.push(domainName(`${hostname}.`, port));
   if (proxyDomain.includes('.svc.')) {
     const svcSuffix = proxyDomain.slice(proxyDomain.indexOf('.svc.'));
@@ -923,8 +1138,4 @@ function uniqueAndSharedDnsDomain(fqdn: string, proxyDomain: string): { unique: 
   }
   if (sharedRev.length === 0) return { unique: fqdn.split('.'), shared: [] };
   return { unique: a.slice(sharedRev.length).reverse(), shared: sharedRev.reverse() };
-}
-
-function isIp(host: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || host.includes(':');
 }

@@ -17,13 +17,13 @@ import { buildLoadAssignment } from '../../../src/xds/generate/endpoints.js';
 import {
   commonTlsContext,
   filterVirtualHostsForHostname,
-  GRPC_TYPE_URL,
   type GrpcProblem,
   generateGrpc,
   listenerNameFilter,
   SERVER_LISTENER_NAME_PREFIX,
   tryFindFqdn,
 } from '../../../src/xds/generate/grpc.js';
+import { TYPE_URL as GRPC_TYPE_URL } from '../../../src/xds/generate/names.js';
 import type { ProxyNode } from '../../../src/xds/generate/proxy.js';
 import { contextFrom, sidecarNode } from './fixtures.js';
 
@@ -1030,7 +1030,9 @@ spec:
                 },
               },
             ],
-            host_selection_retry_max_attempts: 5,
+            // An int64: a string in proto3 JSON, as Go's protojson writes it (was the number 5 here, a string in
+            // sidecar routes; one retryPolicy now writes both).
+            host_selection_retry_max_attempts: '5',
           },
           max_grpc_timeout: '0s',
         },
@@ -1097,7 +1099,7 @@ spec:
                 },
               },
             ],
-            host_selection_retry_max_attempts: 5,
+            host_selection_retry_max_attempts: '5',
             retriable_status_codes: [503],
             per_try_timeout: '0.100s',
           },
@@ -1129,7 +1131,7 @@ spec:
                 },
               },
             ],
-            host_selection_retry_max_attempts: 5,
+            host_selection_retry_max_attempts: '5',
           },
           max_stream_duration: { max_stream_duration: '0s' },
         },
@@ -1233,6 +1235,54 @@ spec:
     assert.deepEqual((route?.route as JsonObject | undefined)?.hash_policy, [
       { header: { header_name: 'x-user' } },
     ]);
+  });
+
+  it('the oldest VirtualService for a host wins, whatever the read order (config.go sortConfigByCreationTime)', () => {
+    // Was: read order (the newer one, read first, won); now the order sidecars use (routes.ts meshVirtualServices).
+    const timed = (name: string, created: string, subset: string) => `apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: ${name}, namespace: default, creationTimestamp: "${created}"}
+spec:
+  hosts: [echo]
+  http:
+  - route: [{destination: {host: echo, subset: ${subset}}}]
+`;
+    const ctx = ctxWith(
+      `${timed('newer', '2022-01-01T00:00:00Z', 'v2')}---\n${timed('older', '2020-01-01T00:00:00Z', 'v1')}`,
+    );
+    const [rc] = generate(ctx, client(), 'route', [`outbound|7070||${ECHO}`]).resources;
+    const vhosts = (rc?.virtual_hosts ?? []) as JsonObject[];
+    assert.deepEqual(
+      vhosts.map((vh) => [
+        vh.name,
+        ((vh.routes as JsonObject[])[0]?.route as JsonObject | undefined)?.cluster,
+      ]),
+      [[`${ECHO}:7070`, `outbound|7070|v1|${ECHO}`]],
+    );
+  });
+
+  it('a consistentHash without a hash key drops previous_hosts from the retries (applyHTTPRouteDestination: hash != nil)', () => {
+    // Was: kept, as grpc.ts asked whether a hash policy came of it (none does without a key); sidecar routes
+    // asked whether the destination has a consistentHash, as Istio.
+    const dr = `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: echo, namespace: default}
+spec:
+  host: echo
+  trafficPolicy: {loadBalancer: {consistentHash: {ringHash: {minimumRingSize: 1024}}}}
+`;
+    const one = vs('one', '  hosts: [echo]\n  http:\n  - route: [{destination: {host: echo}}]', 'default');
+    const [rc] = generate(ctxWith(`${dr}---\n${one}`), client(), 'route', [
+      `outbound|7070||${ECHO}`,
+    ]).resources;
+    const [vh] = (rc?.virtual_hosts ?? []) as JsonObject[];
+    const action = ((vh?.routes ?? []) as JsonObject[])[0]?.route as JsonObject | undefined;
+    assert.deepEqual(action?.retry_policy, {
+      retry_on: 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes',
+      num_retries: 2,
+      host_selection_retry_max_attempts: '5',
+    });
+    assert.equal(action?.hash_policy, undefined);
   });
 });
 

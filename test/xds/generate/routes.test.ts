@@ -14,6 +14,7 @@ import {
   retryPolicy,
   routeNames,
   translateRouteMatch,
+  virtualHostBuilder,
   virtualHostDomains,
 } from '../../../src/xds/generate/routes.js';
 import type { GenerationProblem } from '../../../src/xds/generate/types.js';
@@ -437,6 +438,28 @@ describe('VirtualService routes in a host:port table', () => {
     });
   }
 
+  it('an unsupported rule without matches still ends the table (BuildHTTPRoutesForVirtualService catchall)', () => {
+    // Was: the next rule applied. Istio stops after a rule without matches, whatever came of it (as proxyless
+    // routes did): here no route is left, so the service keeps its default route.
+    const problems: GenerationProblem[] = [];
+    const rc = route(
+      withVs({
+        http: [
+          { redirect: { uri: '/x' } },
+          { route: [{ destination: { host: 'reviews', subset: 'never' } }] },
+        ],
+      }),
+      ROUTE,
+      node(),
+      problems,
+    );
+    assert.deepEqual(routesOf(rc).map(clusterOf), ['outbound|9080||reviews.default.svc.cluster.local']);
+    assert.deepEqual(
+      problems.map((p) => p.code),
+      ['SKIFF_GEN_VS_UNSUPPORTED'],
+    );
+  });
+
   it('weights with a single non-zero destination route to it (Istio: weighted_clusters with one entry)', () => {
     const rc = route(
       withVs({
@@ -667,6 +690,30 @@ describe('translateRouteMatch (route.go TranslateRouteMatch; route_test.go TestB
   for (const [label, match, expected] of cases) {
     it(label, () => assert.deepEqual(translateRouteMatch(match as never), expected));
   }
+  it('proxyless: treat_missing_header_as_empty on withoutHeaders value matches; query parameters sorted too', () => {
+    // Query parameters were in YAML order in grpc.ts (Istio: Go map order, none); one translateRouteMatch sorts.
+    const match = {
+      withoutHeaders: { 'x-r': { exact: 'no' }, 'x-q': {} },
+      queryParams: { q: { exact: '1' }, p: {} },
+    };
+    assert.deepEqual(translateRouteMatch(match as never, 'proxyless'), {
+      prefix: '/',
+      case_sensitive: true,
+      headers: [
+        { name: 'x-q', present_match: true, invert_match: true },
+        {
+          name: 'x-r',
+          string_match: { exact: 'no' },
+          invert_match: true,
+          treat_missing_header_as_empty: true,
+        },
+      ],
+      query_parameters: [
+        { name: 'p', present_match: true },
+        { name: 'q', string_match: { exact: '1' } },
+      ],
+    });
+  });
 });
 
 describe('retryPolicy (retry.go ConvertPolicy; retry_test.go TestRetry)', () => {
@@ -847,10 +894,82 @@ describe('virtualHostDomains (httproute_test.go TestGenerateVirtualHostDomains)'
         '10.0.0.1',
       ],
     ],
+    [
+      // Was: every address (routes.ts), IPv4 only (grpc.ts); GetAllAddressesForProxy keeps an IPv4-only proxy's
+      // family, and a CIDR is no address a Host header names.
+      'addresses: IPv4 only (an IPv4-only proxy), no CIDR',
+      service('a.example.com', { addresses: ['10.0.0.1', 'fd00::1', '240.0.0.0/16'] }),
+      80,
+      'example.com',
+      [
+        'a.example.com',
+        'a.example.com:80',
+        'a.example.com.',
+        'a.example.com.:80',
+        'a',
+        'a:80',
+        '10.0.0.1',
+        '10.0.0.1:80',
+      ],
+    ],
+    [
+      // Was (grpc.ts): no short names when the domain starts with `.svc.`; Istio's removeSvcNamespace keeps it whole.
+      'proxy domain starting with .svc.',
+      service('echo.default.svc.cluster.local'),
+      undefined,
+      '.svc.cluster.local',
+      [
+        'echo.default.svc.cluster.local',
+        'echo.default.svc.cluster.local.',
+        'echo.default',
+        'echo.default.svc',
+      ],
+    ],
   ];
   for (const [label, s, port, domain, expected] of cases) {
     it(label, () => assert.deepEqual(virtualHostDomains(s, port, domain).domains, expected));
   }
+});
+
+describe('virtualHostBuilder (httproute.go BuildSidecarOutboundVirtualHosts buildVirtualHost)', () => {
+  const web = {
+    hostname: 'web.default.svc.cluster.local',
+    addresses: [] as string[],
+    resolution: 'STATIC' as const,
+    kind: 'Service' as const,
+    headless: false,
+  };
+  it('a VirtualService host outside the registry: sidecars without the port (SidecarIgnorePort), IPv6 bracketed', () => {
+    assert.deepEqual(
+      virtualHostBuilder('sidecar', 'default.svc.cluster.local', new Set())('2001:db8::5', 80, []),
+      {
+        name: '[2001:db8::5]:80',
+        domains: ['[2001:db8::5]'],
+        routes: [],
+        include_request_attempt_count: true,
+      },
+    );
+    assert.deepEqual(
+      virtualHostBuilder('proxyless', 'default.svc.cluster.local', new Set())('2001:db8::5', 80, [])?.domains,
+      ['[2001:db8::5]', '[2001:db8::5]:80'],
+    );
+  });
+  it('a name built twice is dropped; domains taken by an earlier virtual host are left out', () => {
+    const build = virtualHostBuilder('sidecar', 'default.svc.cluster.local', new Set());
+    assert.equal(build('web', 80, [])?.name, 'web:80');
+    assert.equal(build('web', 80, []), undefined);
+    assert.deepEqual(build(web.hostname, 80, [], web)?.domains, [
+      'web.default.svc.cluster.local',
+      'web.default.svc.cluster.local:80',
+      'web.default.svc.cluster.local.',
+      'web.default.svc.cluster.local.:80',
+      'web:80',
+      'web.default.svc',
+      'web.default.svc:80',
+      'web.default',
+      'web.default:80',
+    ]);
+  });
 });
 
 describe('http_proxy: every HTTP service by Host (httproute.go, listener port 0)', () => {
