@@ -6,6 +6,7 @@
 // Istio: pilot/pkg/model/push_context.go (destinationRule, GetNamespaceMutualTLSMode, ServiceTargets).
 
 import type { DestinationRuleSpec } from '../../config/kinds/destination-rule.js';
+import { isIpAddress } from '../../config/kinds/istio-common.js';
 import type { Resource } from '../../config/resource.js';
 import { DOMAIN_SUFFIX, selects } from '../../model/build.js';
 import type {
@@ -85,7 +86,7 @@ export class GenerationContext {
 
   /** Istio's ResolveShortnameToFQDN: a name without a dot is a Kubernetes service of `namespace`. */
   resolveHost(host: string, namespace: string): string {
-    if (host === '*' || host.includes('.')) return host;
+    if (host === '*' || host.includes('.') || isIpAddress(host)) return host;
     return `${host}.${namespace}.svc.${DOMAIN_SUFFIX}`;
   }
 
