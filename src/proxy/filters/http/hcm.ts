@@ -42,6 +42,7 @@ import {
   type WorkloadMetadata,
 } from '../../telemetry/index.js';
 import type { Cluster, ClusterManager, Endpoint } from '../../upstream/cluster.js';
+import { pickCluster } from '../../upstream/weighted-clusters.js';
 import type { DownstreamFacts, NetworkFilter } from '../network-filter.js';
 import { type BodySink, type BodySource, readableSource, writableSink } from './body.js';
 import { BodyDecoder, fieldLines } from './h1-codec.js';
@@ -130,8 +131,9 @@ function startsWithPreface(bytes: Buffer): boolean {
   );
 }
 
-/** The key of the destination-service resolver for requests no route matched. */
+/** The keys of the destination-service resolvers for requests no route matched, or whose cluster is missing. */
 const NO_ROUTE = {};
+const NO_CLUSTER = {};
 
 /** One request on its way through the router, and what Istio's metrics record of it at its end. */
 interface Stream {
@@ -288,8 +290,14 @@ export class HttpConnectionManager implements NetworkFilter {
   private readonly index: VirtualHostIndex<RouteActionConfig>;
   private readonly stats: HcmStats;
   private readonly pools = new UpstreamPools();
-  /** Destination-service resolvers by route entry (config objects, stable for the filter's life). */
-  private readonly services = new WeakMap<object, (host: string | undefined) => ServiceRef>();
+  /**
+   * Destination-service resolvers by route entry and cluster config (objects stable for the filter's life; a
+   * route with weighted clusters has one per cluster).
+   */
+  private readonly services = new WeakMap<
+    object,
+    WeakMap<object, (host: string | undefined) => ServiceRef>
+  >();
   /** Istio's filters: set when the chain has istio.stats or istio.metadata_exchange. */
   private readonly telemetry: ProxyTelemetry | undefined;
   /** The connection manager's access logs (a line per stream). */
@@ -733,9 +741,11 @@ export class HttpConnectionManager implements NetworkFilter {
     // matches an empty path, as for any upgrade the route does not allow (Envoy without CONNECT support).
     const connect = req.method === 'CONNECT';
     const route = this.route(req, connect ? '' : undefined);
+    // The route's cluster, or one of its weighted clusters picked for this request (retries stay on it).
+    const clusterName = route ? pickCluster(route.action) : '';
     if (st.log && route) {
       st.log.routeName = route.name || undefined;
-      st.log.cluster = route.action.cluster;
+      st.log.cluster = clusterName;
     }
     if (!route) {
       s.noRoute.inc();
@@ -749,7 +759,7 @@ export class HttpConnectionManager implements NetworkFilter {
       this.localReply(st, 403, '', '-');
       return;
     }
-    const cluster = this.clusters.get(route.action.cluster);
+    const cluster = this.clusters.get(clusterName);
     if (this.telemetry) st.service = this.serviceOf(route, cluster, this.telemetry);
     if (!cluster) {
       s.noCluster.inc();
@@ -786,10 +796,15 @@ export class HttpConnectionManager implements NetworkFilter {
     t: ProxyTelemetry,
   ): (host: string | undefined) => ServiceRef {
     const key = route ?? NO_ROUTE;
-    let r = this.services.get(key);
+    let byCluster = this.services.get(key);
+    if (byCluster === undefined) {
+      byCluster = new WeakMap();
+      this.services.set(key, byCluster);
+    }
+    let r = byCluster.get(cluster?.config ?? NO_CLUSTER);
     if (r === undefined) {
       r = t.resolver(route?.name, cluster?.config);
-      this.services.set(key, r);
+      byCluster.set(cluster?.config ?? NO_CLUSTER, r);
     }
     return r;
   }
@@ -1341,7 +1356,7 @@ export class HttpConnectionManager implements NetworkFilter {
       this.refuseUpgrade(socket, 403, '-');
       return;
     }
-    const cluster = this.clusters.get(action.cluster);
+    const cluster = this.clusters.get(pickCluster(action));
     if (!cluster) {
       s.noCluster.inc();
       this.refuseUpgrade(socket, 503, 'NC');
