@@ -59,7 +59,7 @@ export const ROUTE_SUPPORT: SupportTable = {
     query_parameters: 'Query parameter matchers, all must hold.',
   },
   'envoy.config.route.v3.HeaderMatcher': {
-    name: 'Header name.',
+    name: 'Header name; the pseudo-headers `:method`, `:path` (with the query), `:authority` (also as `host`) and `:scheme` (an absolute-form target’s, an HTTP/2 request’s own, else https with TLS) are there over HTTP/1.1 too, as in Envoy’s header map.',
     string_match: 'How the value matches.',
     exact_match: 'Deprecated form of string_match.exact.',
     prefix_match: 'Deprecated form of string_match.prefix.',

@@ -74,6 +74,13 @@ const HOP_BY_HOP = new Set([
   'host',
 ]);
 
+/**
+ * The request headers read from the request itself (HTTP/1.1's request line and Host, HTTP/2's pseudo-headers)
+ * rather than from its header fields: `host` among them, since Envoy's header map files it under `:authority`
+ * (its static lookup table), so a matcher on either name sees the authority.
+ */
+const PSEUDO_HEADERS: ReadonlySet<string> = new Set([':method', ':path', ':authority', ':scheme', 'host']);
+
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
 type DownstreamRequest = H1Request | http2.Http2ServerRequest;
@@ -606,14 +613,48 @@ export class HttpConnectionManager implements NetworkFilter {
     return (h[':authority'] as string | undefined) ?? h.host ?? '';
   }
 
-  /** The route of a request; `path` replaces its target (a CONNECT has none: ''). */
+  /**
+   * One of PSEUDO_HEADERS as Envoy's header map has it, whatever the codec (HTTP/1.1 too: Envoy's codec fills the
+   * map HTTP/2-style): `:method`; `:path` (`path`, the path routing sees, '' for a CONNECT, which has none);
+   * `:authority`, also as `host`; `:scheme` — an absolute-form target's, an HTTP/2 request's own, else the
+   * connection's (https with TLS).
+   */
+  private pseudoHeader(
+    req: DownstreamRequest,
+    name: string,
+    conn: ConnectionState | undefined,
+    path: string | undefined = req.url,
+  ): string | undefined {
+    switch (name) {
+      case ':method':
+        return req.method;
+      case ':path':
+        return path || undefined;
+      case ':authority':
+      case 'host':
+        return this.authority(req) || undefined;
+      case ':scheme': {
+        const scheme = req instanceof H1Request ? req.scheme : req.headers[':scheme'];
+        if (typeof scheme === 'string') return scheme;
+        return conn?.facts.tls ? 'https' : 'http';
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * The route of a request; `path` replaces its target (a CONNECT has none: ''). Header matchers see the request
+   * as Envoy's do, pseudo-headers included, over HTTP/1.1 as over HTTP/2; repeated headers joined with `,`.
+   */
   private route(
     req: DownstreamRequest,
+    conn: ConnectionState | undefined,
     path: string = req.url ?? '/',
   ): { name: string; action: RouteActionConfig } | undefined {
     const vhost = this.index.find(this.authority(req));
     if (!vhost) return undefined;
     const header = (name: string) => {
+      if (PSEUDO_HEADERS.has(name)) return this.pseudoHeader(req, name, conn, path);
       const v = req.headers[name];
       return Array.isArray(v) ? v.join(',') : v;
     };
@@ -740,7 +781,7 @@ export class HttpConnectionManager implements NetworkFilter {
     // An HTTP/2 CONNECT (HTTP/1.1 ones come as upgrades): no path, so no route (404 NR), or 403 where a route
     // matches an empty path, as for any upgrade the route does not allow (Envoy without CONNECT support).
     const connect = req.method === 'CONNECT';
-    const route = this.route(req, connect ? '' : undefined);
+    const route = this.route(req, st.conn, connect ? '' : undefined);
     // The route's cluster, or one of its weighted clusters picked for this request (retries stay on it).
     const clusterName = route ? pickCluster(route.action) : '';
     if (st.log && route) {
@@ -967,18 +1008,7 @@ export class HttpConnectionManager implements NetworkFilter {
     ctx.durationMs = Math.trunc(performance.now() - st.start);
     ctx.protocol = st.h2 ? 'HTTP/2' : req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
     ctx.requestHeader = (name) => {
-      switch (name) {
-        case ':method':
-          return req.method;
-        case ':path':
-          return req.url;
-        case ':authority':
-          return this.authority(req) || undefined;
-        case ':scheme':
-          // An absolute-form target's scheme is the request's :scheme (Envoy's codec sets it).
-          if (req instanceof H1Request && req.scheme !== undefined) return req.scheme;
-          return st.conn?.facts.tls ? 'https' : 'http';
-      }
+      if (PSEUDO_HEADERS.has(name)) return this.pseudoHeader(req, name, st.conn);
       const value = firstValue(log.requestHeaders?.[name] ?? req.headers[name]);
       // Envoy gives every request an x-request-id before routing; one that never went upstream shows it too.
       if (value !== undefined || name !== 'x-request-id') return value;
@@ -1345,7 +1375,7 @@ export class HttpConnectionManager implements NetworkFilter {
     }
     const connect = req.upgrade === 'CONNECT';
     const type = connect ? 'connect' : String(req.upgrade).toLowerCase();
-    const action = this.route(req, connect ? '' : undefined)?.action;
+    const action = this.route(req, stateOf(socket), connect ? '' : undefined)?.action;
     if (!action) {
       s.noRoute.inc();
       this.refuseUpgrade(socket, 404, 'NR');
