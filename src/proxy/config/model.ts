@@ -241,11 +241,21 @@ export interface HttpConnectionManagerConfig {
    */
   useRemoteAddress: boolean;
   upgrades: string[];
+  /** server_name: the `server` response header's value (absent: Envoy's default `envoy`). */
+  serverName?: string;
+  /** server_header_transformation (absent: OVERWRITE, Envoy's default). */
+  serverHeaderTransformation?: ServerHeaderTransformation;
   istioStats: IstioStatsConfig | undefined;
   peerMetadata: PeerMetadataConfig | undefined;
   /** A line per stream, when it ends. */
   accessLogs?: AccessLogConfig[];
 }
+
+/**
+ * What the connection manager does with a response's `server` header (Envoy's ServerHeaderTransformation):
+ * OVERWRITE sets it to server_name, APPEND_IF_ABSENT only when the response has none, PASS_THROUGH leaves it.
+ */
+export type ServerHeaderTransformation = 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
 
 /** A terminal network filter: the one that takes the connection over. */
 export type NetworkFilterConfig = TcpProxyConfig | HttpConnectionManagerConfig;

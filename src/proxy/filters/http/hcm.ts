@@ -45,9 +45,15 @@ import type { Cluster, ClusterManager, Endpoint } from '../../upstream/cluster.j
 import { pickCluster } from '../../upstream/weighted-clusters.js';
 import type { DownstreamFacts, NetworkFilter } from '../network-filter.js';
 import { type BodySink, type BodySource, readableSource, writableSink } from './body.js';
+import { DEFAULT_SERVER_NAME } from './config.js';
 import { BodyDecoder, fieldLines } from './h1-codec.js';
 import { H1Request, H1Response, H1Server, type H1Timeout } from './h1-server.js';
-import { DEFAULT_HEAD_LIMITS, parseResponseHead } from './http1-head.js';
+import {
+  DEFAULT_HEAD_LIMITS,
+  type HeaderField,
+  parseResponseHead,
+  serializeResponseHead,
+} from './http1-head.js';
 import { closeWhenFinished } from './http2-session.js';
 import { RETRY_BUFFER_LIMIT, ReplayableBody } from './router/replay-body.js';
 import { type AttemptOutcome, RetryState } from './router/retry.js';
@@ -309,6 +315,12 @@ export class HttpConnectionManager implements NetworkFilter {
   private readonly telemetry: ProxyTelemetry | undefined;
   /** The connection manager's access logs (a line per stream). */
   private readonly accessLog: AccessLoggers | undefined;
+  /**
+   * The `server` header this connection manager puts on responses (server_name): on every one (OVERWRITE), on
+   * those without one (APPEND_IF_ABSENT, so every local reply), or undefined with PASS_THROUGH.
+   */
+  private readonly server: string | undefined;
+  private readonly serverOverwrites: boolean;
   /** Outbound: labels and peer of each upstream connection, worked out once. */
   private readonly upstreamLabels = new WeakMap<
     UpstreamConnectionFacts,
@@ -324,6 +336,9 @@ export class HttpConnectionManager implements NetworkFilter {
     accessLogs?: AccessLogWriters,
   ) {
     this.accessLog = accessLogs?.loggers(config.accessLogs);
+    const transformation = config.serverHeaderTransformation ?? 'OVERWRITE';
+    this.server = transformation === 'PASS_THROUGH' ? undefined : (config.serverName ?? DEFAULT_SERVER_NAME);
+    this.serverOverwrites = transformation === 'OVERWRITE';
     this.telemetry = config.istioStats || config.peerMetadata ? telemetry?.() : undefined;
     this.index = new VirtualHostIndex(config.virtualHosts, config.ignorePortInHostMatching === true);
     const p = `http.${config.statPrefix}.`;
@@ -361,6 +376,7 @@ export class HttpConnectionManager implements NetworkFilter {
           // Envoy: `xff_num_trusted_hops == 0 && use_remote_address` (HCM config.cc:381); Skiff has no trusted hops.
           validateScheme: config.useRemoteAddress,
         },
+        server: this.server,
         headersTimeoutMs: config.requestHeadersTimeoutMs,
         streamIdleTimeoutMs: config.streamIdleTimeoutMs,
         idleTimeoutMs: config.idleTimeoutMs,
@@ -590,6 +606,7 @@ export class HttpConnectionManager implements NetworkFilter {
       };
     }
     if (st.attemptCountInResponse) headers['x-envoy-attempt-count'] = String(st.attempts);
+    this.setServer(headers);
     this.countResponse(status);
     st.code = status;
     // ':status' (7) + 3 digits + 32.
@@ -600,6 +617,28 @@ export class HttpConnectionManager implements NetworkFilter {
     }
     res.writeHead(status, headers);
     res.end(body);
+  }
+
+  /** server_header_transformation on a response's headers (Envoy's ActiveStream::encodeHeaders). */
+  private setServer(headers: http.OutgoingHttpHeaders): void {
+    if (this.server !== undefined && (this.serverOverwrites || headers.server === undefined))
+      headers.server = this.server;
+  }
+
+  /**
+   * server_header_transformation on an HTTP/1.1 response head relayed as bytes (an upgrade's answer): the head
+   * as it came, or written again with its `server` field set.
+   */
+  private withServer(
+    buf: Buffer,
+    head: { status: number; reason: string; headers: HeaderField[]; end: number },
+  ): Buffer {
+    const server = this.server;
+    const has = head.headers.some((f) => f[0] === 'server');
+    if (server === undefined || (has && !this.serverOverwrites)) return buf.subarray(0, head.end);
+    const fields = head.headers.filter((f) => f[0] !== 'server');
+    fields.push(['server', server]);
+    return serializeResponseHead(head.status, head.reason, fields);
   }
 
   private resetDownstream(st: Stream): void {
@@ -1288,6 +1327,7 @@ export class HttpConnectionManager implements NetworkFilter {
     }
     if (mx && this.telemetry) this.exchangeOnResponse(st, from, headers, mx, dropPeerHeaders);
     if (st.attemptCountInResponse) headers['x-envoy-attempt-count'] = String(st.attempts);
+    this.setServer(headers);
     this.countResponse(up.status);
     st.code = up.status;
     const log = st.log;
@@ -1418,8 +1458,9 @@ export class HttpConnectionManager implements NetworkFilter {
   /** An upgrade answered by the proxy itself (Envoy's local reply and flag), and the connection closed. */
   private refuseUpgrade(socket: Socket, status: number, flag: string): void {
     this.countResponse(status);
+    const server = this.server === undefined ? '' : `server: ${this.server}\r\n`;
     socket.end(
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-length: 0\r\nx-skiff-response-flags: ${flag}\r\nconnection: close\r\n\r\n`,
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-length: 0\r\nx-skiff-response-flags: ${flag}\r\n${server}connection: close\r\n\r\n`,
     );
   }
 
@@ -1462,15 +1503,17 @@ export class HttpConnectionManager implements NetworkFilter {
         return;
       }
       this.countResponse(r.status);
+      const head = this.withServer(buf, r);
       if (r.status === 101) {
-        socket.write(buf);
+        socket.write(head);
+        if (r.end < buf.length) socket.write(buf.subarray(r.end));
         if (held.length > 0) up.write(held);
         socket.pipe(up);
         up.pipe(socket);
         socket.resume();
         return;
       }
-      socket.write(buf.subarray(0, r.end));
+      socket.write(head);
       decoder = new BodyDecoder(r.body, DEFAULT_HEAD_LIMITS);
       up.on('data', onData);
       const rest = buf.subarray(r.end);
