@@ -127,10 +127,30 @@ export interface PeerMetadataConfig {
   upstreamPropagation: boolean;
 }
 
+/** One entry of a `weighted_clusters`: a cluster and its weight. */
+export interface ClusterWeightConfig {
+  name: string;
+  /** Its share of picks is weight / the sum of the weights (0: never picked). */
+  weight: number;
+}
+
+/**
+ * `weighted_clusters` (a route action's or a tcp_proxy's): one cluster is picked per request (per connection for
+ * a tcp_proxy) at random, in proportion to its weight, as Envoy picks (upstream/weighted-clusters.ts).
+ */
+export interface WeightedClustersConfig {
+  clusters: ClusterWeightConfig[];
+  /** The sum of the weights (above 0). */
+  totalWeight: number;
+}
+
 export interface TcpProxyConfig {
   kind: 'tcp_proxy';
   statPrefix: string;
+  /** The cluster ('' when `weightedClusters` picks one per connection). */
   cluster: string;
+  /** `weighted_clusters`: one cluster picked per connection by weight. */
+  weightedClusters?: WeightedClustersConfig;
   idleTimeoutMs: number;
   istioStats: IstioStatsConfig | undefined;
   /** A line per connection, when it ends. */
@@ -154,7 +174,10 @@ export interface RetryPolicyConfig {
 }
 
 export interface RouteActionConfig {
+  /** The cluster ('' when `weightedClusters` picks one per request). */
   cluster: string;
+  /** `weighted_clusters`: one cluster picked per request by weight; its retries stay on it. */
+  weightedClusters?: WeightedClustersConfig;
   /** Whole-request timeout (0: none). */
   timeoutMs: number;
   /** The route's retry policy, or its virtual host's (a route's replaces the virtual host's whole). */
@@ -218,11 +241,21 @@ export interface HttpConnectionManagerConfig {
    */
   useRemoteAddress: boolean;
   upgrades: string[];
+  /** server_name: the `server` response header's value (absent: Envoy's default `envoy`). */
+  serverName?: string;
+  /** server_header_transformation (absent: OVERWRITE, Envoy's default). */
+  serverHeaderTransformation?: ServerHeaderTransformation;
   istioStats: IstioStatsConfig | undefined;
   peerMetadata: PeerMetadataConfig | undefined;
   /** A line per stream, when it ends. */
   accessLogs?: AccessLogConfig[];
 }
+
+/**
+ * What the connection manager does with a response's `server` header (Envoy's ServerHeaderTransformation):
+ * OVERWRITE sets it to server_name, APPEND_IF_ABSENT only when the response has none, PASS_THROUGH leaves it.
+ */
+export type ServerHeaderTransformation = 'OVERWRITE' | 'APPEND_IF_ABSENT' | 'PASS_THROUGH';
 
 /** A terminal network filter: the one that takes the connection over. */
 export type NetworkFilterConfig = TcpProxyConfig | HttpConnectionManagerConfig;

@@ -815,6 +815,63 @@ ${vhost}
   });
 });
 
+describe('weighted clusters in a static bootstrap: their names are checked like a cluster', () => {
+  const http = (weighted: string, validate = '') =>
+    base(`    filter_chains:
+    - filters:
+      - name: envoy.filters.network.http_connection_manager
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+          stat_prefix: out
+          route_config:${validate}
+            virtual_hosts:
+            - name: v
+              domains: ["*"]
+              routes:
+              - {match: {prefix: /}, route: {weighted_clusters: {clusters: ${weighted}}}}
+          http_filters:
+          - name: envoy.filters.http.router
+            typed_config: {"@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router}`);
+  const tcpWeighted = (weighted: string) =>
+    base(`    filter_chains:
+    - filters:
+      - name: envoy.filters.network.tcp_proxy
+        typed_config:
+          "@type": type.googleapis.com/envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy
+          stat_prefix: app
+          weighted_clusters: {clusters: ${weighted}}`);
+  const AT = 'static_resources.listeners[0].filter_chains[0].filters[0].typed_config';
+
+  it('loads weighted clusters that exist', () => {
+    assert.deepEqual(errorsOf(http('[{name: app, weight: 1}, {name: app, weight: 3}]')), []);
+    assert.deepEqual(errorsOf(tcpWeighted('[{name: app, weight: 1}]')), []);
+  });
+
+  it('refuses an unknown one in an inline route table (validate_clusters), at its name', () => {
+    const errors = errorsOf(http('[{name: app, weight: 1}, {name: nope, weight: 1}]'));
+    assert.equal(errors.length, 1, errors.join('\n'));
+    assert.ok(
+      errors[0]?.includes(
+        `${AT}.route_config.virtual_hosts[0].routes[0].route.weighted_clusters.clusters[1].name: cluster "nope" is not defined, and the route table validates its clusters`,
+      ),
+      errors[0],
+    );
+  });
+
+  it('warns about an unknown one where Envoy loads it: 503 NC, or a tcp_proxy connection refused', () => {
+    const warnings = (yaml: string) =>
+      parseBootstrap(yaml, 'b.yaml')
+        .diagnostics.filter((d) => d.severity === 'warning')
+        .map((d) => d.message);
+    assert.deepEqual(warnings(http('[{name: nope, weight: 1}]', '\n            validate_clusters: false')), [
+      'cluster "nope" is not defined: its traffic will be refused (503 NC)',
+    ]);
+    assert.deepEqual(warnings(tcpWeighted('[{name: nope, weight: 1}, {name: app, weight: 1}]')), [
+      'cluster "nope" is not defined: its traffic will be refused (tcp.*.downstream_cx_no_route)',
+    ]);
+  });
+});
+
 describe('outlier_detection and the panic threshold of a cluster', () => {
   const cluster = (extra: string) =>
     base(`    filter_chains:\n    - ${tcp.trim()}`).replace(

@@ -1,7 +1,8 @@
 // The RouteConfiguration resource (RDS, or inline in an HTTP connection manager): virtual hosts by domain,
-// routes in order with their matchers and actions. Every cluster a route names is a reference, checked at one
-// place (references.ts): Envoy refuses a route table naming an unknown cluster when `validate_clusters` is on
-// (the default for an inline table), and answers 503 NC at request time when it is off (Istio's setting).
+// routes in order with their matchers and actions (one cluster, or weighted clusters picked per request). Every
+// cluster a route names is a reference, checked at one place (references.ts): Envoy refuses a route table naming
+// an unknown cluster when `validate_clusters` is on (the default for an inline table), and answers 503 NC at
+// request time when it is off (Istio's setting).
 
 import type { FieldPath } from '../../../core/field-path.js';
 import type { HeaderCheck, PathCheck, RouteEntry } from '../../../policy/routes.js';
@@ -10,7 +11,13 @@ import { RETRY_SUPPORT, translateRetryPolicy } from '../../filters/http/router/r
 import { translateRegexMatcher, translateStringMatch } from '../common.js';
 import type { TranslateContext } from '../context.js';
 import { durationOr, type JsonObject, list, obj, str } from '../json.js';
-import type { RouteActionConfig, RouteConfigurationConfig, StringMatch } from '../model.js';
+import type {
+  RouteActionConfig,
+  RouteConfigurationConfig,
+  StringMatch,
+  WeightedClustersConfig,
+} from '../model.js';
+import { ROUTE_WEIGHTED_CLUSTERS_SUPPORT, translateWeightedClusters } from '../weighted-clusters.js';
 
 /** Envoy's default route timeout. */
 export const ROUTE_TIMEOUT_MS = 15_000;
@@ -52,7 +59,7 @@ export const ROUTE_SUPPORT: SupportTable = {
     query_parameters: 'Query parameter matchers, all must hold.',
   },
   'envoy.config.route.v3.HeaderMatcher': {
-    name: 'Header name.',
+    name: 'Header name; the pseudo-headers `:method`, `:path` (with the query), `:authority` (also as `host`) and `:scheme` (an absolute-form target’s, an HTTP/2 request’s own, else https with TLS) are there over HTTP/1.1 too, as in Envoy’s header map.',
     string_match: 'How the value matches.',
     exact_match: 'Deprecated form of string_match.exact.',
     prefix_match: 'Deprecated form of string_match.prefix.',
@@ -69,9 +76,11 @@ export const ROUTE_SUPPORT: SupportTable = {
   },
   'envoy.config.route.v3.RouteAction': {
     cluster: 'The upstream cluster.',
+    weighted_clusters: 'Several upstream clusters: one picked per request by weight (below).',
     timeout: 'Whole-request timeout (default 15s; 0s none); over → 504 UT.',
     retry_policy: 'When and how to retry the request.',
   },
+  ...ROUTE_WEIGHTED_CLUSTERS_SUPPORT,
   ...RETRY_SUPPORT,
 };
 
@@ -180,19 +189,22 @@ function translateRoute(
       'a route needs a route action (redirect and direct_response are not implemented)',
     );
   const cluster = str(action.cluster);
-  if (r.route !== undefined && cluster === '') {
+  const effect = validateClusters ? 'validate_clusters' : '503 NC';
+  let weightedClusters: WeightedClustersConfig | undefined;
+  if (r.route !== undefined && action.weighted_clusters !== undefined) {
+    const at = [...path, 'route', 'weighted_clusters'];
+    if (cluster !== '') {
+      ctx.error(at, 'proxy.oneof', 'only one of cluster and weighted_clusters may be set');
+    }
+    weightedClusters = translateWeightedClusters(obj(action.weighted_clusters), at, 'route', effect, ctx);
+  } else if (r.route !== undefined && cluster === '') {
     ctx.error(
       [...path, 'route', 'cluster'],
       'proxy.required',
-      'a route action needs a cluster (weighted_clusters and cluster_header are not implemented)',
+      'a route action needs a cluster or weighted_clusters (cluster_header and cluster specifier plugins are not implemented)',
     );
   } else if (r.route !== undefined) {
-    ctx.ref(
-      'cluster',
-      cluster,
-      [...path, 'route', 'cluster'],
-      validateClusters ? 'validate_clusters' : '503 NC',
-    );
+    ctx.ref('cluster', cluster, [...path, 'route', 'cluster'], effect);
   }
   return {
     name: str(r.name),
@@ -205,6 +217,7 @@ function translateRoute(
     action: {
       ...shared,
       cluster,
+      ...(weightedClusters ? { weightedClusters } : {}),
       timeoutMs: durationOr(action.timeout, ROUTE_TIMEOUT_MS),
       // A route's own policy replaces the virtual host's whole, as Envoy ("values are not inherited").
       ...(action.retry_policy === undefined

@@ -2,6 +2,7 @@
 // (inline or RDS), the HTTP filter chain (Istio's filters, then the router, last), XFCC, limits and timeouts.
 // The runtime is hcm.ts.
 
+import { showValue } from '../../../core/diagnostics.js';
 import type { FieldPath } from '../../../core/field-path.js';
 import { translateAccessLogs } from '../../access-log/config.js';
 import type { TranslateContext } from '../../config/context.js';
@@ -12,6 +13,7 @@ import type {
   IstioStatsConfig,
   PeerMetadataConfig,
   RouteConfigurationConfig,
+  ServerHeaderTransformation,
 } from '../../config/model.js';
 import { translateRouteConfiguration } from '../../config/resources/route.js';
 import { isValidAuthority } from './http1-target.js';
@@ -103,6 +105,41 @@ function translateHttp1Options(
   };
 }
 
+/** Envoy's server_name when none is given (Http::DefaultServerString). */
+export const DEFAULT_SERVER_NAME = 'envoy';
+
+/**
+ * `server_name` and `server_header_transformation`. Envoy's proto refuses NUL, CR and LF in server_name
+ * (HTTP_HEADER_VALUE); Skiff also refuses the other control characters and non-ASCII, which its codecs cannot
+ * write in a header. Empty is Envoy's default, `envoy`.
+ */
+function translateServerHeader(
+  h: JsonObject,
+  path: FieldPath,
+  ctx: TranslateContext,
+): Required<Pick<HttpConnectionManagerConfig, 'serverName' | 'serverHeaderTransformation'>> {
+  const name = str(h.server_name);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: the control characters are what is refused.
+  const bad = /[\u0000-\u0008\u000a-\u001f\u007f-\uffff]/.exec(name);
+  if (bad) {
+    const envoy = bad[0] === '\0' || bad[0] === '\r' || bad[0] === '\n';
+    ctx.error(
+      [...path, 'server_name'],
+      'proxy.header-value',
+      `${showValue(name)} cannot be a header value: it has ${showValue(bad[0])}${envoy ? ' (Envoy refuses NUL, CR and LF)' : ' (Skiff takes printable ASCII, space and tab only)'}`,
+    );
+  }
+  const transformation = (str(h.server_header_transformation) || 'OVERWRITE') as ServerHeaderTransformation;
+  if (!['OVERWRITE', 'APPEND_IF_ABSENT', 'PASS_THROUGH'].includes(transformation)) {
+    ctx.error(
+      [...path, 'server_header_transformation'],
+      'proxy.unsupported',
+      `server_header_transformation ${showValue(transformation)} is not one of OVERWRITE, APPEND_IF_ABSENT, PASS_THROUGH`,
+    );
+  }
+  return { serverName: name || DEFAULT_SERVER_NAME, serverHeaderTransformation: transformation };
+}
+
 function translateHcm(h: JsonObject, path: FieldPath, ctx: TranslateContext): HttpConnectionManagerConfig {
   const codec = str(h.codec_type) || 'AUTO';
   if (codec !== 'AUTO' && codec !== 'HTTP1' && codec !== 'HTTP2') {
@@ -153,6 +190,7 @@ function translateHcm(h: JsonObject, path: FieldPath, ctx: TranslateContext): Ht
         return false;
       })
       .map((u) => str(u.upgrade_type).toLowerCase()),
+    ...translateServerHeader(h, path, ctx),
     istioStats,
     peerMetadata,
     accessLogs: translateAccessLogs(h.access_log, [...path, 'access_log'], ctx),
@@ -189,6 +227,10 @@ export const HTTP_CONNECTION_MANAGER: Extension<'envoy.filters.network'> = {
         'HTTP/1 options: `allow_custom_methods`, `accept_http_10`, `default_host_for_http_10`, `allow_absolute_url`.',
       upgrade_configs: 'Upgrades passed through (`websocket`); CONNECT is refused.',
       access_log: 'A line per stream when it ends (see the access loggers below).',
+      server_name:
+        'The `server` response header’s value (default `envoy`; Istio’s inbound listeners set `istio-envoy`). No NUL, CR, LF (Envoy) nor other control characters or non-ASCII (Skiff).',
+      server_header_transformation:
+        'What happens to a response’s `server` header, on proxied responses and the proxy’s own replies, HTTP/1.1 and HTTP/2 (and an upgrade’s answer): OVERWRITE (default) sets it to server_name, replacing the upstream’s; APPEND_IF_ABSENT keeps the upstream’s, else sets server_name (so a local reply gets it); PASS_THROUGH keeps the upstream’s and adds none.',
       use_remote_address:
         'Recorded (sidecars set false; gateways true); with it, an `https://` absolute-form target on a plaintext connection is 403 (Envoy’s validate_scheme, no trusted XFF hops).',
     },

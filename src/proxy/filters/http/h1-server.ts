@@ -31,6 +31,11 @@ export interface H1ServerOptions {
    * default_host_for_http_10, allow_absolute_url; and validate_scheme).
    */
   request: ServerRequestOptions;
+  /**
+   * The `server` header of the codec's own answers (400, 408, 426, 431, 501), as Envoy's connection manager puts
+   * its server_name on every local reply; none when undefined (PASS_THROUGH).
+   */
+  server?: string;
   /** Time allowed for a request head once its first byte has arrived (0: none). Envoy request_headers_timeout. */
   headersTimeoutMs: number;
   /**
@@ -552,8 +557,9 @@ class H1Connection {
       socket.destroy();
       return;
     }
+    const server = this.options.server === undefined ? '' : `server: ${this.options.server}\r\n`;
     socket.write(
-      `HTTP/${version} ${status} ${STATUS_CODES[status]}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\n${body}`,
+      `HTTP/${version} ${status} ${STATUS_CODES[status]}\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\n${server}connection: close\r\n\r\n${body}`,
     );
     closeAfterFlush(socket);
   }

@@ -42,11 +42,18 @@ import {
   type WorkloadMetadata,
 } from '../../telemetry/index.js';
 import type { Cluster, ClusterManager, Endpoint } from '../../upstream/cluster.js';
+import { pickCluster } from '../../upstream/weighted-clusters.js';
 import type { DownstreamFacts, NetworkFilter } from '../network-filter.js';
 import { type BodySink, type BodySource, readableSource, writableSink } from './body.js';
+import { DEFAULT_SERVER_NAME } from './config.js';
 import { BodyDecoder, fieldLines } from './h1-codec.js';
 import { H1Request, H1Response, H1Server, type H1Timeout } from './h1-server.js';
-import { DEFAULT_HEAD_LIMITS, parseResponseHead } from './http1-head.js';
+import {
+  DEFAULT_HEAD_LIMITS,
+  type HeaderField,
+  parseResponseHead,
+  serializeResponseHead,
+} from './http1-head.js';
 import { closeWhenFinished } from './http2-session.js';
 import { RETRY_BUFFER_LIMIT, ReplayableBody } from './router/replay-body.js';
 import { type AttemptOutcome, RetryState } from './router/retry.js';
@@ -72,6 +79,13 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
   'host',
 ]);
+
+/**
+ * The request headers read from the request itself (HTTP/1.1's request line and Host, HTTP/2's pseudo-headers)
+ * rather than from its header fields: `host` among them, since Envoy's header map files it under `:authority`
+ * (its static lookup table), so a matcher on either name sees the authority.
+ */
+const PSEUDO_HEADERS: ReadonlySet<string> = new Set([':method', ':path', ':authority', ':scheme', 'host']);
 
 const H2_PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1');
 
@@ -130,8 +144,9 @@ function startsWithPreface(bytes: Buffer): boolean {
   );
 }
 
-/** The key of the destination-service resolver for requests no route matched. */
+/** The keys of the destination-service resolvers for requests no route matched, or whose cluster is missing. */
 const NO_ROUTE = {};
+const NO_CLUSTER = {};
 
 /** One request on its way through the router, and what Istio's metrics record of it at its end. */
 interface Stream {
@@ -288,12 +303,24 @@ export class HttpConnectionManager implements NetworkFilter {
   private readonly index: VirtualHostIndex<RouteActionConfig>;
   private readonly stats: HcmStats;
   private readonly pools = new UpstreamPools();
-  /** Destination-service resolvers by route entry (config objects, stable for the filter's life). */
-  private readonly services = new WeakMap<object, (host: string | undefined) => ServiceRef>();
+  /**
+   * Destination-service resolvers by route entry and cluster config (objects stable for the filter's life; a
+   * route with weighted clusters has one per cluster).
+   */
+  private readonly services = new WeakMap<
+    object,
+    WeakMap<object, (host: string | undefined) => ServiceRef>
+  >();
   /** Istio's filters: set when the chain has istio.stats or istio.metadata_exchange. */
   private readonly telemetry: ProxyTelemetry | undefined;
   /** The connection manager's access logs (a line per stream). */
   private readonly accessLog: AccessLoggers | undefined;
+  /**
+   * The `server` header this connection manager puts on responses (server_name): on every one (OVERWRITE), on
+   * those without one (APPEND_IF_ABSENT, so every local reply), or undefined with PASS_THROUGH.
+   */
+  private readonly server: string | undefined;
+  private readonly serverOverwrites: boolean;
   /** Outbound: labels and peer of each upstream connection, worked out once. */
   private readonly upstreamLabels = new WeakMap<
     UpstreamConnectionFacts,
@@ -309,6 +336,9 @@ export class HttpConnectionManager implements NetworkFilter {
     accessLogs?: AccessLogWriters,
   ) {
     this.accessLog = accessLogs?.loggers(config.accessLogs);
+    const transformation = config.serverHeaderTransformation ?? 'OVERWRITE';
+    this.server = transformation === 'PASS_THROUGH' ? undefined : (config.serverName ?? DEFAULT_SERVER_NAME);
+    this.serverOverwrites = transformation === 'OVERWRITE';
     this.telemetry = config.istioStats || config.peerMetadata ? telemetry?.() : undefined;
     this.index = new VirtualHostIndex(config.virtualHosts, config.ignorePortInHostMatching === true);
     const p = `http.${config.statPrefix}.`;
@@ -346,6 +376,7 @@ export class HttpConnectionManager implements NetworkFilter {
           // Envoy: `xff_num_trusted_hops == 0 && use_remote_address` (HCM config.cc:381); Skiff has no trusted hops.
           validateScheme: config.useRemoteAddress,
         },
+        server: this.server,
         headersTimeoutMs: config.requestHeadersTimeoutMs,
         streamIdleTimeoutMs: config.streamIdleTimeoutMs,
         idleTimeoutMs: config.idleTimeoutMs,
@@ -575,6 +606,7 @@ export class HttpConnectionManager implements NetworkFilter {
       };
     }
     if (st.attemptCountInResponse) headers['x-envoy-attempt-count'] = String(st.attempts);
+    this.setServer(headers);
     this.countResponse(status);
     st.code = status;
     // ':status' (7) + 3 digits + 32.
@@ -585,6 +617,28 @@ export class HttpConnectionManager implements NetworkFilter {
     }
     res.writeHead(status, headers);
     res.end(body);
+  }
+
+  /** server_header_transformation on a response's headers (Envoy's ActiveStream::encodeHeaders). */
+  private setServer(headers: http.OutgoingHttpHeaders): void {
+    if (this.server !== undefined && (this.serverOverwrites || headers.server === undefined))
+      headers.server = this.server;
+  }
+
+  /**
+   * server_header_transformation on an HTTP/1.1 response head relayed as bytes (an upgrade's answer): the head
+   * as it came, or written again with its `server` field set.
+   */
+  private withServer(
+    buf: Buffer,
+    head: { status: number; reason: string; headers: HeaderField[]; end: number },
+  ): Buffer {
+    const server = this.server;
+    const has = head.headers.some((f) => f[0] === 'server');
+    if (server === undefined || (has && !this.serverOverwrites)) return buf.subarray(0, head.end);
+    const fields = head.headers.filter((f) => f[0] !== 'server');
+    fields.push(['server', server]);
+    return serializeResponseHead(head.status, head.reason, fields);
   }
 
   private resetDownstream(st: Stream): void {
@@ -598,14 +652,48 @@ export class HttpConnectionManager implements NetworkFilter {
     return (h[':authority'] as string | undefined) ?? h.host ?? '';
   }
 
-  /** The route of a request; `path` replaces its target (a CONNECT has none: ''). */
+  /**
+   * One of PSEUDO_HEADERS as Envoy's header map has it, whatever the codec (HTTP/1.1 too: Envoy's codec fills the
+   * map HTTP/2-style): `:method`; `:path` (`path`, the path routing sees, '' for a CONNECT, which has none);
+   * `:authority`, also as `host`; `:scheme` — an absolute-form target's, an HTTP/2 request's own, else the
+   * connection's (https with TLS).
+   */
+  private pseudoHeader(
+    req: DownstreamRequest,
+    name: string,
+    conn: ConnectionState | undefined,
+    path: string | undefined = req.url,
+  ): string | undefined {
+    switch (name) {
+      case ':method':
+        return req.method;
+      case ':path':
+        return path || undefined;
+      case ':authority':
+      case 'host':
+        return this.authority(req) || undefined;
+      case ':scheme': {
+        const scheme = req instanceof H1Request ? req.scheme : req.headers[':scheme'];
+        if (typeof scheme === 'string') return scheme;
+        return conn?.facts.tls ? 'https' : 'http';
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * The route of a request; `path` replaces its target (a CONNECT has none: ''). Header matchers see the request
+   * as Envoy's do, pseudo-headers included, over HTTP/1.1 as over HTTP/2; repeated headers joined with `,`.
+   */
   private route(
     req: DownstreamRequest,
+    conn: ConnectionState | undefined,
     path: string = req.url ?? '/',
   ): { name: string; action: RouteActionConfig } | undefined {
     const vhost = this.index.find(this.authority(req));
     if (!vhost) return undefined;
     const header = (name: string) => {
+      if (PSEUDO_HEADERS.has(name)) return this.pseudoHeader(req, name, conn, path);
       const v = req.headers[name];
       return Array.isArray(v) ? v.join(',') : v;
     };
@@ -732,10 +820,12 @@ export class HttpConnectionManager implements NetworkFilter {
     // An HTTP/2 CONNECT (HTTP/1.1 ones come as upgrades): no path, so no route (404 NR), or 403 where a route
     // matches an empty path, as for any upgrade the route does not allow (Envoy without CONNECT support).
     const connect = req.method === 'CONNECT';
-    const route = this.route(req, connect ? '' : undefined);
+    const route = this.route(req, st.conn, connect ? '' : undefined);
+    // The route's cluster, or one of its weighted clusters picked for this request (retries stay on it).
+    const clusterName = route ? pickCluster(route.action) : '';
     if (st.log && route) {
       st.log.routeName = route.name || undefined;
-      st.log.cluster = route.action.cluster;
+      st.log.cluster = clusterName;
     }
     if (!route) {
       s.noRoute.inc();
@@ -749,7 +839,7 @@ export class HttpConnectionManager implements NetworkFilter {
       this.localReply(st, 403, '', '-');
       return;
     }
-    const cluster = this.clusters.get(route.action.cluster);
+    const cluster = this.clusters.get(clusterName);
     if (this.telemetry) st.service = this.serviceOf(route, cluster, this.telemetry);
     if (!cluster) {
       s.noCluster.inc();
@@ -786,10 +876,15 @@ export class HttpConnectionManager implements NetworkFilter {
     t: ProxyTelemetry,
   ): (host: string | undefined) => ServiceRef {
     const key = route ?? NO_ROUTE;
-    let r = this.services.get(key);
+    let byCluster = this.services.get(key);
+    if (byCluster === undefined) {
+      byCluster = new WeakMap();
+      this.services.set(key, byCluster);
+    }
+    let r = byCluster.get(cluster?.config ?? NO_CLUSTER);
     if (r === undefined) {
       r = t.resolver(route?.name, cluster?.config);
-      this.services.set(key, r);
+      byCluster.set(cluster?.config ?? NO_CLUSTER, r);
     }
     return r;
   }
@@ -952,18 +1047,7 @@ export class HttpConnectionManager implements NetworkFilter {
     ctx.durationMs = Math.trunc(performance.now() - st.start);
     ctx.protocol = st.h2 ? 'HTTP/2' : req.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
     ctx.requestHeader = (name) => {
-      switch (name) {
-        case ':method':
-          return req.method;
-        case ':path':
-          return req.url;
-        case ':authority':
-          return this.authority(req) || undefined;
-        case ':scheme':
-          // An absolute-form target's scheme is the request's :scheme (Envoy's codec sets it).
-          if (req instanceof H1Request && req.scheme !== undefined) return req.scheme;
-          return st.conn?.facts.tls ? 'https' : 'http';
-      }
+      if (PSEUDO_HEADERS.has(name)) return this.pseudoHeader(req, name, st.conn);
       const value = firstValue(log.requestHeaders?.[name] ?? req.headers[name]);
       // Envoy gives every request an x-request-id before routing; one that never went upstream shows it too.
       if (value !== undefined || name !== 'x-request-id') return value;
@@ -1243,6 +1327,7 @@ export class HttpConnectionManager implements NetworkFilter {
     }
     if (mx && this.telemetry) this.exchangeOnResponse(st, from, headers, mx, dropPeerHeaders);
     if (st.attemptCountInResponse) headers['x-envoy-attempt-count'] = String(st.attempts);
+    this.setServer(headers);
     this.countResponse(up.status);
     st.code = up.status;
     const log = st.log;
@@ -1330,7 +1415,7 @@ export class HttpConnectionManager implements NetworkFilter {
     }
     const connect = req.upgrade === 'CONNECT';
     const type = connect ? 'connect' : String(req.upgrade).toLowerCase();
-    const action = this.route(req, connect ? '' : undefined)?.action;
+    const action = this.route(req, stateOf(socket), connect ? '' : undefined)?.action;
     if (!action) {
       s.noRoute.inc();
       this.refuseUpgrade(socket, 404, 'NR');
@@ -1341,7 +1426,7 @@ export class HttpConnectionManager implements NetworkFilter {
       this.refuseUpgrade(socket, 403, '-');
       return;
     }
-    const cluster = this.clusters.get(action.cluster);
+    const cluster = this.clusters.get(pickCluster(action));
     if (!cluster) {
       s.noCluster.inc();
       this.refuseUpgrade(socket, 503, 'NC');
@@ -1373,8 +1458,9 @@ export class HttpConnectionManager implements NetworkFilter {
   /** An upgrade answered by the proxy itself (Envoy's local reply and flag), and the connection closed. */
   private refuseUpgrade(socket: Socket, status: number, flag: string): void {
     this.countResponse(status);
+    const server = this.server === undefined ? '' : `server: ${this.server}\r\n`;
     socket.end(
-      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-length: 0\r\nx-skiff-response-flags: ${flag}\r\nconnection: close\r\n\r\n`,
+      `HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\ncontent-length: 0\r\nx-skiff-response-flags: ${flag}\r\n${server}connection: close\r\n\r\n`,
     );
   }
 
@@ -1417,15 +1503,17 @@ export class HttpConnectionManager implements NetworkFilter {
         return;
       }
       this.countResponse(r.status);
+      const head = this.withServer(buf, r);
       if (r.status === 101) {
-        socket.write(buf);
+        socket.write(head);
+        if (r.end < buf.length) socket.write(buf.subarray(r.end));
         if (held.length > 0) up.write(held);
         socket.pipe(up);
         up.pipe(socket);
         socket.resume();
         return;
       }
-      socket.write(buf.subarray(0, r.end));
+      socket.write(head);
       decoder = new BodyDecoder(r.body, DEFAULT_HEAD_LIMITS);
       up.on('data', onData);
       const rest = buf.subarray(r.end);

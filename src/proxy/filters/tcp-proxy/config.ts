@@ -3,8 +3,9 @@
 
 import { translateAccessLogs } from '../../access-log/config.js';
 import type { Extension } from '../../config/extension.js';
-import { durationOr, str } from '../../config/json.js';
-import type { TcpProxyConfig } from '../../config/model.js';
+import { durationOr, obj, str } from '../../config/json.js';
+import type { TcpProxyConfig, WeightedClustersConfig } from '../../config/model.js';
+import { TCP_WEIGHTED_CLUSTERS_SUPPORT, translateWeightedClusters } from '../../config/weighted-clusters.js';
 
 /** Envoy's default `idle_timeout`. */
 export const TCP_IDLE_TIMEOUT_MS = 3_600_000;
@@ -14,28 +15,41 @@ export const TCP_PROXY: Extension<'envoy.filters.network'> = {
   aliases: ['envoy.tcp_proxy'],
   category: 'envoy.filters.network',
   types: ['envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy'],
-  summary: 'Relays bytes both ways to an endpoint of one cluster (terminal).',
+  summary:
+    'Relays bytes both ways to an endpoint of a cluster, or of one picked by weight per connection (terminal).',
   support: {
     'envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy': {
       stat_prefix: 'Statistics under `tcp.<stat_prefix>.`.',
       cluster: 'The upstream cluster.',
+      weighted_clusters: 'Several upstream clusters: one picked per connection by weight (below).',
       idle_timeout: 'Close both sides after this long without bytes either way (default 1h; 0s: never).',
       access_log: 'A line per connection when it ends (UF,URX on a failed connect, UH, NC).',
     },
+    ...TCP_WEIGHTED_CLUSTERS_SUPPORT,
   },
   translate(typed, path, ctx): TcpProxyConfig {
     const cluster = str(typed.cluster);
-    if (cluster === '') {
-      ctx.error(
-        [...path, 'cluster'],
-        'proxy.unsupported',
-        'tcp_proxy needs a cluster (weighted_clusters and on-demand are not implemented)',
+    const effect = 'tcp.*.downstream_cx_no_route';
+    let weightedClusters: WeightedClustersConfig | undefined;
+    if (typed.weighted_clusters !== undefined) {
+      const at = [...path, 'weighted_clusters'];
+      if (cluster !== '')
+        ctx.error(at, 'proxy.oneof', 'only one of cluster and weighted_clusters may be set');
+      weightedClusters = translateWeightedClusters(
+        obj(typed.weighted_clusters),
+        at,
+        'tcp_proxy',
+        effect,
+        ctx,
       );
-    } else ctx.ref('cluster', cluster, [...path, 'cluster'], 'tcp.*.downstream_cx_no_route');
+    } else if (cluster === '') {
+      ctx.error([...path, 'cluster'], 'proxy.required', 'tcp_proxy needs a cluster or weighted_clusters');
+    } else ctx.ref('cluster', cluster, [...path, 'cluster'], effect);
     return {
       kind: 'tcp_proxy',
       statPrefix: str(typed.stat_prefix),
       cluster,
+      ...(weightedClusters ? { weightedClusters } : {}),
       idleTimeoutMs: durationOr(typed.idle_timeout, TCP_IDLE_TIMEOUT_MS),
       istioStats: undefined,
       accessLogs: translateAccessLogs(typed.access_log, [...path, 'access_log'], ctx),

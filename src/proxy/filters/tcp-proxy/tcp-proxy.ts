@@ -1,7 +1,8 @@
 // `envoy.filters.network.tcp_proxy`: bytes both ways between the downstream connection (plain or TLS) and an
-// endpoint of one cluster. Half-close is passed through (a FIN from one side ends the other's writing side;
-// the connection ends when both have), back-pressure pauses the faster side, and `idle_timeout` closes both
-// after a quiet period. Statistics as Envoy's: `tcp.<stat_prefix>.*` beside the cluster's `upstream_cx_*`.
+// endpoint of its cluster, or of one of its weighted clusters picked per connection. Half-close is passed through
+// (a FIN from one side ends the other's writing side; the connection ends when both have), back-pressure pauses
+// the faster side, and `idle_timeout` closes both after a quiet period. Statistics as Envoy's:
+// `tcp.<stat_prefix>.*` beside the cluster's `upstream_cx_*`.
 
 import type { Socket } from 'node:net';
 import type { Logger } from '../../../core/log.js';
@@ -19,6 +20,7 @@ import {
   upstreamSecurityPolicy,
 } from '../../telemetry/index.js';
 import type { Cluster, ClusterManager, ConnectResult } from '../../upstream/cluster.js';
+import { pickCluster } from '../../upstream/weighted-clusters.js';
 import type { DownstreamFacts, NetworkFilter } from '../network-filter.js';
 
 /**
@@ -67,7 +69,8 @@ export class TcpProxy implements NetworkFilter {
   private readonly stats: TcpProxyStats;
   /** Istio's TCP metrics (the istio.stats network filter before this one). */
   private readonly telemetry: ProxyTelemetry | undefined;
-  private service: ServiceRef | undefined;
+  /** The destination service of each cluster (by name), worked out on its first connection and kept. */
+  private readonly services = new Map<string, ServiceRef>();
   private readonly accessLog: AccessLoggers | undefined;
 
   constructor(
@@ -98,7 +101,9 @@ export class TcpProxy implements NetworkFilter {
   handle(downstream: Socket, facts?: DownstreamFacts): void {
     const stats = this.stats;
     stats.downstreamCxTotal.inc();
-    const cluster = this.clusters.get(this.config.cluster);
+    // One cluster per connection: the configured one, or one picked by weight (Envoy's tcp_proxy).
+    const name = pickCluster(this.config);
+    const cluster = this.clusters.get(name);
     const record = this.accessLog ? this.logOnClose(downstream, facts) : undefined;
     if (!cluster) {
       stats.downstreamCxNoRoute.inc();
@@ -120,7 +125,7 @@ export class TcpProxy implements NetworkFilter {
         if (record) recordUpstream(record, result);
         if (!result.ok) {
           this.log.debug('upstream connection failed', {
-            cluster: this.config.cluster,
+            cluster: name,
             reason: result.detail,
           });
           downstream.destroy();
@@ -167,9 +172,11 @@ export class TcpProxy implements NetworkFilter {
   ): { bytes: ByteMeter; connected(r: ConnectResult): void } {
     const t = this.telemetry as ProxyTelemetry;
     const stats = this.config.istioStats as NonNullable<TcpProxyConfig['istioStats']>;
-    // tcp_proxy has one cluster: its service is worked out on the first connection and kept.
-    this.service ??= t.resolver(undefined, cluster.config)(undefined);
-    const service = this.service;
+    let service = this.services.get(cluster.config.name);
+    if (service === undefined) {
+      service = t.resolver(undefined, cluster.config)(undefined);
+      this.services.set(cluster.config.name, service);
+    }
     const bytes: ByteMeter = { received: 0, sent: 0 };
     let labels: PeerLabels | undefined;
     let flags = '-';

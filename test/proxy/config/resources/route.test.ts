@@ -36,6 +36,19 @@ const oneRoute = (
 
 const firstRoute = (c: RouteConfigurationConfig) => c.virtualHosts[0]?.routes[0];
 const ROUTE0 = 'virtual_hosts[0].routes[0]';
+const WEIGHTED = `${ROUTE0}.route.weighted_clusters`;
+
+/** A table with one route whose action is `weighted_clusters` (no `cluster`). */
+const weighted = (wc: JsonObject, extra: JsonObject = {}): JsonObject => ({
+  name: 'r',
+  virtual_hosts: [
+    {
+      name: 'v',
+      domains: ['*'],
+      routes: [{ match: { prefix: '/' }, route: { weighted_clusters: wc, ...extra } }],
+    },
+  ],
+});
 
 describe('RouteConfiguration: defaults (Envoy’s)', () => {
   it('keeps the port in host matching, matches case-sensitively, times out a request after 15s', () => {
@@ -258,6 +271,83 @@ describe('RouteConfiguration: every field of its support table', () => {
       (c) => firstRoute(c)?.action.timeoutMs,
       0,
     ],
+    [
+      'weighted_clusters: the clusters in order with their weights, the sum, no single cluster',
+      weighted({
+        clusters: [
+          { name: 'outbound|9080|v1|reviews', weight: 90 },
+          { name: 'outbound|9080|v2|reviews', weight: 10 },
+        ],
+      }),
+      (c) => [firstRoute(c)?.action.cluster, firstRoute(c)?.action.weightedClusters],
+      [
+        '',
+        {
+          clusters: [
+            { name: 'outbound|9080|v1|reviews', weight: 90 },
+            { name: 'outbound|9080|v2|reviews', weight: 10 },
+          ],
+          totalWeight: 100,
+        },
+      ],
+    ],
+    [
+      'weighted_clusters: a weight of 0 (never picked), sums that are not 100, a cluster named twice',
+      weighted({
+        clusters: [
+          { name: 'a', weight: 0 },
+          { name: 'b', weight: 3 },
+          { name: 'b', weight: 4 },
+        ],
+      }),
+      (c) => firstRoute(c)?.action.weightedClusters,
+      {
+        clusters: [
+          { name: 'a', weight: 0 },
+          { name: 'b', weight: 3 },
+          { name: 'b', weight: 4 },
+        ],
+        totalWeight: 7,
+      },
+    ],
+    [
+      'weighted_clusters: weights up to a sum of 2^32 - 1',
+      weighted({
+        clusters: [
+          { name: 'a', weight: 4_294_967_294 },
+          { name: 'b', weight: 1 },
+        ],
+      }),
+      (c) => firstRoute(c)?.action.weightedClusters?.totalWeight,
+      4_294_967_295,
+    ],
+    [
+      'weighted_clusters: the deprecated total_weight when it is the sum',
+      weighted({ clusters: [{ name: 'a', weight: 30 }], total_weight: 30 }),
+      (c) => firstRoute(c)?.action.weightedClusters?.totalWeight,
+      30,
+    ],
+    [
+      'weighted_clusters: the deprecated total_weight 0 (no check, as Envoy’s older check)',
+      weighted({ clusters: [{ name: 'a', weight: 30 }], total_weight: 0 }),
+      (c) => firstRoute(c)?.action.weightedClusters?.totalWeight,
+      30,
+    ],
+    [
+      'weighted_clusters with the route’s timeout and retry policy beside them',
+      weighted(
+        { clusters: [{ name: 'a', weight: 1 }] },
+        { timeout: '2s', retry_policy: { retry_on: '5xx', num_retries: 3 } },
+      ),
+      (c) => [firstRoute(c)?.action.timeoutMs, firstRoute(c)?.action.retryPolicy?.numRetries],
+      [2000, 3],
+    ],
+    [
+      'weighted_clusters in camelCase JSON',
+      weighted({ clusters: [{ name: 'a', weight: 2 }], totalWeight: 2 }),
+      (c) => firstRoute(c)?.action.weightedClusters?.totalWeight,
+      2,
+    ],
   ];
   for (const [what, input, pick, expected] of cases) {
     it(`reads ${what}`, () => assert.deepEqual(pick(ok(input)), expected));
@@ -317,6 +407,94 @@ describe('RouteConfiguration: problems, each at its path', () => {
       oneRoute(undefined, { cluster: '' }),
       [error(`${ROUTE0}.route.cluster`, 'proxy.validate', 'must not be empty')],
     ],
+    [
+      'weighted clusters whose weights are all 0',
+      weighted({
+        clusters: [
+          { name: 'a', weight: 0 },
+          { name: 'b', weight: 0 },
+        ],
+      }),
+      [
+        error(
+          `${WEIGHTED}.clusters`,
+          'proxy.weight',
+          'the sum of the weights must be above 0 (Envoy: "Sum of weights in the weighted_cluster must be greater than 0.")',
+        ),
+      ],
+    ],
+    [
+      'weighted clusters whose weights add up to more than 2^32 - 1',
+      weighted({
+        clusters: [
+          { name: 'a', weight: 4_294_967_295 },
+          { name: 'b', weight: 1 },
+        ],
+      }),
+      [
+        error(
+          `${WEIGHTED}.clusters`,
+          'proxy.weight',
+          'the sum of the weights, 4294967296, exceeds 4294967295 (Envoy refuses it)',
+        ),
+      ],
+    ],
+    [
+      'a weighted cluster without a weight (Envoy requires it)',
+      weighted({ clusters: [{ name: 'a', weight: 1 }, { name: 'b' }] }),
+      [
+        error(
+          `${WEIGHTED}.clusters[1].weight`,
+          'proxy.required',
+          'a weighted cluster needs a weight (Envoy refuses it without)',
+        ),
+      ],
+    ],
+    [
+      'a weighted cluster without a name',
+      weighted({ clusters: [{ weight: 1 }] }),
+      [
+        error(
+          `${WEIGHTED}.clusters[0].name`,
+          'proxy.required',
+          'a weighted cluster needs a name (cluster_header is not implemented; Envoy: "At least one of name or cluster_header need to be specified")',
+        ),
+      ],
+    ],
+    [
+      'a deprecated total_weight that is not the sum of the weights',
+      weighted({
+        clusters: [
+          { name: 'a', weight: 3 },
+          { name: 'b', weight: 3 },
+          { name: 'c', weight: 3 },
+        ],
+        total_weight: 100,
+      }),
+      [
+        error(
+          `${WEIGHTED}.total_weight`,
+          'proxy.weight',
+          "total_weight 100 is not the sum of the weights (9): Envoy's v3 router ignores this deprecated field and uses the sum; give the weights you mean and drop total_weight",
+        ),
+      ],
+    ],
+    [
+      'weighted clusters without a cluster',
+      weighted({ clusters: [] }),
+      [error(`${WEIGHTED}.clusters`, 'proxy.validate', 'needs at least 1 item(s), got 0')],
+    ],
+    [
+      'both a cluster and weighted clusters',
+      oneRoute(undefined, { weighted_clusters: { clusters: [{ name: 'a', weight: 1 }] } }),
+      [
+        error(
+          WEIGHTED,
+          'proxy.oneof',
+          'only one of cluster, cluster_header, weighted_clusters, cluster_specifier_plugin, inline_cluster_specifier_plugin may be set in envoy.config.route.v3.RouteAction; "cluster" is set too',
+        ),
+      ],
+    ],
   ];
   for (const [what, input, expected] of cases) {
     it(`refuses ${what}`, () => {
@@ -344,23 +522,56 @@ describe('RouteConfiguration: problems, each at its path', () => {
       'field "redirect" of envoy.config.route.v3.Route is not implemented by the Skiff proxy; remove it or leave it at its default (docs/proxy-config.md)',
     ],
     [
-      'weighted clusters',
-      {
-        virtual_hosts: [
+      'runtime weights (runtime_key_prefix: Skiff has no runtime to read them from)',
+      weighted({ clusters: [{ name: 'a', weight: 1 }], runtime_key_prefix: 'routing.traffic_split.a' }),
+      `${WEIGHTED}.runtime_key_prefix`,
+      'field "runtime_key_prefix" of envoy.config.route.v3.WeightedCluster is not implemented by the Skiff proxy; remove it or leave it at its default (docs/proxy-config.md)',
+    ],
+    [
+      'a random value from a request header (header_name)',
+      weighted({ clusters: [{ name: 'a', weight: 1 }], header_name: 'x-random' }),
+      `${WEIGHTED}.header_name`,
+      'field "header_name" of envoy.config.route.v3.WeightedCluster is not implemented by the Skiff proxy; remove it or leave it at its default (docs/proxy-config.md)',
+    ],
+    [
+      'a weighted cluster named by a request header (cluster_header)',
+      weighted({ clusters: [{ cluster_header: 'x-cluster', weight: 1 }] }),
+      `${WEIGHTED}.clusters[0].cluster_header`,
+      'field "cluster_header" of envoy.config.route.v3.WeightedCluster.ClusterWeight is not implemented by the Skiff proxy; remove it or leave it at its default (docs/proxy-config.md)',
+    ],
+    [
+      'headers added for a weighted cluster',
+      weighted({
+        clusters: [
           {
-            name: 'v',
-            domains: ['*'],
-            routes: [
-              {
-                match: { prefix: '/' },
-                route: { weighted_clusters: { clusters: [{ name: 'a', weight: 1 }] } },
-              },
-            ],
+            name: 'a',
+            weight: 1,
+            request_headers_to_add: [{ header: { key: 'x-v', value: '1' } }],
           },
         ],
-      },
-      `${ROUTE0}.route.weighted_clusters`,
-      'field "weighted_clusters" of envoy.config.route.v3.RouteAction is not implemented by the Skiff proxy; remove it or leave it at its default (docs/proxy-config.md)',
+      }),
+      `${WEIGHTED}.clusters[0].request_headers_to_add`,
+      'field "request_headers_to_add" of envoy.config.route.v3.WeightedCluster.ClusterWeight is not implemented by the Skiff proxy; remove it or leave it at its default (docs/proxy-config.md)',
+    ],
+    [
+      'a weighted cluster’s host rewrite',
+      weighted({ clusters: [{ name: 'a', weight: 1, host_rewrite_literal: 'b' }] }),
+      `${WEIGHTED}.clusters[0].host_rewrite_literal`,
+      'field "host_rewrite_literal" of envoy.config.route.v3.WeightedCluster.ClusterWeight is not implemented by the Skiff proxy; remove it or leave it at its default (docs/proxy-config.md)',
+    ],
+    [
+      'a weighted cluster’s metadata_match (subsets)',
+      weighted({
+        clusters: [{ name: 'a', weight: 1, metadata_match: { filter_metadata: { 'envoy.lb': { v: '1' } } } }],
+      }),
+      `${WEIGHTED}.clusters[0].metadata_match`,
+      'field "metadata_match" of envoy.config.route.v3.WeightedCluster.ClusterWeight is not implemented by the Skiff proxy; remove it or leave it at its default (docs/proxy-config.md)',
+    ],
+    [
+      'a cluster named by a request header (cluster_header on the action)',
+      oneRoute(undefined, { cluster: null, cluster_header: 'x-cluster' }),
+      `${ROUTE0}.route.cluster_header`,
+      'field "cluster_header" of envoy.config.route.v3.RouteAction is not implemented by the Skiff proxy; remove it or leave it at its default (docs/proxy-config.md)',
     ],
     [
       'a retry priority',
@@ -418,7 +629,40 @@ describe('RouteConfiguration: problems, each at its path', () => {
         error(
           'rc.virtual_hosts[0].routes[0].route.cluster',
           'proxy.required',
-          'a route action needs a cluster (weighted_clusters and cluster_header are not implemented)',
+          'a route action needs a cluster or weighted_clusters (cluster_header and cluster specifier plugins are not implemented)',
+        ),
+      ],
+    ],
+    [
+      'a route action with a cluster and weighted clusters',
+      {
+        virtual_hosts: [
+          {
+            routes: [
+              {
+                match: { prefix: '/' },
+                route: { cluster: 'a', weighted_clusters: { clusters: [{ name: 'b', weight: 1 }] } },
+              },
+            ],
+          },
+        ],
+      },
+      [
+        error(
+          'rc.virtual_hosts[0].routes[0].route.weighted_clusters',
+          'proxy.oneof',
+          'only one of cluster and weighted_clusters may be set',
+        ),
+      ],
+    ],
+    [
+      'weighted clusters without a cluster',
+      { virtual_hosts: [{ routes: [{ match: { prefix: '/' }, route: { weighted_clusters: {} } }] }] },
+      [
+        error(
+          'rc.virtual_hosts[0].routes[0].route.weighted_clusters.clusters',
+          'proxy.required',
+          'weighted_clusters needs at least one cluster',
         ),
       ],
     ],
@@ -485,6 +729,34 @@ describe('RouteConfiguration: the clusters its routes name', () => {
       );
     });
   }
+
+  it('reports every weighted cluster, at its name, with what its absence does', () => {
+    const wc = {
+      clusters: [
+        { name: 'v1', weight: 90 },
+        { name: 'v2', weight: 10 },
+      ],
+    };
+    for (const [source, extra, effect] of [
+      ['rds', {}, '503 NC'],
+      ['inline', {}, 'validate_clusters'],
+      ['inline', { validate_clusters: false }, '503 NC'],
+    ] as const) {
+      const ctx = context();
+      translateRouteConfiguration({ ...weighted(wc), ...extra }, [], source, ctx);
+      assert.deepEqual(
+        ctx.refs.map((r) => [r.kind, r.name, r.path.join('.'), r.effect]),
+        [
+          ['cluster', 'v1', 'virtual_hosts.0.routes.0.route.weighted_clusters.clusters.0.name', effect],
+          ['cluster', 'v2', 'virtual_hosts.0.routes.0.route.weighted_clusters.clusters.1.name', effect],
+        ],
+      );
+    }
+    assert.deepEqual(refsOf(parse(weighted(wc))), [
+      ['cluster', 'v1', `${WEIGHTED}.clusters[0].name`, '503 NC'],
+      ['cluster', 'v2', `${WEIGHTED}.clusters[1].name`, '503 NC'],
+    ]);
+  });
 
   it('reports them through parseResource too, validate_clusters honoured', () => {
     assert.deepEqual(

@@ -51,7 +51,7 @@ describe('http_connection_manager: registration', () => {
 });
 
 describe('http_connection_manager: defaults (Envoy’s)', () => {
-  it('AUTO codec, SANITIZE for XFCC, 60 KiB of headers, no header timeout, 5 min stream idle, 1 h connection idle, HTTP/1.0 refused, absolute URLs taken, no upgrades, no access log', () => {
+  it('AUTO codec, SANITIZE for XFCC, 60 KiB of headers, no header timeout, 5 min stream idle, 1 h connection idle, HTTP/1.0 refused, absolute URLs taken, no upgrades, `server: envoy` on every response, no access log', () => {
     const h = ok({});
     assert.deepEqual(
       { ...h, virtualHosts: h.virtualHosts.length },
@@ -75,6 +75,8 @@ describe('http_connection_manager: defaults (Envoy’s)', () => {
         allowAbsoluteUrl: true,
         useRemoteAddress: false,
         upgrades: [],
+        serverName: 'envoy',
+        serverHeaderTransformation: 'OVERWRITE',
         istioStats: undefined,
         peerMetadata: undefined,
         accessLogs: [],
@@ -139,6 +141,37 @@ describe('http_connection_manager: every field of its support table', () => {
     ],
     ['use_remote_address false', { use_remote_address: false }, (h) => h.useRemoteAddress, false],
     ['use_remote_address true', { use_remote_address: true }, (h) => h.useRemoteAddress, true],
+    [
+      'server_name, as Istio’s inbound listeners set it',
+      { server_name: 'istio-envoy' },
+      (h) => [h.serverName, h.serverHeaderTransformation],
+      ['istio-envoy', 'OVERWRITE'],
+    ],
+    ['server_name empty: Envoy’s default', { server_name: '' }, (h) => h.serverName, 'envoy'],
+    [
+      'server_name with spaces, tabs and punctuation',
+      { server_name: 'my proxy\t(v1.2; +x)' },
+      (h) => h.serverName,
+      'my proxy\t(v1.2; +x)',
+    ],
+    [
+      'server_header_transformation OVERWRITE written out',
+      { server_header_transformation: 'OVERWRITE' },
+      (h) => h.serverHeaderTransformation,
+      'OVERWRITE',
+    ],
+    [
+      'server_header_transformation APPEND_IF_ABSENT',
+      { server_header_transformation: 'APPEND_IF_ABSENT', server_name: 'front' },
+      (h) => [h.serverName, h.serverHeaderTransformation],
+      ['front', 'APPEND_IF_ABSENT'],
+    ],
+    [
+      'server_header_transformation PASS_THROUGH, by number',
+      { server_header_transformation: 2 },
+      (h) => h.serverHeaderTransformation,
+      'PASS_THROUGH',
+    ],
     [
       'http_protocol_options: allow_custom_methods',
       { http_protocol_options: { allow_custom_methods: true } },
@@ -336,6 +369,72 @@ describe('http_connection_manager: problems, each at its path', () => {
           `${AT}.http_protocol_options.default_host_for_http_10`,
           'proxy.host',
           `"bad host/x" is not a valid Host: a host[:port] of letters, digits and !$%&'()*+,-.:;=@[]_~`,
+        ),
+      ],
+    ],
+    [
+      'a server_name with CR LF (Envoy refuses NUL, CR, LF)',
+      { server_name: 'envoy\r\nx-injected: 1' },
+      [
+        error(
+          `${AT}.server_name`,
+          'proxy.header-value',
+          '"envoy\\r\\nx-injected: 1" cannot be a header value: it has "\\r" (Envoy refuses NUL, CR and LF)',
+        ),
+      ],
+    ],
+    [
+      'a server_name with a NUL',
+      { server_name: 'a\u0000' },
+      [
+        error(
+          `${AT}.server_name`,
+          'proxy.header-value',
+          '"a\\u0000" cannot be a header value: it has "\\u0000" (Envoy refuses NUL, CR and LF)',
+        ),
+      ],
+    ],
+    [
+      'a server_name with another control character',
+      { server_name: 'a\u0001' },
+      [
+        error(
+          `${AT}.server_name`,
+          'proxy.header-value',
+          '"a\\u0001" cannot be a header value: it has "\\u0001" (Skiff takes printable ASCII, space and tab only)',
+        ),
+      ],
+    ],
+    [
+      'a server_name that is not ASCII',
+      { server_name: 'prox\u00ff' },
+      [
+        error(
+          `${AT}.server_name`,
+          'proxy.header-value',
+          '"prox\u00ff" cannot be a header value: it has "\u00ff" (Skiff takes printable ASCII, space and tab only)',
+        ),
+      ],
+    ],
+    [
+      'a server_header_transformation Envoy does not define',
+      { server_header_transformation: 'REPLACE' },
+      [
+        error(
+          `${AT}.server_header_transformation`,
+          'proxy.enum',
+          '"REPLACE" is not a value of envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.ServerHeaderTransformation; expected one of OVERWRITE, APPEND_IF_ABSENT, PASS_THROUGH',
+        ),
+      ],
+    ],
+    [
+      'a server_header_transformation number Envoy does not define',
+      { server_header_transformation: 7 },
+      [
+        error(
+          `${AT}.server_header_transformation`,
+          'proxy.enum',
+          '7 is not a value of envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager.ServerHeaderTransformation; expected one of OVERWRITE, APPEND_IF_ABSENT, PASS_THROUGH',
         ),
       ],
     ],

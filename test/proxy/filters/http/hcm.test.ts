@@ -322,7 +322,8 @@ describe('http_connection_manager over HTTP/1.1', { timeout: 20_000 }, () => {
       s.on('close', () => resolve(text));
       s.on('error', () => resolve(text));
     });
-    assert.equal(got, 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nno');
+    // The refusal's head as Envoy encodes it: server_header_transformation OVERWRITE adds `server: envoy`.
+    assert.equal(got, 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\nserver: envoy\r\n\r\nno');
     await new Promise((r) => setTimeout(r, 50));
     assert.deepEqual(smuggled, []);
   });
@@ -549,8 +550,9 @@ describe('http_connection_manager: HTTP/1.0 and absolute-form targets as Envoyâ€
     return { port, counter, raw };
   }
 
+  // A local reply: Envoy's connection manager gives it `server: envoy` (server_name's default), as every response.
   const UPGRADE_REQUIRED =
-    'HTTP/1.1 426 Upgrade Required\r\ncontent-length: 16\r\ncontent-type: text/plain\r\nconnection: close\r\n\r\nUpgrade Required';
+    'HTTP/1.1 426 Upgrade Required\r\ncontent-length: 16\r\ncontent-type: text/plain\r\nserver: envoy\r\nconnection: close\r\n\r\nUpgrade Required';
 
   it('HTTP/1.0 (and 0.9, and any version but 1.1) gets 426 Upgrade Required and the connection closes, by default', async () => {
     const f = await front();
