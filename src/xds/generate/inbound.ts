@@ -556,8 +556,9 @@ function connectionManager(ctx: GenerationContext, cc: ChainConfig): JsonObject 
     use_remote_address: false,
     forward_client_cert_details: 'APPEND_FORWARD',
     set_current_client_cert_details: { subject: true, uri: true, dns: true },
-    // Istio also sets server_name: istio-envoy and server_header_transformation: OVERWRITE; omitted: not
-    // implemented by the Skiff proxy.
+    // util/proxy_headers.go: the inbound side answers as `istio-envoy` (responses' `server` header).
+    server_name: ISTIO_SERVER_NAME,
+    server_header_transformation: 'OVERWRITE',
     // Istio also sets normalize_path: true and path_with_escaped_slashes_action: KEEP_UNCHANGED; omitted: not
     // implemented by the Skiff proxy.
     // Istio also sets request_id_extension (UuidRequestIdConfig), tracing and proxy_100_continue; omitted: not

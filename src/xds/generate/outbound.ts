@@ -43,7 +43,6 @@ import {
   destinationCluster,
   type MeshVirtualService,
   meshVirtualServices,
-  PROXY_SUPPORTS_WEIGHTED_CLUSTERS,
   report,
   visibleServices,
   vsLabel,
@@ -437,8 +436,8 @@ function tcpChains(
 
 /**
  * buildOutboundNetworkFilters for a VirtualService tcp/tls route: one destination → tcp_proxy to its cluster;
- * several → weighted clusters (stat prefix `name.namespace`), which the Skiff proxy does not implement yet:
- * then the route is skipped with a problem (undefined), unless only one destination has a weight.
+ * several → weighted clusters (stat prefix `name.namespace`); none with a weight above 0 → the route is skipped
+ * with a problem (undefined).
  */
 function routeFilters(
   ctx: GenerationContext,
@@ -471,11 +470,12 @@ function routeFilters(
     // Istio writes weighted_clusters with this one entry; a plain cluster relays the same.
     return [istioStatsNetwork(), tcpProxy(ctx, statPrefix, clusters[0].name, settings)];
   }
-  if (!PROXY_SUPPORTS_WEIGHTED_CLUSTERS) {
+  if (clusters.length === 0) {
+    // Istio writes weighted_clusters without clusters, which Envoy refuses (at least one is required).
     report(problems, {
       severity: 'error',
       code: 'SKIFF_GEN_VS_UNSUPPORTED',
-      message: `${vsLabel(vs.resource)}: ${where}.route: several weighted destinations: tcp_proxy weighted_clusters is not implemented by the Skiff proxy; the route is not generated`,
+      message: `${vsLabel(vs.resource)}: ${where}.route: no destination has a weight above 0; the route is not generated`,
     });
     return undefined;
   }

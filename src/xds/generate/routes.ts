@@ -54,11 +54,6 @@ export const ALLOW_ANY_CLUSTER: string = PASSTHROUGH_CLUSTER;
  * 503 NC when the cluster is not generated) — refused either way, with 503 instead of 502.
  */
 export const BLOCK_ALL_CLUSTER: string = BLACKHOLE_CLUSTER;
-/**
- * RouteAction/TcpProxy `weighted_clusters`: not implemented by the Skiff proxy yet. While false, a route with
- * several weighted destinations is skipped with a problem (one left after dropping weight 0 is a plain cluster).
- */
-export const PROXY_SUPPORTS_WEIGHTED_CLUSTERS = false;
 
 /** Istio's default outbound retry policy (retry.go DefaultPolicy). */
 export const DEFAULT_RETRY_ON = 'connect-failure,refused-stream,unavailable,cancelled,retriable-status-codes';
@@ -545,9 +540,6 @@ function unsupportedField(http: HTTPRoute): string | undefined {
   for (const [j, d] of (http.route ?? []).entries())
     if (d.headers !== undefined) return `route[${j}].headers (header manipulation is not implemented)`;
   if ((http.route ?? []).length === 0) return 'route (no destination)';
-  const weighted = (http.route ?? []).filter((d) => (d.weight ?? 0) !== 0);
-  if ((http.route ?? []).length > 1 && weighted.length > 1 && !PROXY_SUPPORTS_WEIGHTED_CLUSTERS)
-    return 'route (several weighted destinations: weighted_clusters is not implemented)';
   return undefined;
 }
 
@@ -645,7 +637,7 @@ function translateRoute(
   const live = destinations.length === 1 ? destinations : destinations.filter((x) => (x.d.weight ?? 0) !== 0);
   const hashes = live.map((x) => hashForDestination(ctx, proxy, x.host, x.d.destination));
   // Sidecars route several destinations of which one has a weight to that one as a plain cluster: Istio writes
-  // weighted_clusters with that one entry, which routes the same (PROXY_SUPPORTS_WEIGHTED_CLUSTERS).
+  // weighted_clusters with that one entry, which routes the same.
   const single =
     destinations.length === 1 || (target.client === 'sidecar' && live.length === 1) ? live[0] : undefined;
   if (single) {

@@ -8,6 +8,9 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { selectRoute, VirtualHostIndex } from '../../../src/policy/routes.js';
+import { parseResource } from '../../../src/proxy/config/resource.js';
+import { TYPE_URL } from '../../../src/proxy/config/resources/index.js';
 import type { JsonObject } from '../../../src/xds/decode.js';
 import { goldenCases, runGolden } from './golden.js';
 import { type InboundCall, InboundSimulation } from './simulate-inbound.js';
@@ -192,6 +195,34 @@ function transports(cluster: JsonObject, cla: JsonObject | undefined): string[] 
   );
 }
 
+/** Where a request on a route table goes, by the proxy's own matcher: a cluster, or a weighted split. */
+function routedTo(table: JsonObject | undefined, host: string, path = '/'): string {
+  assert.ok(table, 'the route table is generated');
+  const t = parseResource(TYPE_URL.route, table);
+  assert.ok(t.value, JSON.stringify(errorsOf(t.diagnostics)));
+  const vhost = new VirtualHostIndex(t.value.virtualHosts, t.value.ignorePortInHostMatching).find(host);
+  if (!vhost) return 'no virtual host';
+  const headers: Record<string, string> = { ':method': 'GET', ':authority': host, ':scheme': 'http' };
+  const r = selectRoute(vhost, { path, header: (n) => headers[n] });
+  if (!r) return 'no route';
+  const w = r.action.weightedClusters;
+  return w ? w.clusters.map((c) => `${c.name}*${c.weight}`).join(' ') : r.action.cluster;
+}
+
+/** Per case, per route table frontend's sidecar uses: where a request goes (local mode: any Host). */
+const ROUTES: Record<string, Record<string, string>> = {
+  strict: { 'service-b.shop.svc.cluster.local:8080': 'outbound|8080||service-b.shop.svc.cluster.local' },
+  // The VirtualService splits service-b's HTTP traffic 90/10 between the DestinationRule's subsets.
+  'destination-rule': {
+    'service-b.shop.svc.cluster.local:8080':
+      'outbound|8080|v1|service-b.shop.svc.cluster.local*90 outbound|8080|v2|service-b.shop.svc.cluster.local*10',
+    // A VirtualService without a port match applies on every port of its host (Istio): port 7070's requests go
+    // to the destination port it names, 8080.
+    'service-b.shop.svc.cluster.local:7070':
+      'outbound|8080|v1|service-b.shop.svc.cluster.local*90 outbound|8080|v2|service-b.shop.svc.cluster.local*10',
+  },
+};
+
 describe('golden cases, simulated', () => {
   const cases = new Map(goldenCases().map((c) => [c.name, c]));
 
@@ -218,6 +249,22 @@ describe('golden cases, simulated', () => {
           Object.keys(CALLS).map((call) => [call, verdict(sim, port, call as CallName)]),
         );
         assert.deepEqual(got, expected, `${name}: ${label}`);
+      }
+    });
+  }
+
+  for (const [name, tables] of Object.entries(ROUTES)) {
+    it(`${name}: frontend's sidecar, per route table`, () => {
+      const c = cases.get(name);
+      assert.ok(c);
+      const g = runGolden(c).generated.get('frontend-0');
+      assert.ok(g);
+      for (const [table, expected] of Object.entries(tables)) {
+        assert.equal(
+          routedTo(g.resources.routes.get(table), '127.0.0.1:15102'),
+          expected,
+          `${name}: ${table}`,
+        );
       }
     });
   }

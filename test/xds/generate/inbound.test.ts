@@ -769,6 +769,8 @@ describe('buildInbound: network filters', () => {
     use_remote_address: false,
     forward_client_cert_details: 'APPEND_FORWARD',
     set_current_client_cert_details: { subject: true, uri: true, dns: true },
+    server_name: 'istio-envoy',
+    server_header_transformation: 'OVERWRITE',
     stream_idle_timeout: '0s',
     upgrade_configs: [{ upgrade_type: 'websocket' }],
   });

@@ -37,6 +37,8 @@ interface Call {
 /** Where it goes: the cluster, or why nowhere. */
 interface Outcome {
   cluster?: string;
+  /** A weighted split: each cluster with its weight (the proxy picks one per request or connection). */
+  weighted?: string[];
   /** The virtual host and route that matched (HTTP). */
   vhost?: string;
   route?: string;
@@ -111,7 +113,10 @@ class Simulation {
     if (!chain) return { error: 'no chain' };
     const terminal = chain.filters[chain.filters.length - 1];
     assert.ok(terminal);
-    if (terminal.kind === 'tcp_proxy') return { cluster: terminal.cluster };
+    if (terminal.kind === 'tcp_proxy')
+      return terminal.weightedClusters
+        ? { weighted: terminal.weightedClusters.clusters.map((w) => `${w.name}*${w.weight}`) }
+        : { cluster: terminal.cluster };
     if (c.protocol === 'tcp' || c.protocol === 'tls') return { error: 'not http' };
     const rc = this.routes.get(terminal.routeConfigName);
     assert.ok(rc, `no route table ${terminal.routeConfigName}`);
@@ -128,6 +133,12 @@ class Simulation {
     for (const [k, v] of Object.entries(c.headers ?? {})) headers[k.toLowerCase()] = v;
     const r = selectRoute(vhost, { path: c.path ?? '/', header: (n) => headers[n] });
     if (!r) return { vhost: vhost.name, error: 'no route' };
+    if (r.action.weightedClusters)
+      return {
+        vhost: vhost.name,
+        route: r.name,
+        weighted: r.action.weightedClusters.clusters.map((w) => `${w.name}*${w.weight}`),
+      };
     return { vhost: vhost.name, route: r.name, cluster: r.action.cluster };
   }
 }
@@ -326,20 +337,16 @@ describe('weighted destinations', () => {
       }),
     );
   const R = 'reviews.default.svc.cluster.local';
-  it('90/10: the proxy has no weighted_clusters: the split is not generated, requests take the default route', () => {
+  it('90/10: the set of clusters with their weights, over HTTP/1.1 and h2c', () => {
     const sim = new Simulation(text([90, 10]));
-    assert.deepEqual(
-      new Set(
-        [{ protocol: 'http1' as const }, { protocol: 'h2c' as const, path: '/x' }].map(
-          (c) => sim.call(sim.port(R, 9080), c).cluster,
-        ),
-      ),
-      new Set([`outbound|9080||${R}`]),
-    );
-    assert.deepEqual(
-      sim.problems.map((p) => p.code),
-      ['SKIFF_GEN_VS_UNSUPPORTED'],
-    );
+    for (const c of [{ protocol: 'http1' as const }, { protocol: 'h2c' as const, path: '/x' }]) {
+      assert.deepEqual(sim.call(sim.port(R, 9080), c), {
+        vhost: `${R}:9080`,
+        route: 'split',
+        weighted: [`outbound|9080|v1|${R}*90`, `outbound|9080|v2|${R}*10`],
+      });
+    }
+    assert.deepEqual(sim.problems, []);
   });
   it('100/0: the set of clusters is the one weighted destination', () => {
     const sim = new Simulation(text([100, 0]));

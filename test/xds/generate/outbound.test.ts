@@ -112,7 +112,12 @@ function shape(l: JsonObject): { filters: string[]; chains: string[]; fallback: 
     const fs = c.filters as JsonObject[];
     const last = fs[fs.length - 1] as JsonObject;
     const tc = last.typed_config as JsonObject;
-    const target = tc.rds ? `rds:${(tc.rds as JsonObject).route_config_name}` : `tcp:${tc.cluster}`;
+    const weighted = (tc.weighted_clusters as JsonObject | undefined)?.clusters as JsonObject[] | undefined;
+    const target = tc.rds
+      ? `rds:${(tc.rds as JsonObject).route_config_name}`
+      : weighted
+        ? `tcp:${weighted.map((w) => `${w.name}*${w.weight}`).join(',')}`
+        : `tcp:${tc.cluster}`;
     const names = fs.map((f) => f.name).join(',');
     return `${m && Object.keys(m).length > 0 ? JSON.stringify(m) : '*'} → ${names} ${target}`;
   };
@@ -430,7 +435,7 @@ describe('VirtualService tcp routes (tls.go buildSidecarOutboundTCPFilterChainOp
       [],
     ],
     [
-      'several weighted destinations: not implemented, skipped with a problem',
+      'several weighted destinations: tcp_proxy weighted_clusters',
       {
         hosts: ['db'],
         tcp: [
@@ -444,12 +449,12 @@ describe('VirtualService tcp routes (tls.go buildSidecarOutboundTCPFilterChainOp
       },
       {
         filters: [],
-        chains: [`* → istio.stats,envoy.filters.network.tcp_proxy tcp:outbound|5432||${HOST}`],
+        chains: [
+          `* → istio.stats,envoy.filters.network.tcp_proxy tcp:outbound|5432|a|${HOST}*80,outbound|5432|b|${HOST}*20`,
+        ],
         fallback: undefined,
       },
-      [
-        'error SKIFF_GEN_VS_UNSUPPORTED VirtualService default/db: tcp[0].route: several weighted destinations: tcp_proxy weighted_clusters is not implemented by the Skiff proxy; the route is not generated',
-      ],
+      [],
     ],
   ];
   for (const [label, spec, expected, expectedProblems] of cases) {

@@ -399,16 +399,6 @@ describe('VirtualService routes in a host:port table', () => {
       { route: [{ destination: { host: 'reviews' }, headers: { request: { set: { x: 'y' } } } }] },
       'http[0].route[0].headers',
     ],
-    [
-      'weighted destinations (route_test.go "for header operations for weighted cluster" shape)',
-      {
-        route: [
-          { destination: { host: 'reviews', subset: 'v1' }, weight: 90 },
-          { destination: { host: 'reviews', subset: 'v2' }, weight: 10 },
-        ],
-      },
-      'http[0].route (several weighted destinations',
-    ],
   ];
   for (const [label, rule, field] of unsupported) {
     it(`unsupported: ${label} → rule skipped with a problem`, () => {
@@ -437,6 +427,36 @@ describe('VirtualService routes in a host:port table', () => {
       noErrors(TYPE_URL.route, rc);
     });
   }
+
+  it('weighted destinations become weighted_clusters, weight 0 dropped (route.go applyHTTPRouteDestination)', () => {
+    const problems: GenerationProblem[] = [];
+    const rc = route(
+      withVs({
+        http: [
+          {
+            route: [
+              { destination: { host: 'reviews', subset: 'v1' }, weight: 90 },
+              { destination: { host: 'reviews', subset: 'v2' }, weight: 10 },
+              { destination: { host: 'reviews', subset: 'v3' }, weight: 0 },
+            ],
+          },
+        ],
+      }),
+      ROUTE,
+      node(),
+      problems,
+    );
+    const action = (routesOf(rc)[0] as JsonObject).route as JsonObject;
+    assert.deepEqual(action.weighted_clusters, {
+      clusters: [
+        { name: 'outbound|9080|v1|reviews.default.svc.cluster.local', weight: 90 },
+        { name: 'outbound|9080|v2|reviews.default.svc.cluster.local', weight: 10 },
+      ],
+    });
+    assert.equal(action.cluster, undefined);
+    assert.deepEqual(problems, []);
+    noErrors(TYPE_URL.route, rc);
+  });
 
   it('an unsupported rule without matches still ends the table (BuildHTTPRoutesForVirtualService catchall)', () => {
     // Was: the next rule applied. Istio stops after a rule without matches, whatever came of it (as proxyless
