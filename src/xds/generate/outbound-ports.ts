@@ -24,13 +24,17 @@ export class OutboundPortAllocator implements OutboundPorts {
     readonly range: OutboundPortRange = DEFAULT_OUTBOUND_RANGE,
     saved: Readonly<Record<string, number>> = {},
   ) {
-    if (!(range.first >= 1 && range.last <= 65535 && range.first <= range.last)) {
+    // Whole numbers only: a fractional bound would hand out ports like 15101.5 (comparisons alone let it pass).
+    const whole = Number.isInteger(range.first) && Number.isInteger(range.last);
+    if (!(whole && range.first >= 1 && range.last <= 65535 && range.first <= range.last)) {
       throw new Error(
         `outbound port range ${range.first}-${range.last}: expected 1 <= first <= last <= 65535`,
       );
     }
     for (const [key, port] of Object.entries(saved)) {
-      if (port >= range.first && port <= range.last && !this.used.has(port)) {
+      // `saved` comes from a state file: a value that is not a whole number (20001.5, "20002", which the range
+      // comparisons would coerce and keep) is dropped like a port outside the range.
+      if (Number.isInteger(port) && port >= range.first && port <= range.last && !this.used.has(port)) {
         this.byKey.set(key, port);
         this.used.add(port);
       }
