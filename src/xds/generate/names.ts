@@ -27,6 +27,8 @@ export function parseClusterName(
   if (parts.length !== 4) return undefined;
   const [direction, port, subset = '', host = ''] = parts;
   if (direction !== 'inbound' && direction !== 'outbound') return undefined;
+  // Only what clusterName writes: decimal digits without a leading zero (Number() would read 0x1F90 or 8e3).
+  if (!/^[1-9][0-9]{0,4}$/.test(port ?? '')) return undefined;
   const n = Number(port);
   if (!Number.isInteger(n) || n < 1 || n > 65535) return undefined;
   return { direction, port: n, subset, host };

@@ -27,7 +27,7 @@ export interface ProxyNode {
   istioVersion: string | undefined;
 }
 
-/** Problems are thrown as one Error naming every field (the caller refuses the stream with it). */
+/** A problem is thrown as an Error naming the field and the value (the caller refuses the stream with it). */
 export function parseProxyNode(node: { id?: string; metadata?: JsonObject | null }): ProxyNode {
   const id = node.id ?? '';
   const parts = id.split('~');
@@ -44,8 +44,16 @@ export function parseProxyNode(node: { id?: string; metadata?: JsonObject | null
   }
   const md = parseNodeMetadata(node.metadata ?? {});
   const raw = (node.metadata ?? {}) as Record<string, unknown>;
-  const namespace = md.namespace ?? dnsDomain.split('.')[0] ?? '';
-  const httpProxyPort = raw.HTTP_PROXY_PORT === undefined ? undefined : Number(raw.HTTP_PROXY_PORT);
+  // Istio's GetProxyConfigNamespace: an empty NAMESPACE is absent; then the DNS domain's first label.
+  const namespace = md.namespace || (dnsDomain.split('.')[0] ?? '');
+  // Istio's metadata holds it as a string of digits; a JSON number is taken too. Nothing else is a port.
+  const portValue = raw.HTTP_PROXY_PORT;
+  const httpProxyPort =
+    portValue === undefined
+      ? undefined
+      : typeof portValue === 'number' || (typeof portValue === 'string' && /^[0-9]{1,5}$/.test(portValue))
+        ? Number(portValue)
+        : Number.NaN;
   if (
     httpProxyPort !== undefined &&
     !(Number.isInteger(httpProxyPort) && httpProxyPort > 0 && httpProxyPort < 65536)

@@ -86,11 +86,7 @@ describe('parseProxyNode', () => {
     );
   });
 
-  // Proposed fix in proxy.ts (shared; not edited here): `md.namespace || (dnsDomain.split('.')[0] ?? '')`
-  // instead of `??`.
-  it('an empty NAMESPACE is read as absent (Istio GetProxyConfigNamespace: len(Namespace) > 0)', {
-    todo: 'proxy.ts takes NAMESPACE "" as the namespace; see the proposed fix above',
-  }, () => {
+  it('an empty NAMESPACE is read as absent (Istio GetProxyConfigNamespace: len(Namespace) > 0)', () => {
     assert.equal(parseProxyNode({ id: ID, metadata: { NAMESPACE: '' } }).namespace, 'payments');
   });
 
@@ -151,10 +147,8 @@ describe('parseProxyNode', () => {
     });
   }
 
-  // Number() also reads booleans, one-element lists, hexadecimal, exponents and blanks as numbers: `true` is port
-  // 1. Istio's metadata holds HTTP_PROXY_PORT as a string of digits. Proposed fix in proxy.ts (shared; not edited
-  // here): read it as `typeof v === 'number' || (typeof v === 'string' && /^[0-9]{1,5}$/.test(v)) ? Number(v) : NaN`
-  // before the range check.
+  // Number() would read booleans, one-element lists, hexadecimal, exponents and blanks as numbers (`true` is port
+  // 1). Istio's metadata holds HTTP_PROXY_PORT as a string of digits.
   const acceptedByNumber: Array<[unknown, string]> = [
     [true, 'true'],
     [[8080], '[8080]'],
@@ -163,9 +157,7 @@ describe('parseProxyNode', () => {
     [' 8080', '" 8080"'],
   ];
   for (const [value, shown] of acceptedByNumber) {
-    it(`refuses HTTP_PROXY_PORT ${shown}, naming the field`, {
-      todo: 'proxy.ts reads HTTP_PROXY_PORT with Number(); see the proposed fix above',
-    }, () => {
+    it(`refuses HTTP_PROXY_PORT ${shown}, naming the field`, () => {
       assert.throws(
         () => parseProxyNode({ id: ID, metadata: { HTTP_PROXY_PORT: value as JsonObject[string] } }),
         /^Error: node\.metadata\.HTTP_PROXY_PORT .*: expected a port number$/,
