@@ -13,7 +13,6 @@ import { loadConfig } from '../../dist/src/config/load.js';
 import { buildModel } from '../../dist/src/model/build.js';
 import { GenerationContext } from '../../dist/src/xds/generate/context.js';
 import { generateSidecar } from '../../dist/src/xds/generate/index.js';
-import { OutboundPortAllocator } from '../../dist/src/xds/generate/outbound-ports.js';
 import { parseProxyNode } from '../../dist/src/xds/generate/proxy.js';
 
 const { values } = parseArgs({
@@ -75,7 +74,16 @@ const snap1 = loadConfig([{ path: 'mesh.yaml', text: meshYaml(1) }]);
 const model0 = buildModel(snap0);
 const model1 = buildModel(snap1, model0);
 const proxies = nodes(model0);
-const ports = new OutboundPortAllocator({ first: 20000, last: 65000 });
+// Local mode's allocator hands out real ports, one per (proxy, service port): 100 proxies × 2,000 service ports
+// would not fit in 65,535. Generation only writes the numbers, so the bench numbers them without a range.
+const ports = {
+  keys: new Map(),
+  portFor(proxyId, host, port) {
+    const key = `${proxyId} ${host}:${port}`;
+    if (!this.keys.has(key)) this.keys.set(key, 1 + (this.keys.size % 65535));
+    return this.keys.get(key);
+  },
+};
 
 function time(fn) {
   const t0 = performance.now();

@@ -30,6 +30,7 @@ import type { JsonObject } from '../decode.js';
 import { accessLog } from './access-log.js';
 import type { GenerationContext, ServiceTarget } from './context.js';
 import { protoDuration } from './duration.js';
+import { istioStatsFilter, sidecarHttpFilters } from './filters.js';
 import {
   ALPN,
   HTTP_PROTOCOL_OPTIONS_KEY,
@@ -505,20 +506,6 @@ function downstreamTls(ctx: GenerationContext, protocol: 'HTTP' | 'TCP'): JsonOb
   };
 }
 
-/** Istio's istio.stats (a Prometheus provider active; Helm's default); inbound disables the Host fallback. */
-function istioStats(): JsonObject {
-  return {
-    name: 'istio.stats',
-    typed_config: {
-      // Istio sends stats.PluginConfig as its own Any; the Skiff proxy reads it as a TypedStruct (the same
-      // fields), since stats.PluginConfig is not one of Envoy's protos.
-      '@type': TYPE.typedStruct,
-      type_url: TYPE.statsPlugin,
-      value: { disable_host_header_fallback: true },
-    },
-  };
-}
-
 /** buildInboundNetworkFilters: [istio.metadata_exchange, istio.stats, tcp_proxy]. */
 function tcpNetworkFilters(ctx: GenerationContext, cc: ChainConfig): JsonObject[] {
   const tcpProxy: JsonObject = {
@@ -531,7 +518,7 @@ function tcpNetworkFilters(ctx: GenerationContext, cc: ChainConfig): JsonObject[
   return [
     // Istio puts the TCP istio.metadata_exchange network filter (envoy.tcp.metadataexchange.config.MetadataExchange)
     // first; omitted: not implemented by the Skiff proxy.
-    istioStats(),
+    istioStatsFilter('inbound'),
     { name: 'envoy.filters.network.tcp_proxy', typed_config: tcpProxy },
   ];
 }
@@ -552,7 +539,7 @@ function connectionManager(ctx: GenerationContext, cc: ChainConfig): JsonObject 
     stat_prefix: hcmStatPrefix(cc),
     codec_type: 'AUTO',
     route_config: inboundRouteConfig(cc),
-    http_filters: httpFilters(),
+    http_filters: sidecarHttpFilters('inbound'),
     use_remote_address: false,
     forward_client_cert_details: 'APPEND_FORWARD',
     set_current_client_cert_details: { subject: true, uri: true, dns: true },
@@ -571,30 +558,6 @@ function connectionManager(ctx: GenerationContext, cc: ChainConfig): JsonObject 
   const log = accessLog(ctx.model.meshConfig, 'http');
   if (log) hcm.access_log = log;
   return hcm;
-}
-
-/** listener_builder.go buildHTTPConnectionManager, limited to the filters the proxy implements. */
-function httpFilters(): JsonObject[] {
-  return [
-    {
-      name: 'istio.metadata_exchange',
-      typed_config: {
-        '@type': TYPE.typedStruct,
-        type_url: TYPE.peerMetadata,
-        // Istio also lists {workload_discovery: {}} in downstream_discovery; omitted: not implemented by the
-        // Skiff proxy (it reads the istio_headers method only).
-        value: {
-          downstream_discovery: [{ istio_headers: {} }],
-          downstream_propagation: [{ istio_headers: {} }],
-        },
-      },
-    },
-    // Istio also adds envoy.filters.http.grpc_web on gRPC-Web ports; omitted: not implemented by the Skiff proxy.
-    // Istio also adds envoy.filters.http.grpc_stats, envoy.filters.http.fault and envoy.filters.http.cors here;
-    // omitted: not implemented by the Skiff proxy.
-    istioStats(),
-    { name: 'envoy.filters.http.router', typed_config: { '@type': TYPE.router } },
-  ];
 }
 
 /** buildSidecarInboundHTTPRouteConfig + BuildDefaultHTTPInboundRoute. */

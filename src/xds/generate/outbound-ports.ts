@@ -47,6 +47,12 @@ export class OutboundPortAllocator implements OutboundPorts {
     const known = this.byKey.get(key);
     if (known !== undefined) return known;
     const size = this.range.last - this.range.first + 1;
+    // Full: say so at once (scanning the whole range for every new key would make a full range quadratic).
+    if (this.used.size >= size) {
+      throw new Error(
+        `no free outbound port left in ${this.range.first}-${this.range.last} (${size} allocated): widen the range`,
+      );
+    }
     for (let i = 0; i < size; i++) {
       const candidate = this.next;
       this.next = candidate === this.range.last ? this.range.first : candidate + 1;

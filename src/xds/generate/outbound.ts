@@ -28,6 +28,7 @@ import type { JsonObject } from '../decode.js';
 import { accessLog } from './access-log.js';
 import type { GenerationContext } from './context.js';
 import { protoDuration } from './duration.js';
+import { istioStatsFilter, sidecarHttpFilters } from './filters.js';
 import {
   ALPN,
   BLACKHOLE_CLUSTER,
@@ -230,7 +231,7 @@ function fallthroughFilters(
 ): JsonObject[] {
   const allowAny = ctx.model.meshConfig.outboundTrafficPolicy.mode !== 'REGISTRY_ONLY';
   const cluster = allowAny ? defaultClusterOf(service, port) : BLACKHOLE_CLUSTER;
-  return [istioStatsNetwork(), tcpProxy(ctx, cluster, cluster, undefined)];
+  return [istioStatsFilter('outbound'), tcpProxy(ctx, cluster, cluster, undefined)];
 }
 
 /** tls.go: the default chain's cluster uses the service's only port when it has one, else the listener's. */
@@ -263,28 +264,7 @@ function httpConnectionManager(
         route_config_name: route,
       },
       codec_type: 'AUTO',
-      http_filters: [
-        {
-          name: 'istio.metadata_exchange',
-          typed_config: {
-            '@type': TYPE.typedStruct,
-            type_url: TYPE.peerMetadata,
-            // Istio also lists {workload_discovery: {}} in upstream_discovery; omitted: not implemented by the
-            // Skiff proxy (peer metadata comes from the istio headers only).
-            value: {
-              upstream_discovery: [{ istio_headers: {} }],
-              upstream_propagation: [{ istio_headers: {} }],
-            },
-          },
-        },
-        // Istio also sets envoy.filters.http.grpc_stats here; omitted: not implemented by the Skiff proxy.
-        // Istio also sets istio.alpn here; omitted: not implemented by the Skiff proxy.
-        // Istio also sets envoy.filters.http.fault here; omitted: not implemented by the Skiff proxy.
-        // Istio also sets envoy.filters.http.cors here; omitted: not implemented by the Skiff proxy.
-        // (envoy.filters.http.grpc_web, on gRPC-Web ports: omitted likewise.)
-        istioStatsHttp(),
-        { name: 'envoy.filters.http.router', typed_config: { '@type': TYPE.router } },
-      ],
+      http_filters: sidecarHttpFilters('outbound'),
       use_remote_address: false,
       upgrade_configs: [{ upgrade_type: 'websocket' }],
       stream_idle_timeout: '0s',
@@ -302,20 +282,6 @@ function httpConnectionManager(
  * TypedStruct. Istio adds it when a Prometheus metrics provider is active (Helm's default; MeshConfig in Skiff
  * has no defaultProviders, so it is always on). Outbound: disable_host_header_fallback false (the default).
  */
-function istioStatsHttp(): JsonObject {
-  return {
-    name: 'istio.stats',
-    typed_config: {
-      '@type': TYPE.typedStruct,
-      type_url: TYPE.statsPlugin,
-      value: {},
-    },
-  };
-}
-
-function istioStatsNetwork(): JsonObject {
-  return istioStatsHttp();
-}
 
 /** buildHTTPProxy: `127.0.0.1_<port>`, one match-all chain, RDS `http_proxy`, absolute URLs allowed. */
 function httpProxyListener(ctx: GenerationContext, port: number): JsonObject {
@@ -426,7 +392,7 @@ function tcpChains(
     const cluster = defaultClusterOf(service, port);
     out.push({
       filters: [
-        istioStatsNetwork(),
+        istioStatsFilter('outbound'),
         tcpProxy(ctx, cluster, cluster, tcpSettings(ctx, proxy, service, problems)),
       ],
     });
@@ -458,7 +424,7 @@ function routeFilters(
   const settings = firstService ? tcpSettings(ctx, proxy, firstService, problems) : undefined;
   if (dests.length === 1) {
     const cluster = destinationCluster(first.r.destination, first.host, port.port, lookup);
-    return [istioStatsNetwork(), tcpProxy(ctx, cluster, cluster, settings)];
+    return [istioStatsFilter('outbound'), tcpProxy(ctx, cluster, cluster, settings)];
   }
   const weighted = dests.filter((d) => (d.r.weight ?? 0) > 0);
   const statPrefix = `${vs.resource.metadata.name}.${ns}`;
@@ -468,7 +434,7 @@ function routeFilters(
   }));
   if (clusters.length === 1 && clusters[0]) {
     // Istio writes weighted_clusters with this one entry; a plain cluster relays the same.
-    return [istioStatsNetwork(), tcpProxy(ctx, statPrefix, clusters[0].name, settings)];
+    return [istioStatsFilter('outbound'), tcpProxy(ctx, statPrefix, clusters[0].name, settings)];
   }
   if (clusters.length === 0) {
     // Istio writes weighted_clusters without clusters, which Envoy refuses (at least one is required).
@@ -483,7 +449,7 @@ function routeFilters(
   const typed = proxyFilter.typed_config as JsonObject;
   delete typed.cluster;
   typed.weighted_clusters = { clusters };
-  return [istioStatsNetwork(), proxyFilter];
+  return [istioStatsFilter('outbound'), proxyFilter];
 }
 
 /** The tcp_proxy settings a DestinationRule gives (top-level trafficPolicy.connectionPool.tcp, as Istio). */
