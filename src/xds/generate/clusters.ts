@@ -61,9 +61,8 @@ export function outboundClusters(ctx: GenerationContext, proxy: ProxyNode): Outb
   const problems: GenerationProblem[] = [];
   const seen = new Set<string>();
   const source = proxy.ips[0];
-  for (const service of ctx.model.services) {
-    // One service per host name, the proxy's namespace first (Istio's SidecarScope keeps one per host).
-    if (ctx.service(service.hostname, proxy.namespace) !== service) continue;
+  // One service per host name (Istio's SidecarScope keeps one per host).
+  for (const service of ctx.services()) {
     for (const port of service.ports) {
       const built = ctx.memo(service, `cds|${proxy.namespace}|${port.port}`, () =>
         guarded(service, port, () => serviceClusters(ctx, service, port, proxy.namespace)),
@@ -363,8 +362,9 @@ function unsupportedPoolSettings(
     omitted.push('http.http1MaxPendingRequests (circuit_breakers max_pending_requests)');
   if ((pool?.http?.http2MaxRequests ?? 0) > 0)
     omitted.push('http.http2MaxRequests (circuit_breakers max_requests)');
-  if (pool?.http?.idleTimeout !== undefined || pool?.tcp?.idleTimeout !== undefined)
-    omitted.push('idleTimeout (common_http_protocol_options.idle_timeout)');
+  // tcp.idleTimeout is the listeners' tcp_proxy idle_timeout (outbound.ts); http.idleTimeout is the cluster's.
+  if (pool?.http?.idleTimeout !== undefined)
+    omitted.push('http.idleTimeout (common_http_protocol_options.idle_timeout)');
   if ((pool?.http?.maxRequestsPerConnection ?? 0) > 0)
     omitted.push('maxRequestsPerConnection (common_http_protocol_options)');
   if (pool?.tcp?.maxConnectionDuration !== undefined)

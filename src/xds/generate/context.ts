@@ -18,6 +18,7 @@ import type {
 } from '../../model/types.js';
 import { effectivePeerAuthentication, namespaceMutualTlsMode } from '../../policy/peer-authentication.js';
 import type { Mode } from '../../policy/types.js';
+import type { ProxyNode } from './proxy.js';
 
 /** A service port a workload serves (Istio's ServiceTarget). */
 export interface ServiceTarget {
@@ -38,7 +39,12 @@ export class GenerationContext {
   private readonly policyKey: string;
   private readonly perService = new Map<ServiceModel, Map<string, unknown>>();
   private readonly namespaceModes = new Map<string, Mode | 'UNKNOWN'>();
-  private readonly byHost = new Map<string, ServiceModel[]>();
+  /** One service per host name, as Istio's SidecarScope keeps them (see `chooseServices`). */
+  private readonly byHost: Map<string, ServiceModel>;
+  private readonly chosen: readonly ServiceModel[];
+  /** DestinationRules by namespace, oldest first (the order Istio merges and breaks ties in). */
+  private readonly rulesByNamespace = new Map<string, Resource<DestinationRuleSpec>[]>();
+  private readonly ruleCache = new Map<string, Resource<DestinationRuleSpec> | undefined>();
 
   constructor(model: MeshModel, outboundPorts: OutboundPorts, previous?: GenerationContext) {
     this.model = model;
@@ -49,10 +55,15 @@ export class GenerationContext {
       model.destinationRules.map((r) => [r.metadata, r.spec]),
       model.virtualServices.map((r) => [r.metadata, r.spec]),
     ]);
-    for (const s of model.services) {
-      const list = this.byHost.get(s.hostname);
-      if (list) list.push(s);
-      else this.byHost.set(s.hostname, [s]);
+    this.byHost = chooseServices(model.services);
+    this.chosen = model.services.filter((s) => this.byHost.get(s.hostname) === s);
+    // Merged ServiceEntries are new objects: they are in byHost, not in model.services.
+    for (const s of this.byHost.values()) if (!this.chosen.includes(s)) this.chosen = [...this.chosen, s];
+    this.chosen = [...this.chosen].sort((a, b) => compareText(a.hostname, b.hostname));
+    for (const rule of [...model.destinationRules].sort(byAge)) {
+      const list = this.rulesByNamespace.get(rule.metadata.namespace);
+      if (list) list.push(rule);
+      else this.rulesByNamespace.set(rule.metadata.namespace, [rule]);
     }
     if (previous && previous.policyKey === this.policyKey) {
       const live = new Set(model.services);
@@ -77,11 +88,14 @@ export class GenerationContext {
     return value;
   }
 
-  /** The service for a host; when several namespaces declare it, the one in `namespace` first, else the oldest read. */
-  service(hostname: string, namespace?: string): ServiceModel | undefined {
-    const list = this.byHost.get(hostname);
-    if (!list) return undefined;
-    return (namespace !== undefined ? list.find((s) => s.namespace === namespace) : undefined) ?? list[0];
+  /** The service for a host name (one per host, whoever declares it: see `chooseServices`). */
+  service(hostname: string): ServiceModel | undefined {
+    return this.byHost.get(hostname);
+  }
+
+  /** Every service a proxy sees, one per host name, sorted by host name (exportTo is not modelled). */
+  services(): readonly ServiceModel[] {
+    return this.chosen;
   }
 
   /** Istio's ResolveShortnameToFQDN: a name without a dot is a Kubernetes service of `namespace`. */
@@ -91,23 +105,33 @@ export class GenerationContext {
   }
 
   /**
-   * The DestinationRule a proxy in `proxyNamespace` uses for `service`: Istio looks in the proxy's namespace,
-   * then the service's, then the root namespace; within one namespace the exact host beats the longest
-   * matching wildcard, and the oldest rule wins ties (read order when no creation time is set).
+   * The DestinationRule a proxy in `proxyNamespace` uses for `service` (push_context.go destinationRule): the
+   * proxy's namespace, then the service's, then the root namespace — a proxy in the root namespace starts with the
+   * service's (Skiff treats every rule as exported). Within a namespace the exact host beats the most specific
+   * wildcard, and the rules for that one host are merged as Istio merges them (mergeDestinationRule).
    */
   destinationRule(service: ServiceModel, proxyNamespace: string): Resource<DestinationRuleSpec> | undefined {
-    for (const ns of unique([proxyNamespace, service.namespace, this.rootNamespace])) {
-      let best: { rule: Resource<DestinationRuleSpec>; score: number } | undefined;
-      for (const rule of this.model.destinationRules) {
-        if (rule.metadata.namespace !== ns) continue;
-        const score = hostMatchScore(this.resolveHost(rule.spec.host, ns), service.hostname);
-        if (score > 0 && (!best || score > best.score || (score === best.score && older(rule, best.rule)))) {
-          best = { rule, score };
-        }
-      }
-      if (best) return best.rule;
+    const key = `${proxyNamespace} ${service.hostname}`;
+    if (this.ruleCache.has(key)) return this.ruleCache.get(key);
+    const order =
+      proxyNamespace === this.rootNamespace
+        ? [service.namespace, this.rootNamespace]
+        : [proxyNamespace, service.namespace, this.rootNamespace];
+    let found: Resource<DestinationRuleSpec> | undefined;
+    for (const ns of unique(order)) {
+      const rules = this.rulesByNamespace.get(ns) ?? [];
+      let best = 0;
+      for (const rule of rules)
+        best = Math.max(best, hostMatchScore(this.resolveHost(rule.spec.host, ns), service.hostname));
+      if (best === 0) continue;
+      const same = rules.filter(
+        (r) => hostMatchScore(this.resolveHost(r.spec.host, ns), service.hostname) === best,
+      );
+      found = mergeDestinationRules(same);
+      break;
     }
-    return undefined;
+    this.ruleCache.set(key, found);
+    return found;
   }
 
   /** GetNamespaceMutualTLSMode: the namespace (else mesh) policy's mode, UNKNOWN when there is neither. */
@@ -132,9 +156,23 @@ export class GenerationContext {
     return merged.perPort[String(port)] ?? merged.mode;
   }
 
-  /** The registry's workload at one of these addresses in `namespace`. */
-  workloadAt(ips: readonly string[], namespace: string): WorkloadModel | undefined {
-    return this.model.workloads.find((w) => w.namespace === namespace && ips.includes(w.address));
+  /**
+   * The registry's workload of a proxy: at one of its addresses in its namespace — and, where several share an
+   * address (local mode's single-address fallback), the one its node names (WORKLOAD_NAME, else its proxy id).
+   */
+  workloadAt(ips: readonly string[], namespace: string, name?: string): WorkloadModel | undefined {
+    const here = this.model.workloads.filter((w) => w.namespace === namespace && ips.includes(w.address));
+    if (here.length <= 1 || name === undefined) return here[0];
+    return here.find((w) => w.name === name) ?? here[0];
+  }
+
+  /**
+   * The proxy as generation reads it: its labels are its workload's in the registry, the node's LABELS only when
+   * the registry does not know it (Istio's SetWorkloadLabels) — what VirtualService sourceLabels match.
+   */
+  resolveProxy(proxy: ProxyNode): ProxyNode {
+    const w = this.workloadAt(proxy.ips, proxy.namespace, proxy.workloadName);
+    return w && Object.keys(w.labels).length > 0 ? { ...proxy, labels: w.labels } : proxy;
   }
 
   /** Every service port the workload serves, with its port for it. */
@@ -175,10 +213,75 @@ function hostMatchScore(pattern: string, host: string): number {
   return 0;
 }
 
-function older(a: Resource<unknown>, b: Resource<unknown>): boolean {
-  const ta = a.metadata.creationTimestamp;
-  const tb = b.metadata.creationTimestamp;
-  return ta !== undefined && tb !== undefined && Date.parse(ta) < Date.parse(tb);
+/**
+ * Istio's configCompareByCreationTime: oldest first; equal or unknown times by name, then namespace. (Local
+ * files have no creation time: name order decides, as it does for Istio's configs created in the same second.)
+ */
+function byAge(a: Resource<unknown>, b: Resource<unknown>): number {
+  const ta = Date.parse(a.metadata.creationTimestamp ?? '');
+  const tb = Date.parse(b.metadata.creationTimestamp ?? '');
+  if (!Number.isNaN(ta) && !Number.isNaN(tb) && ta !== tb) return ta - tb;
+  return (
+    compareText(a.metadata.name, b.metadata.name) || compareText(a.metadata.namespace, b.metadata.namespace)
+  );
+}
+
+/**
+ * destination_rule.go mergeDestinationRule: rules of one namespace for one host (no workload selectors in Skiff)
+ * merge into the oldest — a later rule's subsets are added when their names are new, and its traffic policy is used
+ * only when the older ones have none.
+ */
+function mergeDestinationRules(
+  rules: readonly Resource<DestinationRuleSpec>[],
+): Resource<DestinationRuleSpec> | undefined {
+  const [first, ...rest] = rules;
+  if (!first || rest.length === 0) return first;
+  const subsets = [...(first.spec.subsets ?? [])];
+  let trafficPolicy = first.spec.trafficPolicy;
+  for (const r of rest) {
+    for (const subset of r.spec.subsets ?? []) {
+      if (!subsets.some((s) => s.name === subset.name)) subsets.push(subset);
+    }
+    if (trafficPolicy === undefined && r.spec.trafficPolicy !== undefined)
+      trafficPolicy = r.spec.trafficPolicy;
+  }
+  const spec: DestinationRuleSpec = { ...first.spec, subsets };
+  if (trafficPolicy !== undefined) spec.trafficPolicy = trafficPolicy;
+  else delete spec.trafficPolicy;
+  return { ...first, spec };
+}
+
+/**
+ * One service per host name, as Istio's SidecarScope builds it (sidecar.go appendServices): services are taken
+ * oldest first and the first of a host wins, except that a Kubernetes Service replaces any other kind (no
+ * squatting on a Service's name with a ServiceEntry); a later ServiceEntry of the same namespace adds the ports the
+ * winner lacks (canMergeServices); anything else is ignored.
+ */
+function chooseServices(services: readonly ServiceModel[]): Map<string, ServiceModel> {
+  const out = new Map<string, ServiceModel>();
+  const ordered = [...services].sort(
+    (a, b) => byAge(a.source, b.source) || compareText(a.hostname, b.hostname),
+  );
+  for (const s of ordered) {
+    const existing = out.get(s.hostname);
+    if (!existing) {
+      out.set(s.hostname, s);
+      continue;
+    }
+    if (existing.kind === 'Service') continue;
+    if (s.kind === 'Service') {
+      out.set(s.hostname, s);
+      continue;
+    }
+    if (s.namespace !== existing.namespace) continue;
+    const extra = s.ports.filter((p) => !existing.ports.some((q) => q.port === p.port));
+    if (extra.length > 0) out.set(s.hostname, { ...existing, ports: [...existing.ports, ...extra] });
+  }
+  return out;
+}
+
+function compareText(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function unique<T>(xs: readonly T[]): T[] {

@@ -42,7 +42,7 @@ export function buildLoadAssignment(
   const empty: JsonObject = { cluster_name: clusterName };
   const parsed = parseClusterName(clusterName);
   if (parsed?.direction !== 'outbound') return empty;
-  const service = ctx.service(parsed.host, proxy.namespace);
+  const service = ctx.service(parsed.host);
   const port = service?.ports.find((p) => p.port === parsed.port);
   if (!service || !port) return empty;
   // Istio's findShards: a DNS cluster is not served over EDS.

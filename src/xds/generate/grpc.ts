@@ -65,10 +65,11 @@ const GRPC_MAX_RING_SIZE = 8_388_608;
  */
 export function generateGrpc(
   ctx: GenerationContext,
-  proxy: ProxyNode,
+  node: ProxyNode,
   typeUrl: string,
   names: readonly string[],
 ): GrpcResult {
+  const proxy = ctx.resolveProxy(node);
   const problems: GrpcProblem[] = [];
   const requested = [...new Set(names)];
   switch (typeUrl) {
@@ -265,7 +266,7 @@ function serverListeners(
   problems: GrpcProblem[],
 ): JsonObject[] {
   if (names.length === 0) return [];
-  const workload = ctx.workloadAt(proxy.ips, proxy.namespace);
+  const workload = ctx.workloadAt(proxy.ips, proxy.namespace, proxy.workloadName);
   if (!workload) {
     problems.push({
       severity: 'warning',
@@ -602,7 +603,7 @@ function grpcClusters(
   for (const key of [...groups.keys()].sort()) {
     const group = groups.get(key);
     if (!group) continue;
-    const svc = ctx.service(group.host, proxy.namespace);
+    const svc = ctx.service(group.host);
     const port = svc?.ports.find((p) => p.port === group.port);
     if (!svc || !port) {
       problems.push({

@@ -190,7 +190,7 @@ export function buildInbound(ctx: GenerationContext, proxy: ProxyNode): InboundR
 
 function build(ctx: GenerationContext, proxy: ProxyNode, problems: GenerationProblem[]): InboundResources {
   const none: InboundResources = { listeners: [], clusters: [], problems };
-  const workload = ctx.workloadAt(proxy.ips, proxy.namespace);
+  const workload = ctx.workloadAt(proxy.ips, proxy.namespace, proxy.workloadName);
   if (!workload) {
     problems.push({
       severity: 'error',

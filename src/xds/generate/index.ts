@@ -29,7 +29,8 @@ export interface SidecarGeneration {
  * inbound (cluster.go buildClusters); a ClusterLoadAssignment for every EDS cluster; every route configuration a
  * listener names.
  */
-export function generateSidecar(ctx: GenerationContext, proxy: ProxyNode): SidecarGeneration {
+export function generateSidecar(ctx: GenerationContext, node: ProxyNode): SidecarGeneration {
+  const proxy = ctx.resolveProxy(node);
   const problems: GenerationProblem[] = [];
   const inbound = buildInbound(ctx, proxy);
   const outbound = outboundClusters(ctx, proxy);

@@ -85,6 +85,16 @@ export function buildOutboundListeners(
   for (const service of visibleServices(ctx, proxy)) {
     for (const port of service.ports) {
       const bindPort = allocate(ctx, proxy, service.hostname, port.port, problems);
+      if (bindPort !== undefined && bindPort === proxy.httpProxyPort) {
+        // The proxy asked for its HTTP proxy listener on a port the allocator gave this service port: two
+        // listeners cannot share 127.0.0.1:PORT, so the proxy's own choice wins and this one is reported.
+        report(problems, {
+          severity: 'error',
+          code: 'SKIFF_GEN_PORT_CONFLICT',
+          message: `proxy ${proxy.id}: outbound port ${bindPort} for ${service.hostname}:${port.port} is its HTTP_PROXY_PORT; that service port gets no listener (choose an HTTP_PROXY_PORT outside the outbound range)`,
+        });
+        continue;
+      }
       if (bindPort !== undefined) out.push(serviceListener(ctx, proxy, service, port, bindPort, problems));
     }
   }
@@ -419,7 +429,7 @@ function routeFilters(
   const first = dests[0];
   if (!first) return undefined;
   // The destination service as Istio's ServiceForHostname sees it: the whole service (its only port counts).
-  const lookup = (host: string) => ctx.service(host, proxy.namespace);
+  const lookup = (host: string) => ctx.service(host);
   const firstService = lookup(first.host);
   const settings = firstService ? tcpSettings(ctx, proxy, firstService, problems) : undefined;
   if (dests.length === 1) {

@@ -249,7 +249,7 @@ function sniffedRoute(
   port: number,
   problems: GenerationProblem[] | undefined,
 ): JsonObject {
-  const service = ctx.service(host, proxy.namespace);
+  const service = ctx.service(host);
   const servicePort = service?.ports.find((p) => p.port === port);
   if (!service || !servicePort || !isHttpOrSniffed(servicePort)) return routeConfiguration(name, [], true);
   const routes = serviceRoutes(ctx, proxy, service, servicePort, port, problems);
@@ -623,7 +623,7 @@ function translateRoute(
   }
   // The route's clusters: Istio's lookup for a route on port P sees only services with port P.
   const lookup = (host: string) => {
-    const s = ctx.service(host, proxy.namespace);
+    const s = ctx.service(host);
     const p = listenerPort === 0 ? s?.ports : s?.ports.filter((x) => x.port === listenerPort);
     return s && p && p.length > 0 ? { ports: p } : undefined;
   };
@@ -726,7 +726,7 @@ function hashForDestination(
   host: string,
   destination: Destination,
 ): ConsistentHash | undefined {
-  const service = ctx.service(host, proxy.namespace);
+  const service = ctx.service(host);
   if (!service) return undefined;
   const dr: DestinationRuleSpec | undefined = ctx.destinationRule(service, proxy.namespace)?.spec;
   if (!dr) return undefined;
@@ -913,12 +913,7 @@ function httpProxyRoute(
         withVs.push({ port: port.port, routes, service });
         // The VirtualService's hosts outside the registry get their own virtual host on that port.
         for (const h of vs.hosts) {
-          if (
-            h.startsWith('*')
-              ? services.some((s) => hostsMatch(h, s.hostname))
-              : ctx.service(h, proxy.namespace)
-          )
-            continue;
+          if (h.startsWith('*') ? services.some((s) => hostsMatch(h, s.hostname)) : ctx.service(h)) continue;
           const key = `${h} ${port.port}`;
           if (vsHostsDone.has(key)) continue;
           vsHostsDone.add(key);
@@ -945,16 +940,9 @@ function httpProxyRoute(
 }
 
 /** One service per hostname (the proxy's namespace first, as the context resolves it), sorted by hostname. */
-export function visibleServices(ctx: GenerationContext, proxy: ProxyNode): ServiceModel[] {
-  const out: ServiceModel[] = [];
-  const seen = new Set<string>();
-  for (const s of ctx.model.services) {
-    if (seen.has(s.hostname)) continue;
-    seen.add(s.hostname);
-    const chosen = ctx.service(s.hostname, proxy.namespace);
-    if (chosen) out.push(chosen);
-  }
-  return out;
+export function visibleServices(ctx: GenerationContext, _proxy: ProxyNode): ServiceModel[] {
+  // Every service is visible to every proxy (exportTo and Sidecar egress are not modelled); one per host.
+  return [...ctx.services()];
 }
 
 /** buildCatchAllVirtualHost: ALLOW_ANY → `allow_any`, REGISTRY_ONLY → `block_all`. */

@@ -746,7 +746,7 @@ describe('clusters: traffic policy', () => {
     const at8080 = problems.filter((p) => p.message.includes('port 8080:'));
     assert.deepEqual(
       at8080.map((p) => p.message.replace(/^.*DestinationRule (\w+).*$/, '$1')),
-      ['idleTimeout', 'maxRequestsPerConnection'],
+      ['http', 'maxRequestsPerConnection'],
     );
   });
 });
@@ -957,7 +957,7 @@ describe('clusters: local mode', () => {
     assert.deepEqual(b.upstream_bind_config, { source_address: { address: '127.0.1.10', port_value: 0 } });
   });
 
-  it('one service per host name: the proxy namespace first', () => {
+  it('one service per host name, the same for every proxy: the oldest (name order without times; sidecar.go appendServices)', () => {
     const twice = (ns: string, port: number) => `
 ---
 apiVersion: networking.istio.io/v1
@@ -971,7 +971,7 @@ spec:
 `;
     const ctx = contextFrom(twice('aaa', 81) + twice('ns', 82));
     const names = buildOutboundClusters(ctx, CLIENT).map((c) => c.name);
-    assert.deepEqual(names.slice(0, -2), ['outbound|82||shared.example.com']);
+    assert.deepEqual(names.slice(0, -2), ['outbound|81||shared.example.com']);
     const other = buildOutboundClusters(ctx, sidecarNode('127.0.1.11', 'x-0', { namespace: 'zzz' }));
     assert.deepEqual(other.map((c) => c.name).slice(0, -2), ['outbound|81||shared.example.com']);
   });

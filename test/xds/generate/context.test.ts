@@ -9,7 +9,7 @@ import { buildModel } from '../../../src/model/build.js';
 import type { EndpointModel, MeshModel, ServiceModel, ServicePortModel } from '../../../src/model/types.js';
 import { endpointPort, GenerationContext } from '../../../src/xds/generate/context.js';
 import { OutboundPortAllocator } from '../../../src/xds/generate/outbound-ports.js';
-import { contextFrom, modelFrom } from './fixtures.js';
+import { contextFrom, modelFrom, sidecarNode } from './fixtures.js';
 
 const yaml = (...docs: string[]) => docs.join('\n---\n');
 
@@ -33,8 +33,8 @@ const destinationRule = (r: RuleDoc) =>
 const peerAuthentication = (name: string, ns: string, spec: string) =>
   `apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: ${name}, namespace: ${ns}}\nspec: ${spec}`;
 
-function serviceOf(ctx: GenerationContext, hostname: string, namespace?: string): ServiceModel {
-  const s = ctx.service(hostname, namespace);
+function serviceOf(ctx: GenerationContext, hostname: string): ServiceModel {
+  const s = ctx.service(hostname);
   assert.ok(s, `no service ${hostname}`);
   return s;
 }
@@ -156,10 +156,10 @@ describe('GenerationContext.destinationRule', () => {
       expected: 'svc/a',
     },
     {
-      name: 'a tie without creation times: the first read wins',
+      name: 'a tie without creation times: name order decides, not read order (configCompareByCreationTime)',
       rules: [
-        { name: 'first', namespace: 'svc', host: FOO },
         { name: 'second', namespace: 'svc', host: FOO },
+        { name: 'first', namespace: 'svc', host: FOO },
       ],
       expected: 'svc/first',
     },
@@ -190,13 +190,15 @@ describe('GenerationContext.destinationRule', () => {
       expected: 'svc/service',
     },
     {
-      name: 'a proxy in the root namespace: the root rules first, then the service ones',
+      // push_context.go destinationRule: for the root namespace only its namespace-local (exportTo ".") rules come
+      // first; Skiff treats every rule as exported, so the service's namespace is searched before the root.
+      name: 'a proxy in the root namespace: the service rules first, then the root ones',
       proxyNamespace: 'istio-system',
       rules: [
         { name: 'service', namespace: 'svc', host: FOO },
         { name: 'root', namespace: 'istio-system', host: '*' },
       ],
-      expected: 'istio-system/root',
+      expected: 'svc/service',
     },
   ];
 
@@ -604,4 +606,89 @@ describe('GenerationContext.memo', () => {
       assert.deepEqual(counted(ctx2, FOO, 'k', 'foo-2'), { value: 'foo-2', calls: 1 });
     });
   }
+});
+
+describe('GenerationContext: one service per host, and merged DestinationRules (Istio)', () => {
+  const se = (name: string, ns: string, host: string, port: number, created?: string) =>
+    `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: ${name}, namespace: ${ns}${created ? `, creationTimestamp: '${created}'` : ''}}\nspec: {hosts: [${host}], location: MESH_INTERNAL, resolution: STATIC, ports: [{number: ${port}, name: tcp-${port}, protocol: TCP}], endpoints: [{address: 127.0.9.9}]}`;
+  const kube = (name: string, ns: string) =>
+    `apiVersion: v1\nkind: Service\nmetadata: {name: ${name}, namespace: ${ns}, creationTimestamp: '2026-06-01T00:00:00Z'}\nspec: {selector: {app: ${name}}, ports: [{name: http, port: 9080}]}`;
+
+  it('a Kubernetes Service beats an older ServiceEntry squatting on its name (sidecar.go appendServices)', () => {
+    const host = 'reviews.shop.svc.cluster.local';
+    const ctx = contextFrom(
+      yaml(se('squat', 'attacker', host, 9080, '2026-01-01T00:00:00Z'), kube('reviews', 'shop')),
+    );
+    assert.deepEqual([ctx.service(host)?.kind, ctx.service(host)?.namespace], ['Service', 'shop']);
+    assert.deepEqual(
+      ctx.services().map((s) => `${s.kind} ${s.namespace}/${s.hostname}`),
+      [`Service shop/${host}`],
+    );
+  });
+
+  it('ServiceEntries of one namespace for one host merge their ports; another namespace’s is ignored', () => {
+    const host = 'db.example.com';
+    const ctx = contextFrom(
+      yaml(
+        se('a', 'shop', host, 5432, '2026-01-01T00:00:00Z'),
+        se('b', 'shop', host, 6379, '2026-02-01T00:00:00Z'),
+        se('c', 'other', host, 7000, '2026-03-01T00:00:00Z'),
+      ),
+    );
+    assert.deepEqual(
+      ctx.service(host)?.ports.map((p) => p.port),
+      [5432, 6379],
+    );
+    assert.equal(ctx.services().length, 1);
+  });
+
+  it('rules of one namespace for one host merge: later subsets added, the traffic policy from the first that has one (mergeDestinationRule)', () => {
+    const svc =
+      'apiVersion: v1\nkind: Service\nmetadata: {name: foo, namespace: svc}\nspec: {selector: {app: foo}, ports: [{name: http, port: 80}]}';
+    const dr = (name: string, created: string, spec: string) =>
+      `apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: ${name}, namespace: svc, creationTimestamp: '${created}'}\nspec: {host: foo, ${spec}}`;
+    const ctx = contextFrom(
+      yaml(
+        svc,
+        dr(
+          'b',
+          '2026-02-01T00:00:00Z',
+          "trafficPolicy: {tls: {mode: ISTIO_MUTUAL}}, subsets: [{name: v2, labels: {v: '2'}}, {name: v1, labels: {v: other}}]",
+        ),
+        dr('a', '2026-01-01T00:00:00Z', "subsets: [{name: v1, labels: {v: '1'}}]"),
+      ),
+    );
+    const rule = ctx.destinationRule(serviceOf(ctx, 'foo.svc.svc.cluster.local'), 'client');
+    assert.equal(rule?.metadata.name, 'a');
+    assert.deepEqual(
+      rule?.spec.subsets?.map((s) => [s.name, s.labels?.v]),
+      [
+        ['v1', '1'],
+        ['v2', '2'],
+      ],
+    );
+    assert.equal(rule?.spec.trafficPolicy?.tls?.mode, 'ISTIO_MUTUAL');
+  });
+});
+
+describe('GenerationContext: the proxy’s workload and labels', () => {
+  const we = (name: string, labels: string) =>
+    `apiVersion: networking.istio.io/v1\nkind: WorkloadEntry\nmetadata: {name: ${name}, namespace: default}\nspec: {address: 127.0.0.1, serviceAccount: sa, labels: ${labels}}`;
+  const text = `${we('b-0', '{app: b, replica: "0"}')}\n---\n${we('b-1', '{app: b, replica: "1"}')}`;
+
+  it('replicas sharing one address (local mode on one address) are told apart by the node’s workload name', () => {
+    const ctx = contextFrom(text);
+    assert.equal(ctx.workloadAt(['127.0.0.1'], 'default', 'b-1')?.name, 'b-1');
+    assert.equal(ctx.workloadAt(['127.0.0.1'], 'default', 'b-0')?.name, 'b-0');
+    assert.equal(ctx.workloadAt(['127.0.0.1'], 'default')?.name, 'b-0');
+    assert.equal(ctx.workloadAt(['127.0.0.1'], 'other', 'b-1'), undefined);
+  });
+
+  it('generation reads the registry’s labels, the node’s LABELS only for an unknown workload (SetWorkloadLabels)', () => {
+    const ctx = contextFrom(text);
+    const known = ctx.resolveProxy(sidecarNode('127.0.0.1', 'b-1', { labels: { app: 'forged' } }));
+    assert.deepEqual(known.labels, { app: 'b', replica: '1' });
+    const unknown = ctx.resolveProxy(sidecarNode('127.0.9.9', 'x-0', { labels: { app: 'x' } }));
+    assert.deepEqual(unknown.labels, { app: 'x' });
+  });
 });

@@ -270,7 +270,7 @@ describe('buildOutboundListeners: one listener per service port, by protocol', (
     assert.deepEqual(buildOutboundListeners(ctx, router), []);
   });
 
-  it('a host declared in two namespaces gets one listener: the proxy namespace`s', () => {
+  it('a host declared in two namespaces gets the same one listener in every namespace (the oldest declaration)', () => {
     const text = yaml(
       se('a', 'shared.example.com', '[{number: 80, name: http, protocol: HTTP}]'),
       `apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: b, namespace: prod}\nspec:\n  hosts: [shared.example.com]\n  location: MESH_EXTERNAL\n  resolution: DNS\n  ports: [{number: 443, name: tls, protocol: TLS}]\n`,
@@ -280,7 +280,8 @@ describe('buildOutboundListeners: one listener per service port, by protocol', (
         .map((l) => ((l.metadata as JsonObject).filter_metadata as JsonObject).skiff as JsonObject)
         .filter((m) => m.service === 'shared.example.com')
         .map((m) => m.port);
-    assert.deepEqual(ports('prod'), [443]);
+    // Without creation times, name order: ServiceEntry default/a before prod/b.
+    assert.deepEqual(ports('prod'), [80]);
     assert.deepEqual(ports('default'), [80]);
   });
 });
@@ -683,5 +684,31 @@ describe('every generated listener loads in the Skiff proxy without an error', (
     const ls = listenersFor(text, node({ httpProxyPort: 15080 }));
     assert.equal(ls.length, 5 + 1 + 3 + 1);
     for (const l of ls) noErrors(l);
+  });
+});
+
+describe('HTTP_PROXY_PORT and the allocator', () => {
+  it('a service port allocated the proxy’s own HTTP_PROXY_PORT gets no listener, and that is reported', () => {
+    const ctx = new GenerationContext(
+      modelFrom(svc('a', 'default', '[{name: http, port: 80}, {name: tcp, port: 81}]')),
+      new OutboundPortAllocator({ first: 20000, last: 20010 }),
+    );
+    const problems: GenerationProblem[] = [];
+    // The allocator gives a:80 20000 and a:81 20001; the proxy announced 20001 for its HTTP proxy listener.
+    const ls = buildOutboundListeners(ctx, node({ httpProxyPort: 20001 }), problems);
+    assert.deepEqual(
+      ls.map((l) => l.name),
+      ['127.0.0.1_20000', '127.0.0.1_20001'],
+    );
+    const proxyListener = ls[1];
+    assert.ok(proxyListener);
+    assert.equal(
+      (((proxyListener.metadata as JsonObject).filter_metadata as JsonObject).skiff as JsonObject).service,
+      'http_proxy',
+    );
+    assert.deepEqual(
+      problems.map((p) => p.code),
+      ['SKIFF_GEN_PORT_CONFLICT'],
+    );
   });
 });
