@@ -5,6 +5,7 @@
 import { FILE_ACCESS_LOG, STDERR_ACCESS_LOG, STDOUT_ACCESS_LOG } from './access-log/config.js';
 import { ExtensionRegistry } from './config/extension.js';
 import { HTTP_INSPECTOR, TLS_INSPECTOR } from './detect/listener-filters.js';
+import { ISTIO_ALPN } from './filters/http/alpn.js';
 import { HTTP_CONNECTION_MANAGER_EXTENSION } from './filters/http/index.js';
 import { ROUTER } from './filters/http/router/config.js';
 import { PREVIOUS_HOSTS } from './filters/http/router/retry-config.js';
@@ -22,6 +23,7 @@ export const PROXY_EXTENSIONS = new ExtensionRegistry([
   ISTIO_STATS_TCP,
   ISTIO_METADATA_EXCHANGE,
   ISTIO_STATS_HTTP,
+  ISTIO_ALPN,
   ROUTER,
   DOWNSTREAM_TLS,
   DOWNSTREAM_RAW,

@@ -127,6 +127,16 @@ export interface PeerMetadataConfig {
   upstreamPropagation: boolean;
 }
 
+/**
+ * Istio's `istio.alpn` HTTP filter (istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig): the ALPN list an
+ * upstream TLS connection offers instead of its transport's own, by the HTTP protocol spoken on it. Protocols
+ * without an entry (or with an empty list) keep the transport's ALPN.
+ */
+export type AlpnOverrideConfig = Partial<Record<AlpnUpstreamProtocol, string[]>>;
+
+/** FilterConfig.Protocol. Skiff, as Envoy, sends HTTP/1.0 requests upstream as HTTP/1.1: HTTP10 is never used. */
+export type AlpnUpstreamProtocol = 'HTTP10' | 'HTTP11' | 'HTTP2';
+
 /** One entry of a `weighted_clusters`: a cluster and its weight. */
 export interface ClusterWeightConfig {
   name: string;
@@ -247,6 +257,8 @@ export interface HttpConnectionManagerConfig {
   serverHeaderTransformation?: ServerHeaderTransformation;
   istioStats: IstioStatsConfig | undefined;
   peerMetadata: PeerMetadataConfig | undefined;
+  /** Istio's `istio.alpn` filter, when the chain has it: the ALPN upstream TLS connections offer per protocol. */
+  alpnOverride?: AlpnOverrideConfig;
   /** A line per stream, when it ends. */
   accessLogs?: AccessLogConfig[];
 }
@@ -270,7 +282,8 @@ export type NetworkFilterPart = NetworkFilterConfig | { kind: 'istio.stats'; sta
 export type HttpFilterConfig =
   | { kind: 'router' }
   | { kind: 'istio.stats'; stats: IstioStatsConfig }
-  | { kind: 'istio.metadata_exchange'; exchange: PeerMetadataConfig };
+  | { kind: 'istio.metadata_exchange'; exchange: PeerMetadataConfig }
+  | { kind: 'istio.alpn'; alpn: AlpnOverrideConfig };
 
 export interface FilterChainConfig {
   name: string;

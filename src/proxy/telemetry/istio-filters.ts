@@ -18,7 +18,7 @@ const TCP_REPORTING_MS = 5_000;
 const TYPED_STRUCT_SUPPORT: SupportTable = {
   'udpa.type.v1.TypedStruct': {
     type_url:
-      'Istio’s filter types: `type.googleapis.com/stats.PluginConfig`, `type.googleapis.com/io.istio.http.peer_metadata.Config`.',
+      'Istio’s filter types: `type.googleapis.com/stats.PluginConfig`, `type.googleapis.com/io.istio.http.peer_metadata.Config`, `type.googleapis.com/istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig`.',
     value:
       'The filter’s settings as free JSON; only the fields listed for each filter are honoured, others refused.',
   },
@@ -29,7 +29,7 @@ const TYPED_STRUCT_SUPPORT: SupportTable = {
 };
 
 /** A TypedStruct's value may carry only the fields Skiff honours (by proto or JSON name); others are errors. */
-function onlyFields(
+export function onlyFields(
   v: JsonObject,
   at: FieldPath,
   type: string,

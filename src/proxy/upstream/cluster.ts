@@ -141,6 +141,11 @@ export interface ConnectOptions {
   picks?: number;
   /** Who will report the result to outlier detection (default: the router). */
   origin?: ConnectOrigin;
+  /**
+   * The ALPN list a TLS connection offers instead of its transport's own (Istio's `istio.alpn` HTTP filter);
+   * plaintext endpoints ignore it.
+   */
+  alpn?: readonly string[];
 }
 
 export class Cluster {
@@ -329,7 +334,7 @@ export class Cluster {
       done(this.noneHealthy());
       return;
     }
-    this.connectTo(endpoint, done, opts.origin);
+    this.connectTo(endpoint, done, opts.origin, opts.alpn);
   }
 
   /** The answer when the balancer has no endpoint to give (counted as upstream_cx_none_healthy). */
@@ -358,11 +363,15 @@ export class Cluster {
     });
   }
 
-  /** Connects to an endpoint the balancer chose (connection pools choose first, then reuse or connect). */
+  /**
+   * Connects to an endpoint the balancer chose (connection pools choose first, then reuse or connect); `alpn`
+   * replaces the ALPN list of a TLS transport.
+   */
   connectTo(
     endpoint: Endpoint,
     done: (result: ConnectResult) => void,
     origin: ConnectOrigin = 'router',
+    alpn?: readonly string[],
   ): void {
     const s = this.stats;
     s.upstreamCxTotal.inc();
@@ -434,10 +443,14 @@ export class Cluster {
         established(socket, undefined);
         return;
       }
-      endpoint.tls.handshake(socket, (outcome) => {
-        if (outcome.ok) established(outcome.socket, outcome.peerIdentity, outcome.localIdentity);
-        else failed('tls', `TLS to ${host}:${port}: ${outcome.detail}`, true);
-      });
+      endpoint.tls.handshake(
+        socket,
+        (outcome) => {
+          if (outcome.ok) established(outcome.socket, outcome.peerIdentity, outcome.localIdentity);
+          else failed('tls', `TLS to ${host}:${port}: ${outcome.detail}`, true);
+        },
+        alpn,
+      );
     });
   }
 }

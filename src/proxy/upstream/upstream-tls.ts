@@ -49,8 +49,11 @@ export class UpstreamTls {
     this.holder.close();
   }
 
-  /** Runs the client handshake over a connected socket; calls back once. */
-  handshake(raw: Socket, done: (outcome: UpstreamTlsOutcome) => void): void {
+  /**
+   * Runs the client handshake over a connected socket; calls back once. `alpn` replaces the context's ALPN list
+   * for this connection (Istio's `istio.alpn` filter, by the HTTP protocol the connection will carry).
+   */
+  handshake(raw: Socket, done: (outcome: UpstreamTlsOutcome) => void, alpn?: readonly string[]): void {
     const built = this.holder.current;
     const stats = this.stats;
     const failed = () => {
@@ -70,10 +73,11 @@ export class UpstreamTls {
     // A bare client TLSSocket, not tls.connect: tls.connect's own check on every handshake (the peer chain
     // as objects for checkServerIdentity, ~0.6 ms with OpenSSL 3.0) would be thrown away — the identity check
     // is Envoy's SAN matchers, done below, and the chain is OpenSSL's verdict (verifyError).
+    const offer = alpn && alpn.length > 0 ? [...alpn] : this.alpn;
     const socket = new tls.TLSSocket(raw, {
       isServer: false,
       secureContext: built.context,
-      ...(this.alpn ? { ALPNProtocols: this.alpn } : {}),
+      ...(offer ? { ALPNProtocols: offer } : {}),
     });
     // setServername and _start are what tls.connect calls (public since Node 0.x, missing from @types/node).
     const client = socket as unknown as { setServername(name: string): void; _start(): void };

@@ -91,6 +91,7 @@ describe('ExtensionRegistry.namesOf', () => {
     assert.deepEqual(PROXY_EXTENSIONS.namesOf('envoy.filters.http'), [
       'istio.metadata_exchange',
       'istio.stats',
+      'istio.alpn',
       'envoy.filters.http.router',
     ]);
   });
@@ -232,7 +233,7 @@ describe('ExtensionRegistry.translate: by name, without typed_config', () => {
       error(
         'filters[0].name',
         'proxy.unsupported',
-        'HTTP filter "envoy.filters.listener.tls_inspector" is not implemented; expected istio.metadata_exchange, istio.stats, envoy.filters.http.router',
+        'HTTP filter "envoy.filters.listener.tls_inspector" is not implemented; expected istio.metadata_exchange, istio.stats, istio.alpn, envoy.filters.http.router',
       ),
     ],
   ];
@@ -304,7 +305,7 @@ describe('ExtensionRegistry.translate: refused types', () => {
       error(
         'filters[0]',
         'proxy.unsupported',
-        'HTTP filter "envoy.filters.http.fault" (envoy.extensions.filters.http.fault.v3.HTTPFault) is not implemented; expected istio.metadata_exchange, istio.stats, envoy.filters.http.router',
+        'HTTP filter "envoy.filters.http.fault" (envoy.extensions.filters.http.fault.v3.HTTPFault) is not implemented; expected istio.metadata_exchange, istio.stats, istio.alpn, envoy.filters.http.router',
       ),
     ],
     [
@@ -314,7 +315,7 @@ describe('ExtensionRegistry.translate: refused types', () => {
       error(
         'filters[0]',
         'proxy.unsupported',
-        'HTTP filter "wasm" (envoy.extensions.wasm.v3.PluginConfig) is not implemented; expected istio.metadata_exchange, istio.stats, envoy.filters.http.router',
+        'HTTP filter "wasm" (envoy.extensions.wasm.v3.PluginConfig) is not implemented; expected istio.metadata_exchange, istio.stats, istio.alpn, envoy.filters.http.router',
       ),
     ],
     [
@@ -324,7 +325,7 @@ describe('ExtensionRegistry.translate: refused types', () => {
       error(
         'filters[0]',
         'proxy.unsupported',
-        'HTTP filter "istio.stats" (udpa.type.v1.TypedStruct) is not implemented; expected istio.metadata_exchange, istio.stats, envoy.filters.http.router',
+        'HTTP filter "istio.stats" (udpa.type.v1.TypedStruct) is not implemented; expected istio.metadata_exchange, istio.stats, istio.alpn, envoy.filters.http.router',
       ),
     ],
     [

@@ -9,6 +9,7 @@ import type { TranslateContext } from '../../config/context.js';
 import type { Extension } from '../../config/extension.js';
 import { durationOr, type JsonObject, list, num, obj, str } from '../../config/json.js';
 import type {
+  AlpnOverrideConfig,
   HttpConnectionManagerConfig,
   IstioStatsConfig,
   PeerMetadataConfig,
@@ -28,10 +29,15 @@ function translateFilters(
   h: JsonObject,
   path: FieldPath,
   ctx: TranslateContext,
-): { istioStats: IstioStatsConfig | undefined; peerMetadata: PeerMetadataConfig | undefined } {
+): {
+  istioStats: IstioStatsConfig | undefined;
+  peerMetadata: PeerMetadataConfig | undefined;
+  alpnOverride: AlpnOverrideConfig | undefined;
+} {
   const filters = list(h.http_filters);
   let istioStats: IstioStatsConfig | undefined;
   let peerMetadata: PeerMetadataConfig | undefined;
+  let alpnOverride: AlpnOverrideConfig | undefined;
   filters.forEach((f, i) => {
     const at = [...path, 'http_filters', i];
     const filter = ctx.registry.translate('envoy.filters.http', obj(f), at, ctx);
@@ -40,6 +46,11 @@ function translateFilters(
       if (!last) ctx.error(at, 'proxy.filter-order', 'the router must be the last HTTP filter');
     } else if (filter?.kind === 'istio.stats') istioStats = filter.stats;
     else if (filter?.kind === 'istio.metadata_exchange') peerMetadata = filter.exchange;
+    else if (filter?.kind === 'istio.alpn') {
+      // Envoy's second istio.alpn would set a read-only filter state twice and fail every request.
+      if (alpnOverride) ctx.error(at, 'proxy.duplicate', 'istio.alpn appears twice; one is allowed');
+      alpnOverride = filter.alpn;
+    }
     if (last && filter?.kind !== 'router') {
       ctx.error(
         [...path, 'http_filters'],
@@ -54,7 +65,7 @@ function translateFilters(
       'proxy.required',
       'the router filter (envoy.filters.http.router) is required',
     );
-  return { istioStats, peerMetadata };
+  return { istioStats, peerMetadata, alpnOverride };
 }
 
 /** The route table: inline (`route_config`), or a reference to an RDS resource (`rds`). */
@@ -149,7 +160,7 @@ function translateHcm(h: JsonObject, path: FieldPath, ctx: TranslateContext): Ht
       `codec_type ${codec} is not implemented; expected AUTO, HTTP1 or HTTP2`,
     );
   }
-  const { istioStats, peerMetadata } = translateFilters(h, path, ctx);
+  const { istioStats, peerMetadata, alpnOverride } = translateFilters(h, path, ctx);
   const routes = translateRoutes(h, path, ctx);
   const details = obj(h.set_current_client_cert_details);
   return {
@@ -193,6 +204,7 @@ function translateHcm(h: JsonObject, path: FieldPath, ctx: TranslateContext): Ht
     ...translateServerHeader(h, path, ctx),
     istioStats,
     peerMetadata,
+    ...(alpnOverride ? { alpnOverride } : {}),
     accessLogs: translateAccessLogs(h.access_log, [...path, 'access_log'], ctx),
   };
 }
@@ -213,7 +225,7 @@ export const HTTP_CONNECTION_MANAGER: Extension<'envoy.filters.network'> = {
       route_config: 'The routes, inline.',
       rds: 'The routes from a RouteConfiguration resource (RDS over ADS; not in a static bootstrap).',
       http_filters:
-        'Istio’s `istio.metadata_exchange` and `istio.stats` (TypedStructs), then `envoy.filters.http.router`, last.',
+        'Istio’s `istio.metadata_exchange`, `istio.alpn` and `istio.stats` (TypedStructs), then `envoy.filters.http.router`, last.',
       forward_client_cert_details: 'x-forwarded-client-cert handling (Istio: APPEND_FORWARD).',
       set_current_client_cert_details:
         'What an appended XFCC element carries (subject, uri, dns, cert, chain).',

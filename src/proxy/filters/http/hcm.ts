@@ -44,6 +44,7 @@ import {
 import type { Cluster, ClusterManager, Endpoint } from '../../upstream/cluster.js';
 import { pickCluster } from '../../upstream/weighted-clusters.js';
 import type { DownstreamFacts, NetworkFilter } from '../network-filter.js';
+import { alpnOffer } from './alpn.js';
 import { type BodySink, type BodySource, readableSource, writableSink } from './body.js';
 import { DEFAULT_SERVER_NAME } from './config.js';
 import { BodyDecoder, fieldLines } from './h1-codec.js';
@@ -1025,6 +1026,12 @@ export class HttpConnectionManager implements NetworkFilter {
     bodyOf(req).pipeTo(this.countedBody(st, retrying.body));
   }
 
+  /** Istio's `istio.alpn` filter: the ALPN list for an upstream connection of `cluster` speaking `protocol`. */
+  private alpnOf(cluster: Cluster, protocol: 'http1' | 'http2'): { alpn?: readonly string[] } {
+    const alpn = alpnOffer(this.config.alpnOverride, cluster.config, protocol);
+    return alpn ? { alpn } : {};
+  }
+
   /** The request body's sink, counting its bytes for the access log when there is one. */
   private countedBody(st: Stream, sink: BodySink): BodySink {
     const log = st.log;
@@ -1205,7 +1212,11 @@ export class HttpConnectionManager implements NetworkFilter {
           this.upstreamFailed(st, flag, detail, (r?.state.retries ?? 0) > 0);
         },
       },
-      r ? { avoid: r.state.avoid, picks: r.state.picks } : {},
+      {
+        ...(r ? { avoid: r.state.avoid, picks: r.state.picks } : {}),
+        // istio.alpn: the ALPN this request's upstream TLS connection offers, by the protocol it speaks.
+        ...this.alpnOf(cluster, protocol),
+      },
     );
     st.abort = () => {
       giveUp();

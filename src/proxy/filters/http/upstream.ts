@@ -1,8 +1,8 @@
 // The router's upstream side: one request sent to a cluster over HTTP/1.1 or HTTP/2, whatever the downstream
 // spoke. Connections come from the cluster (load balancer, TLS per endpoint, outlier ejection) and are pooled per
-// cluster: HTTP/1.1 keep-alive connections one request at a time (never pipelined, as Envoy), HTTP/2 sessions
-// shared by many streams up to the server's SETTINGS_MAX_CONCURRENT_STREAMS. Failures come back as Envoy's
-// reset reasons, which the connection manager turns into local replies and response flags:
+// cluster and ALPN offer (istio.alpn): HTTP/1.1 keep-alive connections one request at a time (never pipelined, as
+// Envoy), HTTP/2 sessions shared by many streams up to the server's SETTINGS_MAX_CONCURRENT_STREAMS. Failures come
+// back as Envoy's reset reasons, which the connection manager turns into local replies and response flags:
 //   UF connect failure · UC connection closed/reset · UR HTTP/2 RST_STREAM from the upstream.
 
 import type http from 'node:http';
@@ -163,6 +163,8 @@ class Http1Pool {
   constructor(
     private readonly cluster: Cluster,
     readonly limits: HeadLimits,
+    /** The ALPN every connection of this pool offers over TLS (istio.alpn), or the transport's own. */
+    private readonly alpn: readonly string[] | undefined,
   ) {}
 
   /**
@@ -187,7 +189,7 @@ class Http1Pool {
       done(c);
       return;
     }
-    this.cluster.connectTo(endpoint, (r) => {
+    const connected = (r: ConnectResult): void => {
       if (!r.ok) {
         done(connectFailure(r));
         return;
@@ -195,7 +197,8 @@ class Http1Pool {
       const c = new Http1Connection(r.socket, connectionFacts(r), this);
       this.all.add(c);
       done(c);
-    });
+    };
+    this.cluster.connectTo(endpoint, connected, 'router', this.alpn);
   }
 
   /** An exchange is over and the connection may carry the next one. */
@@ -483,7 +486,11 @@ class Http2Pool {
   /** Streams waiting, per endpoint, for its session to connect or settle. */
   private readonly waiting = new Map<Endpoint, ((s: PooledSession | ConnectFailure) => void)[]>();
 
-  constructor(private readonly cluster: Cluster) {}
+  constructor(
+    private readonly cluster: Cluster,
+    /** The ALPN every connection of this pool offers over TLS (istio.alpn), or the transport's own. */
+    private readonly alpn: readonly string[] | undefined,
+  ) {}
 
   /** As Envoy: the balancer picks the endpoint, then the stream goes on a session to it. */
   acquire(done: (s: PooledSession | ConnectFailure) => void, opts: ConnectOptions = {}): void {
@@ -526,7 +533,7 @@ class Http2Pool {
 
   private connect(endpoint: Endpoint, first: (s: PooledSession | ConnectFailure) => void): void {
     this.connecting.add(endpoint);
-    this.cluster.connectTo(endpoint, (r) => {
+    const connected = (r: ConnectResult): void => {
       this.connecting.delete(endpoint);
       if (!r.ok) {
         const failure = connectFailure(r);
@@ -583,7 +590,8 @@ class Http2Pool {
         session.destroy();
       });
       first(pooled);
-    });
+    };
+    this.cluster.connectTo(endpoint, connected, 'router', this.alpn);
   }
 
   close(): void {
@@ -600,7 +608,15 @@ class Http2Pool {
   }
 }
 
-/** The upstream pools of one connection manager, by cluster. */
+/** A pool's key: the cluster, and the ALPN its TLS connections offer (Envoy hashes it into its pool key too). */
+function poolKey(cluster: Cluster, alpn: readonly string[] | undefined): string {
+  return alpn === undefined ? cluster.config.name : `${cluster.config.name}\n${JSON.stringify(alpn)}`;
+}
+
+/**
+ * The upstream pools of one connection manager, by cluster and ALPN offer (istio.alpn): a connection is only
+ * reused by requests that would have offered the same ALPN list.
+ */
 export class UpstreamPools {
   private readonly h1 = new Map<string, Http1Pool>();
   private readonly h2 = new Map<string, Http2Pool>();
@@ -627,10 +643,11 @@ export class UpstreamPools {
     cb: UpstreamCallbacks,
     opts: ConnectOptions,
   ): UpstreamExchange {
-    let pool = this.h1.get(cluster.config.name);
+    const key = poolKey(cluster, opts.alpn);
+    let pool = this.h1.get(key);
     if (!pool) {
-      pool = new Http1Pool(cluster, this.limits);
-      this.h1.set(cluster.config.name, pool);
+      pool = new Http1Pool(cluster, this.limits, opts.alpn);
+      this.h1.set(key, pool);
     }
     const exchange = new Http1Exchange(pool, head, cb, opts);
     return { body: exchange, abort: () => exchange.abort() };
@@ -642,10 +659,11 @@ export class UpstreamPools {
     cb: UpstreamCallbacks,
     opts: ConnectOptions,
   ): UpstreamExchange {
-    let pool = this.h2.get(cluster.config.name);
+    const key = poolKey(cluster, opts.alpn);
+    let pool = this.h2.get(key);
     if (!pool) {
-      pool = new Http2Pool(cluster);
-      this.h2.set(cluster.config.name, pool);
+      pool = new Http2Pool(cluster, opts.alpn);
+      this.h2.set(key, pool);
     }
     // The body may start before the session exists: it waits in a pass-through until the stream is open.
     const body = new PassThrough();

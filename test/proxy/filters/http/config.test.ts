@@ -304,7 +304,7 @@ describe('http_connection_manager: problems, each at its path', () => {
         error(
           `${AT}.http_filters[0].name`,
           'proxy.unsupported',
-          'HTTP filter "envoy.filters.http.cors" is not implemented; expected istio.metadata_exchange, istio.stats, envoy.filters.http.router',
+          'HTTP filter "envoy.filters.http.cors" is not implemented; expected istio.metadata_exchange, istio.stats, istio.alpn, envoy.filters.http.router',
         ),
       ],
     ],
@@ -320,7 +320,7 @@ describe('http_connection_manager: problems, each at its path', () => {
         error(
           `${AT}.http_filters[0]`,
           'proxy.unsupported',
-          'HTTP filter "tcp" (envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy) does not belong here: it is an envoy.filters.network extension; expected istio.metadata_exchange, istio.stats, envoy.filters.http.router',
+          'HTTP filter "tcp" (envoy.extensions.filters.network.tcp_proxy.v3.TcpProxy) does not belong here: it is an envoy.filters.network extension; expected istio.metadata_exchange, istio.stats, istio.alpn, envoy.filters.http.router',
         ),
       ],
     ],
