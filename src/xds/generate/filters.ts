@@ -45,14 +45,37 @@ export function peerMetadataFilter(side: Side): JsonObject {
 }
 
 /**
- * A sidecar's HTTP filters in Istio's order: metadata exchange, istio.stats, router. Istio also adds, between
- * them, envoy.filters.http.grpc_stats, istio.alpn (outbound only), envoy.filters.http.fault and
- * envoy.filters.http.cors, and envoy.filters.http.grpc_web on gRPC-Web ports; omitted: not implemented by the Skiff
- * proxy.
+ * `istio.alpn` (outbound and gateways, never sidecar inbound): per request, the ALPN the upstream mTLS connection
+ * offers, by the upstream protocol — what lets a server sidecar's auto-detected and STRICT ports tell HTTP from TCP
+ * (filters.go:562). Sent as a TypedStruct (its proto is Istio's own). Clusters with DestinationRule SIMPLE/MUTUAL TLS
+ * opt out with metadata `istio.alpn_override: "false"` (clusters.ts).
+ */
+export function istioAlpnFilter(): JsonObject {
+  return {
+    name: 'istio.alpn',
+    typed_config: {
+      '@type': TYPE.typedStruct,
+      type_url: 'type.googleapis.com/istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig',
+      value: {
+        alpn_override: [
+          { upstream_protocol: 'HTTP10', alpn_override: ['istio-http/1.0', 'istio', 'http/1.0'] },
+          { upstream_protocol: 'HTTP11', alpn_override: ['istio-http/1.1', 'istio', 'http/1.1'] },
+          { upstream_protocol: 'HTTP2', alpn_override: ['istio-h2', 'istio', 'h2'] },
+        ],
+      },
+    },
+  };
+}
+
+/**
+ * A sidecar's HTTP filters in Istio's order: metadata exchange, istio.alpn (outbound), istio.stats, router. Istio
+ * also adds envoy.filters.http.grpc_stats, envoy.filters.http.fault and envoy.filters.http.cors, and
+ * envoy.filters.http.grpc_web on gRPC-Web ports; omitted: not implemented by the Skiff proxy.
  */
 export function sidecarHttpFilters(side: Side): JsonObject[] {
   return [
     peerMetadataFilter(side),
+    ...(side === 'outbound' ? [istioAlpnFilter()] : []),
     istioStatsFilter(side),
     { name: 'envoy.filters.http.router', typed_config: { '@type': TYPE.router } },
   ];

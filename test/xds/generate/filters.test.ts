@@ -29,15 +29,19 @@ describe('shared sidecar filters', () => {
     });
   });
 
-  for (const [side, direction] of [
-    ['inbound', 'INBOUND'],
-    ['outbound', 'OUTBOUND'],
+  for (const [side, direction, names] of [
+    ['inbound', 'INBOUND', ['istio.metadata_exchange', 'istio.stats', 'envoy.filters.http.router']],
+    [
+      'outbound',
+      'OUTBOUND',
+      ['istio.metadata_exchange', 'istio.alpn', 'istio.stats', 'envoy.filters.http.router'],
+    ],
   ] as const) {
-    it(`${side}: metadata exchange, istio.stats, router — and the proxy loads them`, () => {
+    it(`${side}: ${names.join(', ')} — and the proxy loads them`, () => {
       const filters = sidecarHttpFilters(side);
       assert.deepEqual(
         filters.map((f) => f.name),
-        ['istio.metadata_exchange', 'istio.stats', 'envoy.filters.http.router'],
+        names,
       );
       const listener = {
         name: 'l',

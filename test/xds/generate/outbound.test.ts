@@ -64,6 +64,20 @@ const hcm = (listener: string, route: string, extra: JsonObject = {}) => ({
           },
         },
       },
+      {
+        name: 'istio.alpn',
+        typed_config: {
+          '@type': 'type.googleapis.com/udpa.type.v1.TypedStruct',
+          type_url: 'type.googleapis.com/istio.envoy.config.filter.http.alpn.v2alpha1.FilterConfig',
+          value: {
+            alpn_override: [
+              { upstream_protocol: 'HTTP10', alpn_override: ['istio-http/1.0', 'istio', 'http/1.0'] },
+              { upstream_protocol: 'HTTP11', alpn_override: ['istio-http/1.1', 'istio', 'http/1.1'] },
+              { upstream_protocol: 'HTTP2', alpn_override: ['istio-h2', 'istio', 'h2'] },
+            ],
+          },
+        },
+      },
       STATS,
       {
         name: 'envoy.filters.http.router',
