@@ -377,6 +377,14 @@ export function decodeToJson(root: protobuf.Root, typeName: string, bytes: Uint8
   return isObject(value) ? (value as JsonObject) : {};
 }
 
+/** A message protobufjs decoded (of type `typeName`) as canonical proto3 JSON. */
+export function messageToJson(root: protobuf.Root, typeName: string, message: unknown): JsonObject {
+  const type = lookupType(root, typeName);
+  if (!type) throw new Error(`unknown message type ${typeName}`);
+  const value = messageJson(root, type, message);
+  return isObject(value) ? (value as JsonObject) : {};
+}
+
 /** An Any (`{type_url, value}`) as proto3 JSON with its `@type`. Throws when the type is unknown or the bytes bad. */
 export function anyToJson(root: protobuf.Root, any: { type_url: string; value: Uint8Array }): JsonObject {
   const type = typeOfUrl(root, any.type_url);

@@ -213,8 +213,12 @@ export class AdsStream<B> {
     this.proxy = options.proxy;
   }
 
-  /** What to answer one DiscoveryRequest with (the node was checked by `requestNode` on the first). */
-  request(req: DiscoveryRequest): Outcome<B> {
+  /**
+   * What to answer one DiscoveryRequest with (the node was checked by `requestNode` on the first). `source`, when
+   * given, is the configuration to answer from from now on (a newer one than the last push's).
+   */
+  request(req: DiscoveryRequest, source?: ResourceSource<B>): Outcome<B> {
+    if (source) this.source = source;
     const out: Outcome<B> = { responses: [], events: [] };
     const typeUrl = req.type_url ?? '';
     if (!PUSH_ORDER.includes(typeUrl)) {
