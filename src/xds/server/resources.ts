@@ -119,7 +119,8 @@ export class ProxyResources implements ResourceSource<AnyMessage> {
   }
 
   private grpcResources(typeUrl: string, subscription: Subscription): Resource<AnyMessage>[] {
-    // gRPC always subscribes by name; a wildcard request from a proxyless client names nothing.
+    // gRPC always subscribes by name; a wildcard request is generateGrpc without names (what Istio's grpcgen
+    // does with no names: every client listener).
     const names = subscription.wildcard ? [] : [...subscription.names].sort();
     const key = `${typeUrl}\n${names.join('\n')}`;
     const cached = this.grpc.get(key);

@@ -89,7 +89,9 @@ export interface ConnectionStatus {
 class Connection {
   closed = false;
   source: ProxyResources;
+  /** What generation reported at the current version (shown); logged once per connection, not per version. */
   problems: GenerationProblem[] = [];
+  readonly logged = new Set<string>();
   readonly connectedAt: string;
 
   constructor(
@@ -448,6 +450,8 @@ export class AdsServer {
       if (seen.has(key)) continue;
       seen.add(key);
       c.problems.push(p);
+      if (c.logged.has(key)) continue;
+      c.logged.add(key);
       this.log.warn('generation problem', {
         connection: c.id,
         severity: p.severity,
