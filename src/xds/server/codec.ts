@@ -16,12 +16,34 @@ import { jsonName, parseProtoDuration } from '../decode.js';
 /** A proto3-JSON value the encoder refuses, with where it is (`clusters[0].connect_timeout`). */
 export class EncodeError extends Error {
   constructor(
-    readonly path: string,
+    public path: string,
     readonly reason: string,
   ) {
     super(`${path === '' ? '' : `${path}: `}${reason}`);
     this.name = 'EncodeError';
   }
+
+  /**
+   * The same mistake seen from one level up: `segment` (a field, `[3]`, `<Type>`) goes in front of the path.
+   * Paths are built only when something is wrong: encoding builds none.
+   */
+  within(segment: string): this {
+    if (segment === '') return this;
+    const rest = this.path;
+    this.path =
+      rest === ''
+        ? segment
+        : rest.startsWith('[') || rest.startsWith('<')
+          ? segment + rest
+          : `${segment}.${rest}`;
+    this.message = `${this.path}: ${this.reason}`;
+    return this;
+  }
+}
+
+/** Rethrows `e` with `segment` in front of its path (an EncodeError), or as it is. */
+function rethrow(e: unknown, segment: string): never {
+  throw e instanceof EncodeError ? e.within(segment) : e;
 }
 
 /** An Any as protobufjs writes and reads it. */
@@ -55,8 +77,16 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+const fullNames = new WeakMap<protobuf.ReflectionObject, string>();
+
+/** A type's name without the leading dot (protobufjs computes `fullName` anew on every read: cached here). */
 function fullName(t: protobuf.ReflectionObject): string {
-  return t.fullName.replace(/^\./, '');
+  let name = fullNames.get(t);
+  if (name === undefined) {
+    name = t.fullName.replace(/^\./, '');
+    fullNames.set(t, name);
+  }
+  return name;
 }
 
 function show(v: unknown): string {
@@ -122,16 +152,30 @@ function lookupType(root: protobuf.Root, name: string): protobuf.Type | undefine
   }
 }
 
+const byUrl = new WeakMap<protobuf.Root, Map<string, protobuf.Type | undefined>>();
+
 /** The message type an Any's type URL names, or undefined when the root does not hold it. */
 export function typeOfUrl(root: protobuf.Root, url: string): protobuf.Type | undefined {
-  return lookupType(root, url.slice(url.lastIndexOf('/') + 1));
+  let types = byUrl.get(root);
+  if (!types) {
+    types = new Map();
+    byUrl.set(root, types);
+  }
+  if (types.has(url)) return types.get(url);
+  const type = lookupType(root, url.slice(url.lastIndexOf('/') + 1));
+  types.set(url, type);
+  return type;
 }
 
 /** Encodes proto3 JSON as the message `typeName` (e.g. `envoy.config.cluster.v3.Cluster`). Throws EncodeError. */
 export function encodeMessage(root: protobuf.Root, typeName: string, json: unknown, path = ''): Uint8Array {
   const type = lookupType(root, typeName);
   if (!type) throw new EncodeError(path, `unknown message type ${typeName}`);
-  return type.encode(new Encoder(root).message(type, json, path) as Record<string, unknown>).finish();
+  try {
+    return type.encode(new Encoder(root).message(type, json) as Record<string, unknown>).finish();
+  } catch (e) {
+    rethrow(e, path);
+  }
 }
 
 /**
@@ -144,14 +188,18 @@ export function encodeResource(root: protobuf.Root, typeUrl: string, json: unkno
   let body = json;
   if (isObject(json) && '@type' in json) {
     if (json['@type'] !== typeUrl)
-      throw new EncodeError(`${path}.@type`, `${show(json['@type'])} is not ${typeUrl}`);
+      throw new EncodeError(path, `${show(json['@type'])} is not ${typeUrl}`).within('@type');
     const { '@type': _url, ...rest } = json;
     body = rest;
   }
-  return {
-    type_url: typeUrl,
-    value: type.encode(new Encoder(root).message(type, body, path) as object).finish(),
-  };
+  try {
+    return {
+      type_url: typeUrl,
+      value: type.encode(new Encoder(root).message(type, body) as object).finish(),
+    };
+  } catch (e) {
+    rethrow(e, path);
+  }
 }
 
 class Encoder {
@@ -161,138 +209,163 @@ class Encoder {
     this.names = valueNames(root);
   }
 
-  /** proto3 JSON → protobufjs' plain object form of `type`. */
-  message(type: protobuf.Type, json: unknown, path: string): unknown {
+  /** proto3 JSON → protobufjs' plain object form of `type`. Errors carry the path below this message. */
+  message(type: protobuf.Type, json: unknown): unknown {
     const name = fullName(type);
-    switch (name) {
-      case 'google.protobuf.Any':
-        return this.any(json, path);
-      case 'google.protobuf.Duration': {
-        const d = typeof json === 'string' ? parseProtoDuration(json) : undefined;
-        if (!d) throw new EncodeError(path, `${show(json)} is not a duration (such as "1s" or "0.250s")`);
-        return { seconds: d.seconds, nanos: d.nanos };
+    if (name.startsWith('google.protobuf.')) {
+      switch (name) {
+        case 'google.protobuf.Any':
+          return this.any(json);
+        case 'google.protobuf.Duration': {
+          const d = typeof json === 'string' ? parseProtoDuration(json) : undefined;
+          if (!d) throw new EncodeError('', `${show(json)} is not a duration (such as "1s" or "0.250s")`);
+          return { seconds: d.seconds, nanos: d.nanos };
+        }
+        case 'google.protobuf.Timestamp':
+          return timestamp(json);
+        case 'google.protobuf.Struct':
+          if (!isObject(json)) throw new EncodeError('', `expected an object (Struct), got ${show(json)}`);
+          return structValue(this.names, json);
+        case 'google.protobuf.Value':
+          return protoValue(this.names, json);
+        case 'google.protobuf.ListValue':
+          if (!Array.isArray(json))
+            throw new EncodeError('', `expected a list (ListValue), got ${show(json)}`);
+          return { values: listValues(this.names, json) };
+        case 'google.protobuf.Empty':
+          if (!isObject(json) || Object.keys(json).length > 0)
+            throw new EncodeError('', `expected {} (Empty), got ${show(json)}`);
+          return {};
+        case 'google.protobuf.FieldMask':
+          if (typeof json !== 'string')
+            throw new EncodeError('', `expected a string (FieldMask), got ${show(json)}`);
+          return {
+            paths:
+              json === ''
+                ? []
+                : json.split(',').map((p) => p.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)),
+          };
       }
-      case 'google.protobuf.Timestamp':
-        return timestamp(json, path);
-      case 'google.protobuf.Struct':
-        if (!isObject(json)) throw new EncodeError(path, `expected an object (Struct), got ${show(json)}`);
-        return structValue(this.names, json, path);
-      case 'google.protobuf.Value':
-        return protoValue(this.names, json, path);
-      case 'google.protobuf.ListValue':
-        if (!Array.isArray(json))
-          throw new EncodeError(path, `expected a list (ListValue), got ${show(json)}`);
-        return { values: json.map((v, i) => protoValue(this.names, v, `${path}[${i}]`)) };
-      case 'google.protobuf.Empty':
-        if (!isObject(json) || Object.keys(json).length > 0)
-          throw new EncodeError(path, `expected {} (Empty), got ${show(json)}`);
-        return {};
-      case 'google.protobuf.FieldMask':
-        if (typeof json !== 'string')
-          throw new EncodeError(path, `expected a string (FieldMask), got ${show(json)}`);
-        return {
-          paths:
-            json === '' ? [] : json.split(',').map((p) => p.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)),
-        };
+      if (WRAPPERS.has(name)) {
+        const inner = type.fields.value;
+        if (!inner) throw new EncodeError('', `${name} has no value field`);
+        return { value: this.scalar(inner, json) };
+      }
     }
-    if (WRAPPERS.has(name)) {
-      const inner = type.fields.value;
-      if (!inner) throw new EncodeError(path, `${name} has no value field`);
-      return { value: this.scalar(inner, json, path) };
-    }
-    if (!isObject(json)) throw new EncodeError(path, `expected an object (${name}), got ${show(json)}`);
-    return this.fields(type, json, path, false);
+    if (!isObject(json)) throw new EncodeError('', `expected an object (${name}), got ${show(json)}`);
+    return this.fields(type, json, false);
   }
 
-  private fields(type: protobuf.Type, json: Record<string, unknown>, path: string, isAny: boolean): object {
+  private fields(type: protobuf.Type, json: Record<string, unknown>, isAny: boolean): object {
     const byName = fieldsByName(type);
     const out: Record<string, unknown> = {};
-    const oneofs = new Map<string, string>();
-    for (const [key, raw] of Object.entries(json)) {
+    let oneofs: Map<string, string> | undefined;
+    for (const key in json) {
       if (isAny && key === '@type') continue;
-      const at = path === '' ? key : `${path}.${key}`;
+      const raw = json[key];
       const field = byName.get(key);
-      if (!field) throw new EncodeError(at, `unknown field ${show(key)} of ${fullName(type)}`);
-      if (field.name in out) throw new EncodeError(at, `field ${show(field.name)} is given twice`);
+      if (!field) throw new EncodeError(key, `unknown field ${show(key)} of ${fullName(type)}`);
+      if (field.name in out) throw new EncodeError(key, `field ${show(field.name)} is given twice`);
       // proto3 JSON: null is the field's default (except for a Value, where it is the null value).
       if (raw === null && field.type !== 'google.protobuf.Value') continue;
       if (field.partOf) {
+        oneofs ??= new Map();
         const other = oneofs.get(field.partOf.name);
         if (other !== undefined && !field.partOf.name.startsWith('_')) {
           throw new EncodeError(
-            at,
+            key,
             `only one of ${field.partOf.oneof.join(', ')} may be set; ${show(other)} is set too`,
           );
         }
         oneofs.set(field.partOf.name, field.name);
       }
-      const value = this.field(field, raw, at);
+      let value: unknown;
+      try {
+        value = this.field(field, raw);
+      } catch (e) {
+        rethrow(e, key);
+      }
       if (value !== undefined) out[field.name] = value;
     }
     return out;
   }
 
-  private field(field: protobuf.Field, raw: unknown, path: string): unknown {
+  private field(field: protobuf.Field, raw: unknown): unknown {
     if (field.map) {
-      if (!isObject(raw)) throw new EncodeError(path, `expected a map (object), got ${show(raw)}`);
+      if (!isObject(raw)) throw new EncodeError('', `expected a map (object), got ${show(raw)}`);
       const keyType = (field as unknown as protobuf.MapField).keyType;
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(raw)) {
+      let any = false;
+      for (const k in raw) {
         if (keyType !== 'string' && keyType !== 'bool' && !/^-?[0-9]+$/.test(k))
-          throw new EncodeError(`${path}.${k}`, `map key ${show(k)} is not a ${keyType}`);
-        out[k] = this.single(field, v, `${path}.${k}`);
+          throw new EncodeError(k, `map key ${show(k)} is not a ${keyType}`);
+        try {
+          out[k] = this.single(field, raw[k]);
+        } catch (e) {
+          rethrow(e, k);
+        }
+        any = true;
       }
-      return Object.keys(out).length === 0 ? undefined : out;
+      return any ? out : undefined;
     }
     if (field.repeated) {
-      if (!Array.isArray(raw)) throw new EncodeError(path, `expected a list, got ${show(raw)}`);
-      return raw.length === 0 ? undefined : raw.map((item, i) => this.single(field, item, `${path}[${i}]`));
+      if (!Array.isArray(raw)) throw new EncodeError('', `expected a list, got ${show(raw)}`);
+      if (raw.length === 0) return undefined;
+      const out = new Array<unknown>(raw.length);
+      for (let i = 0; i < raw.length; i++) {
+        try {
+          out[i] = this.single(field, raw[i]);
+        } catch (e) {
+          rethrow(e, `[${i}]`);
+        }
+      }
+      return out;
     }
-    const value = this.single(field, raw, path);
+    const value = this.single(field, raw);
     // proto3 leaves a scalar at its default off the wire, unless it has presence (a oneof member, `optional`).
     if (!field.partOf && !field.resolvedType && isScalarDefault(value)) return undefined;
     if (!field.partOf && field.resolvedType instanceof protobuf.Enum && value === 0) return undefined;
     return value;
   }
 
-  private single(field: protobuf.Field, raw: unknown, path: string): unknown {
+  private single(field: protobuf.Field, raw: unknown): unknown {
     const resolved = field.resolvedType;
-    if (resolved instanceof protobuf.Type) return this.message(resolved, raw, path);
-    if (resolved instanceof protobuf.Enum) return enumNumber(resolved, raw, path);
-    return this.scalar(field, raw, path);
+    if (resolved instanceof protobuf.Type) return this.message(resolved, raw);
+    if (resolved instanceof protobuf.Enum) return enumNumber(resolved, raw);
+    return this.scalar(field, raw);
   }
 
-  private scalar(field: protobuf.Field, raw: unknown, path: string): unknown {
+  private scalar(field: protobuf.Field, raw: unknown): unknown {
     const t = field.type;
     switch (t) {
       case 'string':
-        if (typeof raw !== 'string') throw new EncodeError(path, `expected a string, got ${show(raw)}`);
+        if (typeof raw !== 'string') throw new EncodeError('', `expected a string, got ${show(raw)}`);
         return raw;
       case 'bool':
-        if (typeof raw !== 'boolean') throw new EncodeError(path, `expected true or false, got ${show(raw)}`);
+        if (typeof raw !== 'boolean') throw new EncodeError('', `expected true or false, got ${show(raw)}`);
         return raw;
       case 'bytes':
         if (typeof raw !== 'string' || !/^[A-Za-z0-9+/_-]*={0,2}$/.test(raw))
-          throw new EncodeError(path, `expected base64 bytes, got ${show(raw)}`);
+          throw new EncodeError('', `expected base64 bytes, got ${show(raw)}`);
         return Buffer.from(raw, 'base64');
       case 'double':
       case 'float': {
         if (typeof raw === 'number') return raw;
         if (raw === 'NaN' || raw === 'Infinity' || raw === '-Infinity') return Number(raw);
         if (typeof raw === 'string' && raw.trim() !== '' && Number.isFinite(Number(raw))) return Number(raw);
-        throw new EncodeError(path, `expected a number, got ${show(raw)}`);
+        throw new EncodeError('', `expected a number, got ${show(raw)}`);
       }
     }
     const isInt =
       typeof raw === 'number' ? Number.isInteger(raw) : typeof raw === 'string' && /^-?[0-9]+$/.test(raw);
-    if (!isInt) throw new EncodeError(path, `expected an integer (${t}), got ${show(raw)}`);
+    if (!isInt) throw new EncodeError('', `expected an integer (${t}), got ${show(raw)}`);
     const range = INT32_RANGES[t];
     const n = Number(raw);
     if (range && (n < range[0] || n > range[1]))
-      throw new EncodeError(path, `${show(raw)} is out of range for ${t}`);
+      throw new EncodeError('', `${show(raw)} is out of range for ${t}`);
     if (INT64.has(t)) {
       if (t.startsWith('u') || t === 'fixed64') {
-        if (n < 0) throw new EncodeError(path, `${show(raw)} is negative; ${t} is unsigned`);
+        if (n < 0) throw new EncodeError('', `${show(raw)} is negative; ${t} is unsigned`);
       }
       // Beyond 2^53 a number has lost digits already; a string keeps them (protobufjs reads it with Long).
       return typeof raw === 'string' && !Number.isSafeInteger(n) ? raw : n;
@@ -300,21 +373,24 @@ class Encoder {
     return n;
   }
 
-  private any(json: unknown, path: string): AnyMessage {
-    if (!isObject(json)) throw new EncodeError(path, `expected an object with "@type", got ${show(json)}`);
+  private any(json: unknown): AnyMessage {
+    if (!isObject(json)) throw new EncodeError('', `expected an object with "@type", got ${show(json)}`);
     const url = json['@type'];
-    if (typeof url !== 'string' || url === '') throw new EncodeError(path, '"@type" is required in an Any');
+    if (typeof url !== 'string' || url === '') throw new EncodeError('', '"@type" is required in an Any');
     const type = typeOfUrl(this.root, url);
-    if (!type) throw new EncodeError(`${path}.@type`, `unknown type ${show(url)}`);
-    const inner = `${path}<${type.name}>`;
+    if (!type) throw new EncodeError('@type', `unknown type ${show(url)}`);
     // An Any of a well-known type with its own JSON form carries that form under "value".
-    const wellKnown =
-      fullName(type).startsWith('google.protobuf.') && fullName(type) !== 'google.protobuf.Empty';
-    const object = wellKnown ? this.message(type, json.value, inner) : this.fields(type, json, inner, true);
+    const name = fullName(type);
+    const wellKnown = name.startsWith('google.protobuf.') && name !== 'google.protobuf.Empty';
     if (wellKnown) {
       const extra = Object.keys(json).filter((k) => k !== '@type' && k !== 'value');
-      if (extra.length > 0)
-        throw new EncodeError(`${path}.${extra[0]}`, `unknown field in an Any of ${type.name}`);
+      if (extra.length > 0) throw new EncodeError(extra[0] ?? '', `unknown field in an Any of ${type.name}`);
+    }
+    let object: unknown;
+    try {
+      object = wellKnown ? this.message(type, json.value) : this.fields(type, json, true);
+    } catch (e) {
+      rethrow(e, `<${type.name}>`);
     }
     return { type_url: url, value: type.encode(object as object).finish() };
   }
@@ -324,7 +400,7 @@ function isScalarDefault(v: unknown): boolean {
   return v === 0 || v === '' || v === false || (v instanceof Uint8Array && v.length === 0);
 }
 
-function enumNumber(e: protobuf.Enum, raw: unknown, path: string): number {
+function enumNumber(e: protobuf.Enum, raw: unknown): number {
   if (typeof raw === 'string' && Object.hasOwn(e.values, raw)) return e.values[raw] as number;
   if (typeof raw === 'number' && Number.isInteger(raw)) {
     // proto3 enums are open: an unknown number is kept as it is.
@@ -332,37 +408,53 @@ function enumNumber(e: protobuf.Enum, raw: unknown, path: string): number {
   }
   const names = Object.keys(e.values);
   const allowed = names.length <= 16 ? `; expected one of ${names.join(', ')}` : '';
-  throw new EncodeError(path, `${show(raw)} is not a value of ${fullName(e)}${allowed}`);
+  throw new EncodeError('', `${show(raw)} is not a value of ${fullName(e)}${allowed}`);
 }
 
-function structValue(names: ValueNames, json: Record<string, unknown>, path: string): object {
+function structValue(names: ValueNames, json: Record<string, unknown>): object {
   const fields: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(json)) fields[k] = protoValue(names, v, `${path}.${k}`);
+  for (const k in json) {
+    try {
+      fields[k] = protoValue(names, json[k]);
+    } catch (e) {
+      rethrow(e, k);
+    }
+  }
   return { fields };
 }
 
-function protoValue(names: ValueNames, v: unknown, path: string): object {
+function listValues(names: ValueNames, list: readonly unknown[]): object[] {
+  const out = new Array<object>(list.length);
+  for (let i = 0; i < list.length; i++) {
+    try {
+      out[i] = protoValue(names, list[i]);
+    } catch (e) {
+      rethrow(e, `[${i}]`);
+    }
+  }
+  return out;
+}
+
+function protoValue(names: ValueNames, v: unknown): object {
   if (v === null) return { [names.null]: 0 };
   if (typeof v === 'string') return { [names.string]: v };
   if (typeof v === 'boolean') return { [names.bool]: v };
   if (typeof v === 'number') {
-    if (!Number.isFinite(v)) throw new EncodeError(path, `${v} is not a JSON number`);
+    if (!Number.isFinite(v)) throw new EncodeError('', `${v} is not a JSON number`);
     return { [names.number]: v };
   }
-  if (Array.isArray(v)) {
-    return { [names.list]: { values: v.map((x, i) => protoValue(names, x, `${path}[${i}]`)) } };
-  }
-  if (isObject(v)) return { [names.struct]: structValue(names, v, path) };
-  throw new EncodeError(path, `${show(v)} is not JSON`);
+  if (Array.isArray(v)) return { [names.list]: { values: listValues(names, v) } };
+  if (isObject(v)) return { [names.struct]: structValue(names, v) };
+  throw new EncodeError('', `${show(v)} is not JSON`);
 }
 
 const RFC3339 =
   /^([0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]{1,9}))?(Z|[+-][0-9]{2}:[0-9]{2})$/i;
 
-function timestamp(json: unknown, path: string): object {
+function timestamp(json: unknown): object {
   const m = typeof json === 'string' ? RFC3339.exec(json) : null;
   const ms = m ? Date.parse(`${m[1]}${m[3]}`) : Number.NaN;
-  if (!m || Number.isNaN(ms)) throw new EncodeError(path, `${show(json)} is not an RFC 3339 timestamp`);
+  if (!m || Number.isNaN(ms)) throw new EncodeError('', `${show(json)} is not an RFC 3339 timestamp`);
   return { seconds: Math.floor(ms / 1000), nanos: Number((m[2] ?? '').padEnd(9, '0')) };
 }
 
