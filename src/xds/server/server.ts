@@ -175,19 +175,39 @@ export class AdsServer {
    * Serves ADS in plaintext on a loopback address (`127.0.0.1:0` picks a free port); refuses any other address.
    * Resolves with the address bound.
    */
-  async listen(address: string): Promise<{ host: string; port: number; address: string }> {
-    const { host, port } = checkPlaintextAddress(address);
+  listen(address: string): Promise<{ host: string; port: number; address: string }> {
+    return this.bind(address, grpc.ServerCredentials.createInsecure());
+  }
+
+  /**
+   * Serves ADS with `credentials` on its own gRPC server (TLS on any address; credentials that are not secure
+   * get the plaintext rule: loopback only). A server that serves other services too uses `register` instead.
+   */
+  listenSecure(
+    address: string,
+    credentials: grpc.ServerCredentials,
+  ): Promise<{ host: string; port: number; address: string }> {
+    return this.bind(address, credentials);
+  }
+
+  private async bind(
+    address: string,
+    credentials: grpc.ServerCredentials,
+  ): Promise<{ host: string; port: number; address: string }> {
+    const secure = credentials._isSecure();
+    const { host, port } = secure ? parseListenAddress(address) : checkPlaintextAddress(address);
+    if (this.closing) throw new Error('the ADS server is closed');
     const server = new grpc.Server();
     this.register(server);
     const target = host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
     const bound = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(target, grpc.ServerCredentials.createInsecure(), (err, p) =>
-        err ? reject(err) : resolve(p),
-      );
+      server.bindAsync(target, credentials, (err, p) => (err ? reject(err) : resolve(p)));
     });
     this.servers.push(server);
     const shown = host.includes(':') ? `[${host}]:${bound}` : `${host}:${bound}`;
-    this.log.info('ADS listening (plaintext, loopback only)', { address: shown });
+    this.log.info(secure ? 'ADS listening (TLS)' : 'ADS listening (plaintext, loopback only)', {
+      address: shown,
+    });
     return { host, port: bound, address: shown };
   }
 
