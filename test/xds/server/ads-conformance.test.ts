@@ -23,6 +23,7 @@ import {
   ENDPOINT_TYPE as EDS,
   LISTENER_TYPE as LDS,
   ROUTE_TYPE as RDS,
+  type TypeStatus,
 } from '../../../src/xds/server/protocol.js';
 import { AdsServer, checkPlaintextAddress } from '../../../src/xds/server/server.js';
 import { ADS_METHOD, adsServiceDefinition, type DecodedResponse } from '../../../src/xds/server/service.js';
@@ -192,6 +193,21 @@ describe('ADS conformance over gRPC', { timeout: 60_000 }, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /**
+   * frontend-0's status for one type once `ready` holds (requests are handled asynchronously), or after 5 s as
+   * it is then, for the assertion to show.
+   */
+  async function frontendType(typeUrl: string, ready: (t: TypeStatus | undefined) => boolean) {
+    const get = () =>
+      server
+        .status()
+        .find((c) => c.nodeId === FRONTEND.id)
+        ?.types.find((t) => t.typeUrl === typeUrl);
+    const end = Date.now() + 5000;
+    while (!ready(get()) && Date.now() < end) await sleep(10);
+    return get();
+  }
+
   /** Writes a config file and waits until the server has a newer configuration and has pushed it to everyone. */
   async function change(file: string, text: string): Promise<string> {
     const before = server.currentVersion;
@@ -261,10 +277,9 @@ describe('ADS conformance over gRPC', { timeout: 60_000 }, () => {
       response_nonce: eds.nonce,
       version_info: eds.version_info,
     });
-    await frontend.nothing(300, 'ACKs');
-    const status = server.status().find((c) => c.nodeId === FRONTEND.id);
-    const edsStatus = status?.types.find((t) => t.typeUrl === EDS);
+    const edsStatus = await frontendType(EDS, (t) => t?.acked?.nonce === eds.nonce);
     assert.deepEqual(edsStatus?.acked, { version: eds.version_info, nonce: eds.nonce });
+    await frontend.nothing(300, 'ACKs');
   });
 
   it('a stale nonce is ignored, even with a new name', async () => {
@@ -277,9 +292,9 @@ describe('ADS conformance over gRPC', { timeout: 60_000 }, () => {
       response_nonce: 'not-the-last-nonce',
       version_info: eds.version_info,
     });
+    const status = await frontendType(EDS, (t) => t?.staleNonces === 1);
+    assert.equal(status?.staleNonces, 1);
     await frontend.nothing(300, 'a stale nonce');
-    const status = server.status().find((c) => c.nodeId === FRONTEND.id);
-    assert.equal(status?.types.find((t) => t.typeUrl === EDS)?.staleNonces, 1);
   });
 
   it('a name added is answered with both; a name removed gets nothing', async () => {
@@ -301,11 +316,9 @@ describe('ADS conformance over gRPC', { timeout: 60_000 }, () => {
       response_nonce: eds.nonce,
       version_info: eds.version_info,
     });
+    const status = await frontendType(EDS, (t) => t?.names.length === 1);
+    assert.deepEqual(status?.names, ['outbound|80||frontend.shop.svc.cluster.local']);
     await frontend.nothing(300, 'a name removed');
-    const status = server.status().find((c) => c.nodeId === FRONTEND.id);
-    assert.deepEqual(status?.types.find((t) => t.typeUrl === EDS)?.names, [
-      'outbound|80||frontend.shop.svc.cluster.local',
-    ]);
   });
 
   it('a NACK: recorded with its message, nothing re-sent; a config change then pushes a new version', async () => {
@@ -315,11 +328,8 @@ describe('ADS conformance over gRPC', { timeout: 60_000 }, () => {
       version_info: cds.version_info,
       error_detail: { code: 3, message: 'outbound|8080||service-b.shop.svc.cluster.local: bad things' },
     });
+    const nacked = (await frontendType(CDS, (t) => t?.nacked !== undefined))?.nacked;
     await frontend.nothing(300, 'a NACK');
-    const nacked = server
-      .status()
-      .find((c) => c.nodeId === FRONTEND.id)
-      ?.types.find((t) => t.typeUrl === CDS)?.nacked;
     assert.deepEqual(nacked, {
       version: cds.version_info,
       nonce: cds.nonce,
@@ -349,12 +359,9 @@ describe('ADS conformance over gRPC', { timeout: 60_000 }, () => {
       response_nonce: eds.nonce,
       version_info: eds.version_info,
     });
-    await frontend.nothing(200, 'ACKs');
-    const status = server
-      .status()
-      .find((c) => c.nodeId === FRONTEND.id)
-      ?.types.find((t) => t.typeUrl === CDS);
+    const status = await frontendType(CDS, (t) => t?.acked?.nonce === cds.nonce);
     assert.deepEqual(status?.acked, { version, nonce: cds.nonce });
+    await frontend.nothing(200, 'ACKs');
   });
 
   it('a change that affects one proxy: it alone is pushed, only the type that changed', async () => {
@@ -396,6 +403,12 @@ describe('ADS conformance over gRPC', { timeout: 60_000 }, () => {
       resource_names: ['outbound|80||frontend.shop.svc.cluster.local'],
       version_info: lastEds.version_info,
     });
+    const end = Date.now() + 5000;
+    const settledOnOne = () => {
+      const mine = server.status().filter((c) => c.nodeId === FRONTEND.id);
+      return mine.length === 1 && mine[0]?.types.length === 2;
+    };
+    while (!settledOnOne() && Date.now() < end) await sleep(10);
     await again.nothing(300, 'unchanged since the versions it holds');
     const conn = server.status().filter((c) => c.nodeId === FRONTEND.id);
     assert.equal(conn.length, 1, 'the old connection is gone, the new one is there');
