@@ -23,6 +23,13 @@ import {
   type Subscription,
 } from './protocol.js';
 
+/** A service port and the address this proxy's outbound listener for it binds. */
+export interface OutboundAddress {
+  service: string;
+  port: number;
+  address: string;
+}
+
 type Encoded = { ok: true; resource: Resource<AnyMessage> } | { ok: false; message: string };
 
 /**
@@ -82,6 +89,26 @@ export class ProxyResources implements ResourceSource<AnyMessage> {
     private readonly encoder: ResourceEncoder,
     private readonly report: (problems: readonly GenerationProblem[]) => void,
   ) {}
+
+  /**
+   * Where this sidecar's outbound listeners bind, per service port (what an app on this replica dials), from
+   * the listeners' `skiff` metadata; empty for proxyless clients and before anything was generated.
+   */
+  outboundAddresses(): OutboundAddress[] {
+    const out: OutboundAddress[] = [];
+    for (const listener of this.sidecar?.resources.listeners ?? []) {
+      const meta = (listener.metadata as JsonObject | undefined)?.filter_metadata as JsonObject | undefined;
+      const skiff = meta?.skiff as JsonObject | undefined;
+      const socket = (listener.address as JsonObject | undefined)?.socket_address as JsonObject | undefined;
+      if (!skiff || !socket || typeof skiff.service !== 'string' || typeof skiff.port !== 'number') continue;
+      out.push({
+        service: skiff.service,
+        port: skiff.port,
+        address: `${socket.address}:${socket.port_value}`,
+      });
+    }
+    return out;
+  }
 
   resources(typeUrl: string, subscription: Subscription): Resource<AnyMessage>[] {
     return this.proxy.generator === 'grpc'

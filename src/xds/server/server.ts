@@ -32,7 +32,7 @@ import {
   shortType,
   type TypeStatus,
 } from './protocol.js';
-import { ProxyResources, ResourceEncoder } from './resources.js';
+import { type OutboundAddress, ProxyResources, ResourceEncoder } from './resources.js';
 import { ADS_METHOD, adsServiceDefinition, type IncomingRequest, isMalformed } from './service.js';
 
 export type AdsCall = grpc.ServerDuplexStream<IncomingRequest, DiscoveryResponse<AnyMessage>>;
@@ -84,6 +84,8 @@ export interface ConnectionStatus {
   types: TypeStatus[];
   /** What generation reported for it at its current version (resources left out, Istio features not done). */
   problems: GenerationProblem[];
+  /** Sidecars: the outbound listener address allocated for each service port it may call. */
+  outbound: OutboundAddress[];
 }
 
 class Connection {
@@ -241,6 +243,7 @@ export class AdsServer {
           pushes: s.pushes,
           types: s.types,
           problems: [...c.problems],
+          outbound: c.source.outboundAddresses(),
         };
       })
       .sort((a, b) => a.id.localeCompare(b.id));

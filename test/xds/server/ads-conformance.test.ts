@@ -257,7 +257,14 @@ describe('ADS conformance over gRPC', { timeout: 60_000 }, () => {
     assert.ok(cds.nonce.length > 0);
     // The resources are Envoy's Clusters, decoded from the wire.
     assert.equal(cds.resources[0]?.['@type'], CDS);
-    assert.deepEqual(server.status().find((c) => c.nodeId === FRONTEND.id)?.problems, []);
+    const status = server.status().find((c) => c.nodeId === FRONTEND.id);
+    assert.deepEqual(status?.problems, []);
+    // The outbound listener addresses allocated to it, as the listeners it is sent bind them.
+    const outbound = status?.outbound.find(
+      (o) => o.service === 'service-b.shop.svc.cluster.local' && o.port === 8080,
+    );
+    assert.match(outbound?.address ?? '', /^127\.0\.0\.1:\d+$/);
+    assert.equal(status?.address, '127.0.1.1');
   });
 
   it('EDS by name: only the names asked for', async () => {
