@@ -6,11 +6,9 @@
 // host and route match → cluster → TLS, and a server's bound address → listener → chain.
 
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import protobuf from 'protobufjs';
 import type { JsonObject } from '../../../src/xds/decode.js';
 import type { GenerationContext } from '../../../src/xds/generate/context.js';
 import { buildLoadAssignment } from '../../../src/xds/generate/endpoints.js';
@@ -25,6 +23,8 @@ import {
 } from '../../../src/xds/generate/grpc.js';
 import { TYPE_URL as GRPC_TYPE_URL } from '../../../src/xds/generate/names.js';
 import type { ProxyNode } from '../../../src/xds/generate/proxy.js';
+import { envoyRoot } from '../../../src/xds/protos.js';
+import { encodeMessage } from '../../../src/xds/server/codec.js';
 import { contextFrom, sidecarNode } from './fixtures.js';
 
 const require = createRequire(import.meta.url);
@@ -116,113 +116,15 @@ const BOOTSTRAP = validateBootstrapConfig({
 const GRPC_CONTEXT = { bootstrap: BOOTSTRAP, server: BOOTSTRAP.xdsServers[0] };
 
 // ---------------------------------------------------------------------------------------------------------
-// proto3 JSON → protobuf bytes, strictly (protobufjs' fromObject drops unknown fields and enum names silently)
+// proto3 JSON → protobuf bytes, strictly: the ADS server's own encoder (src/xds/server/codec.ts)
 
-const PROTO_FILES = [
-  'envoy/config/listener/v3/listener.proto',
-  'envoy/config/route/v3/route.proto',
-  'envoy/config/cluster/v3/cluster.proto',
-  'envoy/config/endpoint/v3/endpoint.proto',
-  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
-  'envoy/extensions/filters/http/router/v3/router.proto',
-  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
-  'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
-  'envoy/extensions/retry/priority/previous_priorities/v3/previous_priorities_config.proto',
-];
-
-function loadRoot(): protobuf.Root {
-  const dirs = [
-    ...['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => path.join(XDS, 'deps', d)),
-    path.dirname(require.resolve('protobufjs/package.json')),
-  ];
-  const root = new protobuf.Root();
-  root.resolvePath = (_origin, target) => dirs.map((d) => path.join(d, target)).find(existsSync) ?? target;
-  root.loadSync(PROTO_FILES, { keepCase: true });
-  root.resolveAll();
-  return root;
-}
-const ROOT = loadRoot();
-
-const WRAPPERS = new Set(
-  ['Double', 'Float', 'Int64', 'UInt64', 'Int32', 'UInt32', 'Bool', 'String', 'Bytes'].map(
-    (w) => `.google.protobuf.${w}Value`,
-  ),
-);
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-/** JSON in protobufjs' object form, refusing anything proto3 JSON would not decode. */
-function pbObject(type: protobuf.Type, json: unknown, at: string): Record<string, unknown> {
-  const full = type.fullName;
-  if (full === '.google.protobuf.Any') {
-    assert.ok(isObject(json) && typeof json['@type'] === 'string', `${at}: Any without @type`);
-    const url = json['@type'] as string;
-    const inner = ROOT.lookupType(url.slice(url.lastIndexOf('/') + 1));
-    const { '@type': _t, ...rest } = json;
-    return { type_url: url, value: encode(inner, rest, `${at}<${inner.name}>`) };
-  }
-  if (full === '.google.protobuf.Duration') {
-    const m = typeof json === 'string' ? /^([0-9]+)(?:\.([0-9]{1,9}))?s$/.exec(json) : null;
-    assert.ok(m, `${at}: ${JSON.stringify(json)} is not a proto3 JSON duration`);
-    return { seconds: Number(m[1]), nanos: Number((m[2] ?? '').padEnd(9, '0')) };
-  }
-  if (full === '.google.protobuf.Struct') {
-    assert.ok(isObject(json), `${at}: Struct must be an object`);
-    return { fields: Object.fromEntries(Object.entries(json).map(([k, v]) => [k, pbValue(v)])) };
-  }
-  if (WRAPPERS.has(full)) return { value: json };
-  assert.ok(isObject(json), `${at}: expected an object for ${full}, got ${JSON.stringify(json)}`);
-  const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(json)) {
-    const field = type.fields[key];
-    assert.ok(field, `${at}.${key}: unknown field of ${full}`);
-    field.resolve();
-    const one = (v: unknown, where: string): unknown => {
-      const resolved = field.resolvedType;
-      if (resolved instanceof protobuf.Type) return pbObject(resolved, v, where);
-      if (resolved instanceof protobuf.Enum) {
-        assert.ok(
-          typeof v === 'string' && v in resolved.values,
-          `${where}: ${JSON.stringify(v)} not in ${resolved.name}`,
-        );
-        return v;
-      }
-      return v;
-    };
-    if (field.map) {
-      assert.ok(isObject(value), `${at}.${key}: map must be an object`);
-      out[key] = Object.fromEntries(Object.entries(value).map(([k, v]) => [k, one(v, `${at}.${key}.${k}`)]));
-    } else if (field.repeated) {
-      assert.ok(Array.isArray(value), `${at}.${key}: expected a list`);
-      out[key] = value.map((v, i) => one(v, `${at}.${key}[${i}]`));
-    } else {
-      out[key] = one(value, `${at}.${key}`);
-    }
-  }
-  return out;
-}
-
-function pbValue(v: unknown): Record<string, unknown> {
-  if (v === null) return { null_value: 'NULL_VALUE' };
-  if (typeof v === 'string') return { string_value: v };
-  if (typeof v === 'number') return { number_value: v };
-  if (typeof v === 'boolean') return { bool_value: v };
-  if (Array.isArray(v)) return { list_value: { values: v.map(pbValue) } };
-  assert.ok(isObject(v));
-  return { struct_value: { fields: Object.fromEntries(Object.entries(v).map(([k, x]) => [k, pbValue(x)])) } };
-}
-
-function encode(type: protobuf.Type, json: unknown, at: string): Uint8Array {
-  return type.encode(type.fromObject(pbObject(type, json, at))).finish();
-}
+const ROOT = envoyRoot();
 
 /** gRPC's decode of one generated resource: `{name, value}`, or `{name, error}` when gRPC would NACK it. */
 function grpcDecode(kind: GrpcType, resource: JsonObject): Decoded {
   const url = TYPE_URL[kind];
-  const type = ROOT.lookupType(url.slice(url.lastIndexOf('/') + 1));
-  const value = encode(type, resource, String(resource.name ?? resource.cluster_name ?? kind));
+  const label = String(resource.name ?? resource.cluster_name ?? kind);
+  const value = encodeMessage(ROOT, url.slice(url.lastIndexOf('/') + 1), resource, label);
   return grpcTypes[kind].decode(GRPC_CONTEXT, { type_url: url, value });
 }
 
