@@ -17,7 +17,7 @@ import { createToken } from '../../../src/ca/token.js';
 import { createCsr, generateKeyPair, parseCertificates, uriSans } from '../../../src/ca/x509.js';
 import type { JsonObject } from '../../../src/xds/decode.js';
 import { envoyRoot } from '../../../src/xds/protos.js';
-import { CLUSTER_TYPE, type DiscoveryRequest } from '../../../src/xds/server/protocol.js';
+import { CLUSTER_TYPE, type DiscoveryRequest, ENDPOINT_TYPE } from '../../../src/xds/server/protocol.js';
 import { ISTIOD_DNS_NAME, type SecureXds, startSecureXds } from '../../../src/xds/server/secure.js';
 import { AdsServer } from '../../../src/xds/server/server.js';
 import { ADS_METHOD, adsServiceDefinition, type DecodedResponse } from '../../../src/xds/server/service.js';
@@ -286,6 +286,64 @@ describe('the secure xDS port (15012)', { timeout: 60_000 }, () => {
       socket.on('error', reject);
     });
     assert.equal(byIp, true);
+  });
+
+  it('passes every request of an authorized stream to the ADS server, in order (ACK, then EDS)', async () => {
+    const Client = grpc.makeGenericClientConstructor(adsServiceDefinition(envoyRoot()), 'ADS');
+    const client = new Client(xds.address, channelCredentials(ca, { token }), CHANNEL_OPTIONS);
+    const metadata = new grpc.Metadata();
+    metadata.set('authorization', `Bearer ${token}`);
+    try {
+      const call = (
+        client as unknown as Record<
+          string,
+          (m: grpc.Metadata) => grpc.ClientDuplexStream<DiscoveryRequest, DecodedResponse>
+        >
+      )[ADS_METHOD]?.call(client, metadata);
+      assert.ok(call);
+      const responses: DecodedResponse[] = [];
+      const waiter = (n: number) =>
+        new Promise<void>((resolve, reject) => {
+          const check = () => responses.length >= n && resolve();
+          call.on('data', (r: DecodedResponse) => {
+            responses.push(r);
+            check();
+          });
+          call.on('error', reject);
+          setTimeout(
+            () => reject(new Error(`${responses.length} of ${n} responses within 5 s`)),
+            5000,
+          ).unref();
+        });
+      const two = waiter(2);
+      // Written back to back: the gate holds the later requests until the first is authorized.
+      call.write({ node: node(), type_url: CLUSTER_TYPE });
+      call.write({
+        type_url: ENDPOINT_TYPE,
+        resource_names: ['outbound|80||echo.default.svc.cluster.local'],
+      });
+      await two;
+      assert.deepEqual(
+        responses.map((r) => r.type_url),
+        [CLUSTER_TYPE, ENDPOINT_TYPE],
+      );
+      assert.ok(ads.status().some((c) => c.proxyId === 'client-0.default' && c.types.length === 2));
+      call.on('error', () => {});
+      call.cancel();
+    } finally {
+      client.close();
+    }
+  });
+
+  it('refuses a bad address and a port in use, with the address; nothing is left listening', async () => {
+    await assert.rejects(
+      () => startSecureXds({ address: 'localhost', ads, ca, model: () => undefined }),
+      /"localhost": expected HOST:PORT/,
+    );
+    await assert.rejects(
+      () => startSecureXds({ address: xds.address, ads, ca, model: () => undefined }),
+      new RegExp(`${xds.address.replace(/[.[\]]/g, '\\$&')}: cannot listen`),
+    );
   });
 
   it('leaves the same AdsServer’s plaintext port unauthenticated (loopback only)', async () => {
