@@ -98,6 +98,23 @@ async function adsFirst(address: string, ca: LoadedCa, c: Credential, n: JsonObj
   }
 }
 
+/** The server's certificate, verified against the mesh roots as istiod's DNS name. */
+function serverCertificate(address: string, ca: LoadedCa): Promise<tls.PeerCertificate> {
+  const host = address.slice(0, address.lastIndexOf(':'));
+  const port = Number(address.slice(address.lastIndexOf(':') + 1));
+  return new Promise((resolve, reject) => {
+    const socket = tls.connect(
+      { host, port, ca: ca.authority.rootsPem(), servername: ISTIOD_DNS_NAME, ALPNProtocols: ['h2'] },
+      () => {
+        if (!socket.authorized) reject(new Error(`not verified: ${socket.authorizationError}`));
+        else resolve(socket.getPeerCertificate());
+        socket.end();
+      },
+    );
+    socket.on('error', reject);
+  });
+}
+
 function refusedWith(outcome: Outcome, code: grpc.status, message: RegExp): void {
   assert.ok('error' in outcome, `expected ${grpc.status[code]}, got a response`);
   assert.equal(grpc.status[outcome.error.code], grpc.status[code], outcome.error.details);
@@ -344,6 +361,29 @@ describe('the secure xDS port (15012)', { timeout: 60_000 }, () => {
       () => startSecureXds({ address: xds.address, ads, ca, model: () => undefined }),
       new RegExp(`${xds.address.replace(/[.[\]]/g, '\\$&')}: cannot listen`),
     );
+  });
+
+  it('renews its server certificate at half its lifetime; new handshakes get the new one', async () => {
+    const short = await startSecureXds({
+      address: '127.0.0.1:0',
+      ads,
+      ca,
+      model: () => undefined,
+      serverCertTtlSeconds: 4,
+    });
+    try {
+      const serial = async () => (await serverCertificate(short.address, ca)).serialNumber;
+      const first = await serial();
+      const deadline = Date.now() + 8000;
+      let now = first;
+      while (now === first && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 250));
+        now = await serial();
+      }
+      assert.notEqual(now, first, 'the server certificate was not renewed within 8 s');
+    } finally {
+      await short.close();
+    }
   });
 
   it('leaves the same AdsServer’s plaintext port unauthenticated (loopback only)', async () => {
