@@ -190,7 +190,17 @@ function registerAds(
   if (!definition || !serve) throw new Error('the ADS server registered no StreamAggregatedResources');
   server.addService(definition, {
     [ADS_METHOD]: (call: AdsCall) => {
-      const who = authenticate(o.ca, call.metadata, call, clock);
+      let who: ReturnType<typeof authenticate>;
+      try {
+        who = authenticate(o.ca, call.metadata, call, clock);
+      } catch (e) {
+        refuse(
+          call,
+          { code: grpc.status.INTERNAL, message: `authentication failed: ${(e as Error)?.message ?? e}` },
+          log,
+        );
+        return;
+      }
       if (!who.ok) {
         refuse(call, { code: grpc.status.UNAUTHENTICATED, message: `${who.reason}: ${who.message}` }, log);
         return;
@@ -218,13 +228,18 @@ function registerAds(
           refuse(call, refusal, log);
           return false;
         });
-        gate.then(
-          (ok) => {
+        gate
+          .then((ok) => {
             if (!ok) return;
             for (const listener of listeners) listener.call(call, request);
-          },
-          (e: Error) => refuse(call, { code: grpc.status.INTERNAL, message: e.message }, log),
-        );
+          })
+          .catch((e: unknown) =>
+            refuse(
+              call,
+              { code: grpc.status.INTERNAL, message: `request failed: ${(e as Error)?.message ?? e}` },
+              log,
+            ),
+          );
       });
     },
   });
