@@ -3,6 +3,7 @@
 
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { Counter, Registry } from 'prom-client';
 import { type Logger, silentLogger } from '../core/log.js';
@@ -12,9 +13,19 @@ import { type CertificateRequest, type CertificateResponse, certificateService }
 import type { LoadedCa } from './store.js';
 import { verifyToken } from './token.js';
 
-/** Checks the caller of a request; local mode uses bootstrap tokens, Kubernetes will add TokenReview. */
+/** What an authenticator may read of a call besides its metadata: the peer and its verified TLS certificate. */
+export interface CallPeer {
+  getPeer(): string;
+  getAuthContext(): { sslPeerCertificate?: PeerCertificate } | null;
+}
+
+/**
+ * Checks the caller of a request; local mode uses bootstrap tokens, Kubernetes will add TokenReview. `call` is
+ * the request itself, for authenticators that read its TLS peer (a client certificate, on the control plane).
+ */
 export type Authenticator = (
   metadata: grpc.Metadata,
+  call?: CallPeer,
 ) => { ok: true; identity: WorkloadIdentity } | { ok: false; reason: RefusalReason; message: string };
 
 /** Bearer bootstrap tokens signed with the CA's token key, for its own trust domain. */
@@ -58,10 +69,11 @@ const STATUS_FOR: Record<RefusalReason, grpc.status> = {
 
 export interface CaServiceOptions {
   ca: LoadedCa;
-  host: string;
-  port: number;
-  /** The TLS identity of the service itself. */
-  tls: { keyPem: string; certChainPem: string };
+  /** Where `start()` listens (not needed to `register` on another server). */
+  host?: string;
+  port?: number;
+  /** The TLS identity of the service itself (for `start()`). */
+  tls?: { keyPem: string; certChainPem: string };
   authenticate?: Authenticator;
   logger?: Logger;
   registry?: Registry;
@@ -94,10 +106,10 @@ export class CaService {
     return this.boundPort;
   }
 
-  async start(): Promise<void> {
+  /** Adds the signing service to a gRPC server (one that serves other things too, over TLS). */
+  register(server: grpc.Server): void {
     const log = this.o.logger ?? silentLogger;
     const authenticate = this.o.authenticate ?? tokenAuthenticator(this.o.ca, this.o.clock);
-    const server = new grpc.Server();
     server.addService(certificateService().service, {
       CreateCertificate: (
         call: grpc.ServerUnaryCall<CertificateRequest, CertificateResponse>,
@@ -108,7 +120,7 @@ export class CaService {
           log.warn('CSR refused', { reason, detail: message, peer: call.getPeer() });
           done({ code: STATUS_FOR[reason], details: `${reason}: ${message}` });
         };
-        const who = authenticate(call.metadata);
+        const who = authenticate(call.metadata, call);
         if (!who.ok) return refuse(who.reason, who.message);
         const { csr, validity_duration } = call.request;
         if (typeof csr !== 'string' || csr.trim() === '')
@@ -131,19 +143,27 @@ export class CaService {
           });
       },
     });
+  }
+
+  /** Serves the signing service on its own TLS server at `host:port` (`skiff ca serve`). */
+  async start(): Promise<void> {
+    const log = this.o.logger ?? silentLogger;
+    const { host, port, tls } = this.o;
+    if (host === undefined || port === undefined || !tls)
+      throw new Error('CaService.start needs host, port and tls (or use register on another server)');
+    const server = new grpc.Server();
+    this.register(server);
     const credentials = grpc.ServerCredentials.createSsl(null, [
-      { private_key: Buffer.from(this.o.tls.keyPem), cert_chain: Buffer.from(this.o.tls.certChainPem) },
+      { private_key: Buffer.from(tls.keyPem), cert_chain: Buffer.from(tls.certChainPem) },
     ]);
     this.boundPort = await new Promise<number>((resolve, reject) => {
-      server.bindAsync(
-        `${this.o.host.includes(':') ? `[${this.o.host}]` : this.o.host}:${this.o.port}`,
-        credentials,
-        (err, port) => (err ? reject(err) : resolve(port)),
+      server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, credentials, (err, port) =>
+        err ? reject(err) : resolve(port),
       );
     });
     this.server = server;
     log.info('CA service listening', {
-      address: `${this.o.host}:${this.boundPort}`,
+      address: `${host}:${this.boundPort}`,
       trustDomain: this.o.ca.record.trustDomain,
     });
   }
