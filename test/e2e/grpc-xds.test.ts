@@ -182,6 +182,13 @@ spec:
       await client.callUntilOk(TARGET);
       await client.request({ op: 'loop-start', target: TARGET, intervalMs: 10, deadlineMs: 3000 });
       const peek = async () => (await client.request({ op: 'loop-peek' })) as unknown as LoopResult;
+      const sentVersions = () => {
+        const status = server.status().find((c) => c.proxyId === 'echo-client-0.shop');
+        return Object.fromEntries(
+          (status?.types ?? []).map((t) => [t.typeUrl.split('.').pop(), t.sent?.version]),
+        );
+      };
+      const before = sentVersions();
       // A second endpoint: calls spread to it.
       write('echo-b.yaml', workloadEntry('echo-b', '127.0.2.12', portB));
       await until('calls reaching echo-b', 10_000, async () => {
@@ -210,6 +217,22 @@ spec:
       assert.ok(result.total >= 20, `enough calls: ${JSON.stringify(result)}`);
       const last = await client.call(TARGET);
       assert.ok(last.ok && last.reply.server === 'echo-b', JSON.stringify(last));
+      // Only EDS was pushed for these changes: the client's listener, route and cluster did not change.
+      const after = sentVersions();
+      assert.notEqual(after.ClusterLoadAssignment, before.ClusterLoadAssignment);
+      for (const type of ['Listener', 'RouteConfiguration', 'Cluster']) {
+        assert.equal(
+          after[type],
+          before[type],
+          `${type} was not sent again: ${JSON.stringify({ before, after })}`,
+        );
+      }
+      const eds = server
+        .status()
+        .find((c) => c.proxyId === 'echo-client-0.shop')
+        ?.types.find((t) => t.typeUrl.endsWith('.ClusterLoadAssignment'));
+      assert.equal(eds?.acked?.version, after.ClusterLoadAssignment, `EDS ACKed: ${JSON.stringify(eds)}`);
+      assert.equal(eds?.nacked, undefined);
     });
   });
 
