@@ -403,27 +403,30 @@ export class AdsServer {
 
   private drain(): void {
     if (this.draining) return;
-    this.draining = (async () => {
-      try {
-        while (this.pending.size > 0 && !this.closing) {
-          const c = this.pending.values().next().value as Connection;
-          this.pending.delete(c);
-          if (c.closed) continue;
-          let outcome: Outcome<AnyMessage>;
-          try {
-            outcome = c.stream.push(this.refresh(c));
-          } catch (e) {
-            this.generationFailed(c, e);
-            continue;
-          }
-          this.send(c, outcome);
-          // Let requests and other work in between proxies.
-          await nextTurn();
+    const run = async () => {
+      while (this.pending.size > 0 && !this.closing) {
+        const c = this.pending.values().next().value as Connection;
+        this.pending.delete(c);
+        if (c.closed) continue;
+        let outcome: Outcome<AnyMessage>;
+        try {
+          outcome = c.stream.push(this.refresh(c));
+        } catch (e) {
+          this.generationFailed(c, e);
+          continue;
         }
-      } finally {
-        this.draining = undefined;
+        this.send(c, outcome);
+        // Let requests and other work in between proxies.
+        await nextTurn();
       }
-    })();
+    };
+    // Cleared from a callback, never from inside `run`: a drain with nothing to await (no connection yet, or
+    // only closed ones) finishes synchronously, before `this.draining` is assigned, and clearing it there left
+    // it set for good, so that no later push was ever sent.
+    const draining: Promise<void> = run().finally(() => {
+      if (this.draining === draining) this.draining = undefined;
+    });
+    this.draining = draining;
   }
 
   private send(c: Connection, outcome: Outcome<AnyMessage>): void {
