@@ -86,12 +86,11 @@ const shape = object({
   location: optional(oneOf(LOCATIONS)),
   resolution: optional(oneOf(RESOLUTIONS)),
   endpoints: optional(array(workloadEntryShape)),
-  workloadSelector: notEnforced(
-    selector,
-    'ServiceEntry workloadSelector (endpoints from selected workloads)',
-  ),
+  // The control plane's model takes the entry's endpoints from the WorkloadEntries it selects.
+  workloadSelector: optional(selector),
   exportTo: notEnforced(array(string()), 'exportTo (visibility across namespaces)'),
-  subjectAltNames: notEnforced(array(string()), 'subjectAltNames (server certificate SAN verification)'),
+  // Clients require these SANs of the entry's endpoints (added to the service accounts, as Istio does).
+  subjectAltNames: optional(array(string())),
 });
 
 // Both shapes must agree; this line fails to compile if they drift apart.

@@ -704,6 +704,14 @@ function applyTrafficPolicy(
       name: TLS_TRANSPORT_SOCKET,
       typed_config: { '@type': TYPE.upstreamTls, common_tls_context: commonTlsContext(svc.serviceAccounts) },
     };
+    if ((policy.tls?.subjectAltNames ?? []).length > 0 || policy.tls?.sni) {
+      // cds.go uses the service's accounts only: the rule's own SANs and SNI are ignored for proxyless clients.
+      problems.push({
+        severity: 'warning',
+        code: 'SKIFF_GRPC_TLS_SANS',
+        message: `${where}: tls subjectAltNames and sni are not applied to proxyless gRPC (Istio does not either); the server must present one of the service's accounts (${svc.serviceAccounts.join(', ') || 'none'})`,
+      });
+    }
   } else if (mode === 'SIMPLE' || mode === 'MUTUAL') {
     problems.push({
       severity: 'warning',

@@ -546,7 +546,7 @@ describe("ServiceEntry: Istio's warnings", () => {
     );
   });
 
-  it('workloadSelector, exportTo and subjectAltNames are accepted, not enforced', () => {
+  it('exportTo is accepted, not enforced; workloadSelector and subjectAltNames are read by the control plane', () => {
     const { diagnostics } = load(
       se(
         '  hosts: [a.example.com]\n  ports: [{number: 80, name: http, protocol: HTTP}]\n  resolution: STATIC\n  workloadSelector: {labels: {app: a}}\n  exportTo: ["."]\n  subjectAltNames: [spiffe://cluster.local/ns/shop/sa/a]',
@@ -554,7 +554,7 @@ describe("ServiceEntry: Istio's warnings", () => {
     );
     assert.deepEqual(
       diagnostics.filter((d) => d.code === 'SKIFF_CONFIG_NOT_ENFORCED').map((d) => formatPath(d.path ?? [])),
-      ['spec.workloadSelector', 'spec.exportTo', 'spec.subjectAltNames'],
+      ['spec.exportTo'],
     );
   });
 });

@@ -1221,6 +1221,13 @@ ${spec}
       [],
     ],
     [
+      'ISTIO_MUTUAL with the rule’s own SANs: the service accounts are required anyway, and the SANs reported',
+      dr('  trafficPolicy: {tls: {mode: ISTIO_MUTUAL, subjectAltNames: [spiffe://cluster.local/ns/x/sa/y]}}'),
+      [c7070],
+      [{ ...eds(c7070), transport_socket: mtls }],
+      ['SKIFF_GRPC_TLS_SANS'],
+    ],
+    [
       'SIMPLE is not applied (Istio: TODO)',
       dr('  trafficPolicy: {tls: {mode: SIMPLE}}'),
       [c7070],
