@@ -340,9 +340,10 @@ export class ControlPlane {
     const since = this.firstEventAt ?? Date.now();
     this.firstEventAt = undefined;
     this.ctx = new GenerationContext(model, this.ports, this.ctx);
+    // The first connection is pushed within push(): start timing before.
+    this.metrics.pushStarting();
     this.ads.push(this.ctx);
     const version = this.ads.currentVersion;
-    this.metrics.pushStarted(version);
     this.pushing = this.ads.settled().then(() => this.metrics.pushSettled(version, since));
   }
 

@@ -27,8 +27,8 @@ export class ControlPlaneMetrics {
   readonly pushTriggers: Counter<'type'>;
   private state: MetricsState | undefined;
   /** Per connection, when it was last sent a response of the version being pushed (for convergence). */
-  private readonly pushedAt = new Map<string, number>();
-  private pushVersion: string | undefined;
+  private readonly pushedAt = new Map<string, { version: string; at: number }>();
+  private recording = false;
 
   constructor(readonly version: string) {
     const registers = [this.registry];
@@ -143,18 +143,18 @@ export class ControlPlaneMetrics {
     this.state = state;
   }
 
-  /** A configuration `version` is being pushed: connections sent a response of it are timed from `since`. */
-  pushStarted(version: string): void {
-    this.pushVersion = version;
+  /** A new configuration is about to be pushed: responses from now on are timed (per connection, the last). */
+  pushStarting(): void {
+    this.recording = true;
     this.pushedAt.clear();
   }
 
-  /** The push of `version` is done: each connection it reached took (its last response − since). */
+  /** The push of `version` is done: each connection sent a response of it took (its last response − since). */
   pushSettled(version: string, since: number): void {
-    if (this.pushVersion !== version) return;
-    for (const at of this.pushedAt.values()) this.convergence.observe(Math.max(0, at - since) / 1000);
+    for (const sent of this.pushedAt.values())
+      if (sent.version === version) this.convergence.observe(Math.max(0, sent.at - since) / 1000);
     this.pushedAt.clear();
-    this.pushVersion = undefined;
+    this.recording = false;
   }
 
   /** An accepted configuration change, by what it changed (istiod's inbound update and push trigger types). */
@@ -185,8 +185,11 @@ export class ControlPlaneMetrics {
     if (message === 'ADS push') {
       const type = String(fields.type ?? 'unknown');
       this.pushes.inc({ type });
-      if (this.pushVersion !== undefined && fields.version === this.pushVersion)
-        this.pushedAt.set(String(fields.connection ?? ''), Date.now());
+      if (this.recording)
+        this.pushedAt.set(String(fields.connection ?? ''), {
+          version: String(fields.version),
+          at: Date.now(),
+        });
       return;
     }
     const nack = /^ADS:([A-Z]+): ACK ERROR$/.exec(message);
