@@ -108,6 +108,7 @@ export class RawStream {
 export const names = (r: DecodedResponse) => (r.resources ?? []).map((x) => String(x.name ?? x.cluster_name));
 
 /** GET a path on the HTTP port: status and parsed JSON (or text). */
+// biome-ignore lint/suspicious/noExplicitAny: the tests read the debug API's JSON by its documented fields
 export async function get(base: string, path: string): Promise<{ status: number; body: any; text: string }> {
   const res = await fetch(`http://${base}${path}`, { signal: AbortSignal.timeout(5000) });
   const text = await res.text();
