@@ -83,7 +83,8 @@ export function syncz(
         configVersion: s.version,
         pushes: s.pushes,
         types,
-        nacked: s.types.some((t) => t.nacked !== undefined),
+        // The last response of some type was rejected (a NACK of an older one stays in `types` for history).
+        nacked: s.types.some((t) => t.nacked !== undefined && t.nacked.nonce === t.sent?.nonce),
         problems: s.problems.map((x) => ({ ...x })),
         outbound: s.outbound.map((x) => ({ ...x })),
       };
