@@ -252,6 +252,10 @@ describe('ControlPlane over loopback', { timeout: 60_000 }, () => {
     const pushed = await s.next();
     assert.equal(pushed.type_url, CDS);
     assert.ok(names(pushed).includes('outbound|8081||extra.shop.svc.cluster.local'));
+    const listeners = await s.next();
+    assert.equal(listeners.type_url, LDS);
+    for (const r of [pushed, listeners])
+      s.send({ type_url: r.type_url, response_nonce: r.nonce, version_info: r.version_info });
     await plane.settled();
     const { text, status } = await get(http, '/metrics');
     assert.equal(status, 200);
@@ -265,6 +269,43 @@ describe('ControlPlane over loopback', { timeout: 60_000 }, () => {
     assert.match(text, /^skiff_control_plane_config_accepted_total 3$/m);
     assert.match(text, /^skiff_control_plane_config_rejected_total 0$/m);
     assert.match(text, /^# TYPE pilot_xds_expired_nonce counter$/m);
+  });
+
+  it('a change reaches only the proxies it affects, visible per proxy in syncz', async () => {
+    const b = new RawStream(client);
+    streams.push(b);
+    await b.subscribe({
+      node: sidecarNode('127.0.1.2', 'service-b-0', 'service-b', 'service-b'),
+      type_url: CDS,
+    });
+    await b.subscribe({ type_url: LDS });
+    const pushesOf = async () => {
+      const proxies = (await get(http, '/debug/syncz')).body.proxies;
+      const of = (id: string) => proxies.find((p: { proxyId: string }) => p.proxyId === id);
+      return { frontend: of('frontend-0.shop'), b: of('service-b-0.shop') };
+    };
+    await eventually('service-b-0 ACKed', async () =>
+      (await pushesOf()).b?.types.lds?.acked ? true : undefined,
+    );
+    const before = await pushesOf();
+    // STRICT for service-b's whole workload: its inbound listener changes; nothing frontend-0 is sent does.
+    writeFileSync(
+      path.join(config, 'strict-b.yaml'),
+      'apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: b-strict, namespace: shop}\nspec:\n  selector: {matchLabels: {app: service-b}}\n  mtls: {mode: STRICT}\n',
+    );
+    const start = Date.now();
+    const pushed = await b.next(3000);
+    assert.equal(pushed.type_url, LDS);
+    assert.ok(Date.now() - start < 1000, `took ${Date.now() - start} ms`);
+    b.send({ type_url: LDS, response_nonce: pushed.nonce, version_info: pushed.version_info });
+    await plane.settled();
+    const after = await pushesOf();
+    assert.equal(after.b.pushes, before.b.pushes + 1);
+    assert.deepEqual(after.b.types.lds.sent, { version: pushed.version_info, nonce: pushed.nonce });
+    assert.equal(after.frontend.pushes, before.frontend.pushes);
+    assert.deepEqual(after.frontend.types, before.frontend.types);
+    await (streams[0] as RawStream).nothing(100);
+    b.close();
   });
 
   it('a bad change is refused: counted, the last good configuration kept', async () => {
@@ -322,6 +363,49 @@ describe('ControlPlane.start refusals', { timeout: 20_000 }, () => {
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a restart gives a proxy the same outbound ports (the state file)', async () => {
+    const top = mkdtempSync(path.join(os.tmpdir(), 'skiff-cp-restart-'));
+    const config = path.join(top, 'config');
+    const registry = path.join(top, 'state', 'registry');
+    mkdirSync(config);
+    mkdirSync(registry, { recursive: true });
+    writeFileSync(path.join(config, 'services.yaml'), CONFIG);
+    writeFileSync(path.join(registry, 'workloads.yaml'), REGISTRY);
+    const outbound = async (extra: boolean) => {
+      if (extra)
+        writeFileSync(
+          path.join(config, 'extra.yaml'),
+          'apiVersion: v1\nkind: Service\nmetadata: {name: aaa, namespace: shop}\nspec:\n  ports: [{name: http, port: 8081}]\n',
+        );
+      const plane = await ControlPlane.start({
+        configDir: config,
+        registryDir: registry,
+        xdsPlaintext: '127.0.0.1:0',
+        http: '127.0.0.1:0',
+      });
+      const client = adsClient(plane.addresses.xdsPlaintext);
+      const s = new RawStream(client);
+      try {
+        await s.subscribe({ node: FRONTEND, type_url: LDS });
+        const status = plane.connected()[0]?.status;
+        return Object.fromEntries((status?.outbound ?? []).map((o) => [`${o.service}:${o.port}`, o.address]));
+      } finally {
+        s.close();
+        client.close();
+        await plane.close();
+      }
+    };
+    try {
+      const first = await outbound(false);
+      // A service sorted first joins: without the saved allocations, the others would move.
+      const second = await outbound(true);
+      for (const [key, address] of Object.entries(first)) assert.equal(second[key], address, key);
+      assert.ok(second['aaa.shop.svc.cluster.local:8081']);
+    } finally {
+      rmSync(top, { recursive: true, force: true });
     }
   });
 
