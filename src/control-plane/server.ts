@@ -258,6 +258,8 @@ export class ControlPlane {
       logger: observingLogger(log.child('ads'), (message, fields) => metrics.adsEvent(message, fields)),
       authorize: (call, node) => {
         nodes.set(nodeKey(node.id, call.getPeer()), { node, at: Date.now() });
+        // Streams that come and go without anyone reading the API: forget the gone ones now and then.
+        if (nodes.size > 256 && nodes.size % 256 === 0) plane?.connected();
         return undefined;
       },
     });
@@ -324,7 +326,8 @@ export class ControlPlane {
     const statuses = this.ads.status();
     const live = new Set(statuses.map((s) => nodeKey(s.nodeId, s.peer)));
     const now = Date.now();
-    for (const [key, r] of this.nodes) if (!live.has(key) && now - r.at > 60_000) this.nodes.delete(key);
+    // A node recorded in the last few seconds may be a stream still being connected: kept.
+    for (const [key, r] of this.nodes) if (!live.has(key) && now - r.at > 10_000) this.nodes.delete(key);
     return statuses.map((status) => ({
       status,
       node: this.nodes.get(nodeKey(status.nodeId, status.peer))?.node,
