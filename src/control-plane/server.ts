@@ -21,7 +21,7 @@ import { envoyRoot } from '../xds/protos.js';
 import { anyToJson } from '../xds/server/codec.js';
 import type { TypeStatus } from '../xds/server/protocol.js';
 import { ProxyResources, ResourceEncoder } from '../xds/server/resources.js';
-import { AdsServer } from '../xds/server/server.js';
+import { AdsServer, type Authorizer } from '../xds/server/server.js';
 import {
   authenticationz,
   type ConnectedProxy,
@@ -57,6 +57,11 @@ export interface ControlPlaneOptions {
   /** HTTP: /ready, /metrics, /debug/* (istiod's 15014), loopback only. */
   http: string;
   logger?: Logger;
+  /**
+   * Decides whether a stream may connect (the TLS port's authentication, when it lands); the plaintext port
+   * has none. Called for every stream of the one ADS server, before its node is recorded for the debug API.
+   */
+  authorize?: Authorizer;
   /** The store's debounce (istiod's PILOT_DEBOUNCE_AFTER); default 100 ms. */
   debounceMs?: number;
   version?: string;
@@ -256,7 +261,9 @@ export class ControlPlane {
     const ads = new AdsServer({
       context: ctx,
       logger: observingLogger(log.child('ads'), (message, fields) => metrics.adsEvent(message, fields)),
-      authorize: (call, node) => {
+      authorize: async (call, node) => {
+        const refusal = o.authorize ? await o.authorize(call, node) : undefined;
+        if (refusal) return refusal;
         nodes.set(nodeKey(node.id, call.getPeer()), { node, at: Date.now() });
         // Streams that come and go without anyone reading the API: forget the gone ones now and then.
         if (nodes.size > 256 && nodes.size % 256 === 0) plane?.connected();

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type * as grpc from '@grpc/grpc-js';
+import { status as grpcStatus } from '@grpc/grpc-js';
 import { ControlPlane, STATE_FILE, stateFile } from '../../src/control-plane/server.js';
 import { createLogger } from '../../src/core/log.js';
 import { CLUSTER_TYPE as CDS, LISTENER_TYPE as LDS } from '../../src/xds/server/protocol.js';
@@ -405,6 +406,34 @@ describe('ControlPlane.start refusals', { timeout: 20_000 }, () => {
       for (const [key, address] of Object.entries(first)) assert.equal(second[key], address, key);
       assert.ok(second['aaa.shop.svc.cluster.local:8081']);
     } finally {
+      rmSync(top, { recursive: true, force: true });
+    }
+  });
+
+  it('an authorize hook refuses a stream with its status; the refused proxy is not in syncz', async () => {
+    const top = mkdtempSync(path.join(os.tmpdir(), 'skiff-cp-authz-'));
+    writeFileSync(path.join(top, 'services.yaml'), `${CONFIG}---\n${REGISTRY}`);
+    const plane = await ControlPlane.start({
+      configDir: top,
+      xdsPlaintext: '127.0.0.1:0',
+      http: '127.0.0.1:0',
+      authorize: (_call, node) =>
+        node.serviceAccount === 'frontend'
+          ? { code: grpcStatus.PERMISSION_DENIED, message: `${node.id}: not allowed` }
+          : undefined,
+    });
+    const client = adsClient(plane.addresses.xdsPlaintext);
+    const s = new RawStream(client);
+    try {
+      s.send({ node: FRONTEND, type_url: CDS });
+      const status = await s.ended();
+      assert.equal(status.code, grpcStatus.PERMISSION_DENIED);
+      assert.match(status.details, /frontend-0\.shop.*: not allowed/);
+      assert.deepEqual((await get(plane.addresses.http, '/debug/syncz')).body.proxies, []);
+    } finally {
+      s.close();
+      client.close();
+      await plane.close();
       rmSync(top, { recursive: true, force: true });
     }
   });
