@@ -14,6 +14,9 @@ const COMMANDS = {
     const ca = (await import('./commands/ca.js')).registerCa(program, io, setExit);
     return [ca, ...ca.commands];
   },
+  'control-plane': async (program: Command, io: CliIo, setExit: (code: number) => void) => [
+    (await import('./commands/control-plane.js')).registerControlPlane(program, io, setExit),
+  ],
   proxy: async (program: Command, io: CliIo, setExit: (code: number) => void) => [
     (await import('./commands/proxy.js')).registerProxy(program, io, setExit),
   ],
