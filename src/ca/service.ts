@@ -84,6 +84,13 @@ export class CaService {
   readonly registry: Registry;
   private readonly refused: Counter<'reason'>;
   private readonly issued: Counter;
+  /** Istio's citadel_server_* counters (security/pkg/server/ca/monitoring.go), beside Skiff's own. */
+  private readonly citadel: {
+    csrs: Counter;
+    issued: Counter;
+    authenticationFailures: Counter;
+    parsingErrors: Counter;
+  };
   private server: grpc.Server | undefined;
   private boundPort = 0;
 
@@ -100,6 +107,22 @@ export class CaService {
       help: 'Certificates issued',
       registers: [this.registry],
     });
+    const citadel = (name: string, help: string) => new Counter({ name, help, registers: [this.registry] });
+    this.citadel = {
+      csrs: citadel('citadel_server_csr_count', 'The number of CSRs received by Citadel server.'),
+      issued: citadel(
+        'citadel_server_success_cert_issuance_count',
+        'The number of certificates issuances that have succeeded.',
+      ),
+      authenticationFailures: citadel(
+        'citadel_server_authentication_failure_count',
+        'The number of authentication failures.',
+      ),
+      parsingErrors: citadel(
+        'citadel_server_csr_parsing_err_count',
+        'The number of errors occurred when parsing the CSR.',
+      ),
+    };
   }
 
   get port(): number {
@@ -115,13 +138,18 @@ export class CaService {
         call: grpc.ServerUnaryCall<CertificateRequest, CertificateResponse>,
         done: grpc.sendUnaryData<CertificateResponse>,
       ) => {
+        this.citadel.csrs.inc();
         const refuse = (reason: RefusalReason, message: string) => {
           this.refused.inc({ reason });
+          if (reason === 'malformed_csr') this.citadel.parsingErrors.inc();
           log.warn('CSR refused', { reason, detail: message, peer: call.getPeer() });
           done({ code: STATUS_FOR[reason], details: `${reason}: ${message}` });
         };
         const who = authenticate(call.metadata, call);
-        if (!who.ok) return refuse(who.reason, who.message);
+        if (!who.ok) {
+          this.citadel.authenticationFailures.inc();
+          return refuse(who.reason, who.message);
+        }
         const { csr, validity_duration } = call.request;
         if (typeof csr !== 'string' || csr.trim() === '')
           return refuse('malformed_csr', 'the request carries no CSR');
@@ -130,6 +158,7 @@ export class CaService {
           .then((result) => {
             if (!result.ok) return refuse(result.reason, result.message);
             this.issued.inc();
+            this.citadel.issued.inc();
             log.info('certificate issued', {
               identity: spiffeId(who.identity),
               notAfter: result.leaf.notAfter.toISOString(),

@@ -11,6 +11,7 @@
 
 import { mkdirSync, readFileSync, realpathSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { loadCa } from '../ca/store.js';
 import { type Logger, silentLogger } from '../core/log.js';
 import type { MeshModel } from '../model/types.js';
 import type { JsonObject } from '../xds/decode.js';
@@ -21,6 +22,7 @@ import { envoyRoot } from '../xds/protos.js';
 import { anyToJson } from '../xds/server/codec.js';
 import type { TypeStatus } from '../xds/server/protocol.js';
 import { ProxyResources, ResourceEncoder } from '../xds/server/resources.js';
+import { startSecureXds } from '../xds/server/secure.js';
 import { AdsServer, type Authorizer } from '../xds/server/server.js';
 import {
   authenticationz,
@@ -56,6 +58,13 @@ export interface ControlPlaneOptions {
   xdsPlaintext: string;
   /** HTTP: /ready, /metrics, /debug/* (istiod's 15014), loopback only. */
   http: string;
+  /**
+   * ADS and Istio's certificate service over TLS (istiod's 15012), with authentication and Istio's identity
+   * check; needs `caDir`. Absent: no TLS port.
+   */
+  xds?: string;
+  /** The mesh CA's folder (`skiff ca init`): the TLS port's certificate, the tokens it accepts, the CSRs it signs. */
+  caDir?: string;
   logger?: Logger;
   /**
    * Decides whether a stream may connect (the TLS port's authentication, when it lands); the plaintext port
@@ -71,6 +80,8 @@ export interface ControlPlaneOptions {
 export interface ControlPlaneAddresses {
   xdsPlaintext: string;
   http: string;
+  /** The TLS port, when it is served. */
+  xds?: string;
 }
 
 /**
@@ -214,6 +225,8 @@ interface RecordedNode {
 
 export class ControlPlane {
   private closed = false;
+  /** The TLS xDS port, when served. */
+  private secure: { address: string; close(): Promise<void> } | undefined;
   private readonly encoder: ResourceEncoder;
   private firstEventAt: number | undefined;
   private pushing: Promise<void> = Promise.resolve();
@@ -271,7 +284,20 @@ export class ControlPlane {
       },
     });
     let api: ApiServer | undefined;
+    let secure: { address: string; close(): Promise<void> } | undefined;
     try {
+      if (o.xds !== undefined) {
+        if (o.caDir === undefined) throw new Error('the TLS xDS port needs the mesh CA: give --ca-dir');
+        const ca = await loadCa(o.caDir);
+        secure = await startSecureXds({
+          address: o.xds,
+          ads,
+          ca,
+          model: () => store.model,
+          logger: log.child('xds-tls'),
+          registry: metrics.registry,
+        });
+      }
       const xds = await ads.listen(o.xdsPlaintext);
       plane = new ControlPlane(
         store,
@@ -279,16 +305,18 @@ export class ControlPlane {
         metrics,
         ports,
         ctx,
-        { xdsPlaintext: xds.address, http: '' },
+        { xdsPlaintext: xds.address, http: '', ...(secure ? { xds: secure.address } : {}) },
         undefined,
         nodes,
       );
+      plane.secure = secure;
       const created = plane;
       api = await startApiServer(o.http, created.handlers(), log.child('http'));
       created.api = api;
       created.addresses.http = api.address;
     } catch (e) {
       store.close();
+      await secure?.close();
       await ads.close();
       await api?.close();
       throw e;
@@ -324,6 +352,8 @@ export class ControlPlane {
     if (this.closed) return;
     this.closed = true;
     this.store.close();
+    // The TLS port first: it ends its streams before the ADS server closes the rest.
+    await this.secure?.close();
     await Promise.all([this.ads.close(), this.api?.close()]);
     this.ports.flush();
   }

@@ -356,6 +356,13 @@ describe('CA service over gRPC (TLS on 127.0.0.1)', { timeout: 60_000 }, () => {
       );
     }
     assert.match(body, /^skiff_ca_csr_issued_total [1-9]\d*$/m);
+    // Istio's names for the same events (security/pkg/server/ca/monitoring.go), for dashboards built on istiod.
+    const value = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(body)?.[1] ?? -1);
+    const issued = value('skiff_ca_csr_issued_total');
+    assert.equal(value('citadel_server_success_cert_issuance_count'), issued);
+    assert.ok(value('citadel_server_csr_count') > issued, 'every CSR counted, refused ones too');
+    assert.ok(value('citadel_server_authentication_failure_count') >= 2, 'missing and unknown tokens');
+    assert.ok(value('citadel_server_csr_parsing_err_count') >= 1, 'a malformed CSR');
     const other = await fetch(`http://127.0.0.1:${port}/nope`, { signal: AbortSignal.timeout(5000) });
     assert.equal(other.status, 404);
     await other.text();

@@ -6,8 +6,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import tls from 'node:tls';
 import type * as grpc from '@grpc/grpc-js';
 import { status as grpcStatus } from '@grpc/grpc-js';
+import { initCa, loadCa } from '../../src/ca/store.js';
 import { ControlPlane, STATE_FILE, stateFile } from '../../src/control-plane/server.js';
 import { createLogger } from '../../src/core/log.js';
 import { CLUSTER_TYPE as CDS, LISTENER_TYPE as LDS } from '../../src/xds/server/protocol.js';
@@ -346,6 +348,52 @@ describe('ControlPlane.start refusals', { timeout: 20_000 }, () => {
         ControlPlane.start({ configDir: dir, xdsPlaintext: '127.0.0.1:0', http: '127.0.0.1:0' }),
         /the configuration has 1 error\(s\):\n {2}.*a\.yaml:\d+/,
       );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('with --ca-dir, the TLS xDS port is served with a certificate from the mesh CA, and closed with the rest', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'skiff-cp-tls-'));
+    try {
+      const config = path.join(dir, 'config');
+      mkdirSync(config);
+      writeFileSync(path.join(config, 'services.yaml'), CONFIG);
+      await initCa(path.join(dir, 'ca'), { trustDomain: 'cluster.local', keyType: 'ec-p256' });
+      const ca = await loadCa(path.join(dir, 'ca'));
+      const secured = await ControlPlane.start({
+        configDir: config,
+        caDir: path.join(dir, 'ca'),
+        xds: '127.0.0.1:0',
+        xdsPlaintext: '127.0.0.1:0',
+        http: '127.0.0.1:0',
+      });
+      try {
+        const address = secured.addresses.xds;
+        assert.ok(address, 'the TLS port is listed among the addresses');
+        const [host, port] = address.split(':');
+        const peer = await new Promise<tls.PeerCertificate>((resolve, reject) => {
+          const socket = tls.connect(
+            {
+              host,
+              port: Number(port),
+              ca: ca.authority.rootsPem(),
+              servername: 'istiod.istio-system.svc',
+              ALPNProtocols: ['h2'],
+            },
+            () => {
+              const cert = socket.getPeerCertificate();
+              socket.destroy();
+              resolve(cert);
+            },
+          );
+          socket.once('error', reject);
+          socket.setTimeout(5000, () => socket.destroy(new Error('TLS handshake timed out')));
+        });
+        assert.match(peer.subjectaltname ?? '', /DNS:istiod\.istio-system\.svc/);
+      } finally {
+        await secured.close();
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -217,5 +217,8 @@ describe('skiff control-plane refusals (real process)', { timeout: 30_000 }, () 
     const http = run(['--config', repoRoot, '--http', '10.0.0.1:15014']);
     assert.equal(http.status, 2);
     assert.match(http.stderr, /--http: "10\.0\.0\.1:15014" is not a loopback address/);
+    const tlsWithoutCa = run(['--config', repoRoot, '--xds', '127.0.0.1:0']);
+    assert.equal(tlsWithoutCa.status, 2);
+    assert.match(tlsWithoutCa.stderr, /--xds: the TLS port needs the mesh CA: give --ca-dir/);
   });
 });

@@ -19,6 +19,8 @@ interface ControlPlaneFlags {
   config: string;
   registry?: string;
   state?: string;
+  caDir?: string;
+  xds?: string;
   xdsPlaintext: string;
   http: string;
   logFormat: string;
@@ -39,6 +41,14 @@ export function registerControlPlane(parent: Command, io: CliIo, setExit: SetExi
     .option(
       '--state <dir>',
       'where outbound-ports.json keeps the outbound port allocations across restarts (default: the parent of --registry)',
+    )
+    .option(
+      '--ca-dir <dir>',
+      'the mesh CA folder (skiff ca init): turns on the TLS xDS port, which also signs certificates',
+    )
+    .option(
+      '--xds <host:port>',
+      'ADS and the certificate service over TLS, with authentication (istiod 15012; needs --ca-dir; port 0 picks one)',
     )
     .option(
       '--xds-plaintext <host:port>',
@@ -83,6 +93,11 @@ export async function runControlPlane(flags: ControlPlaneFlags, io: CliIo): Prom
     throw new UsageError((e as Error).message);
   }
   folder('--config', flags.config);
+  if (flags.xds !== undefined && flags.caDir === undefined) {
+    throw new UsageError('--xds: the TLS port needs the mesh CA: give --ca-dir (skiff ca init makes one)');
+  }
+  if (flags.caDir !== undefined) folder('--ca-dir', flags.caDir);
+  const xds = flags.caDir !== undefined ? (flags.xds ?? '127.0.0.1:15012') : undefined;
   if (flags.state !== undefined) folder('--state', flags.state);
   const log = createLogger({ sink: io.err, format, level: level as LogLevel, scope: 'control-plane' });
   // Loaded only when run: the model, generation and gRPC.
@@ -104,6 +119,7 @@ export async function runControlPlane(flags: ControlPlaneFlags, io: CliIo): Prom
       ...(flags.state !== undefined ? { stateDir: flags.state } : {}),
       xdsPlaintext: flags.xdsPlaintext,
       http: flags.http,
+      ...(xds !== undefined ? { xds, caDir: flags.caDir } : {}),
       logger: log,
       version: VERSION,
     });
@@ -116,6 +132,8 @@ export async function runControlPlane(flags: ControlPlaneFlags, io: CliIo): Prom
     io.err(`error: the control plane could not start: ${message}\n`);
     return EXIT_FAILURE;
   }
+  if (plane.addresses.xds !== undefined) io.out(`xds ${plane.addresses.xds}\n`);
+  else log.info('no --ca-dir: the TLS xDS port is off (plaintext ADS on loopback only)');
   io.out(`xds-plaintext ${plane.addresses.xdsPlaintext}\n`);
   io.out(`http ${plane.addresses.http}\n`);
   await new Promise<void>((resolve) => {
