@@ -129,19 +129,32 @@ try {
   const lanes = lanesFor(settings.workers);
   const app = await startApp(lanes, [XFCC_MARKER, '/smuggled']);
   running.push(app);
+  // Free ports are found by binding port 0 and letting go, so another process (a test running beside this one)
+  // may take one before a proxy binds it: on EADDRINUSE, stop what started and try again with new ports.
   const ports = {};
-  for (const name of portNames(settings.workers)) ports[name] = await freePort();
-  log('starting proxy B (inbound) and proxy A (outbound)');
-  const started = await Promise.allSettled([
-    startProxy(
-      'B',
-      bootstrapB({ ports, app: app.ports, pki, sabotage: args.sabotage, workers: settings.workers }),
-      dir,
-    ),
-    startProxy('A', bootstrapA({ ports, pki, workers: settings.workers }), dir),
-  ]);
-  for (const s of started) if (s.status === 'fulfilled') running.push(s.value);
-  for (const s of started) if (s.status === 'rejected') throw s.reason;
+  let started;
+  for (let attempt = 1; ; attempt++) {
+    for (const name of portNames(settings.workers)) ports[name] = await freePort();
+    log('starting proxy B (inbound) and proxy A (outbound)');
+    started = await Promise.allSettled([
+      startProxy(
+        'B',
+        bootstrapB({ ports, app: app.ports, pki, sabotage: args.sabotage, workers: settings.workers }),
+        dir,
+      ),
+      startProxy('A', bootstrapA({ ports, pki, workers: settings.workers }), dir),
+    ]);
+    const failed = started.filter((s) => s.status === 'rejected');
+    if (failed.length === 0) break;
+    const taken = failed.every((s) => /EADDRINUSE/.test(String(s.reason?.message ?? s.reason)));
+    if (!taken || attempt === 3) {
+      for (const s of started) if (s.status === 'fulfilled') running.push(s.value);
+      throw failed[0].reason;
+    }
+    log(`a port was taken by another process before a proxy bound it; trying again (attempt ${attempt + 1})`);
+    for (const s of started) if (s.status === 'fulfilled') await s.value.stop?.();
+  }
+  for (const s of started) running.push(s.value);
   const [b, a] = started.map((s) => s.value);
   for (const p of [a, b]) {
     const r = await readyOf(p);
