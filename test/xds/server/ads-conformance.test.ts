@@ -25,7 +25,7 @@ import {
   ROUTE_TYPE as RDS,
   type TypeStatus,
 } from '../../../src/xds/server/protocol.js';
-import { AdsServer, checkPlaintextAddress } from '../../../src/xds/server/server.js';
+import { type AdsEvent, AdsServer, checkPlaintextAddress } from '../../../src/xds/server/server.js';
 import { ADS_METHOD, adsServiceDefinition, type DecodedResponse } from '../../../src/xds/server/service.js';
 
 const BASE = `apiVersion: v1
@@ -158,6 +158,7 @@ describe('ADS conformance over gRPC', { timeout: 60_000 }, () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'skiff-ads-'));
   const ports = new OutboundPortAllocator();
   const logs: string[] = [];
+  const events: AdsEvent[] = [];
   let store: ModelStore;
   let server: AdsServer;
   let ctx: GenerationContext;
@@ -176,6 +177,7 @@ describe('ADS conformance over gRPC', { timeout: 60_000 }, () => {
     server = new AdsServer({
       context: ctx,
       logger: createLogger({ sink: (l) => logs.push(l), level: 'debug' }),
+      onEvent: (e) => events.push(e),
     });
     store.subscribe((model) => {
       ctx = new GenerationContext(model, ports, ctx);
@@ -287,6 +289,32 @@ describe('ADS conformance over gRPC', { timeout: 60_000 }, () => {
     const edsStatus = await frontendType(EDS, (t) => t?.acked?.nonce === eds.nonce);
     assert.deepEqual(edsStatus?.acked, { version: eds.version_info, nonce: eds.nonce });
     await frontend.nothing(300, 'ACKs');
+    // The typed events (what the metrics count): the push of EDS, with its size, then its ACK.
+    const push = events.find((e) => e.kind === 'push' && e.nonce === eds.nonce);
+    assert.ok(push?.kind === 'push');
+    assert.equal(push.type, 'eds');
+    assert.equal(push.proxy, FRONTEND.id);
+    assert.equal(push.configVersion, eds.version_info);
+    assert.equal(push.resources, 1);
+    assert.ok(push.bytes > 0 && push.ms >= 0, `bytes ${push.bytes}, ms ${push.ms}`);
+    assert.deepEqual(
+      events.find((e) => e.kind === 'ack' && e.nonce === eds.nonce),
+      {
+        kind: 'ack',
+        type: 'eds',
+        proxy: FRONTEND.id,
+        connection: push.connection,
+        configVersion: eds.version_info,
+        nonce: eds.nonce,
+      },
+    );
+    const connect = events.find((e) => e.kind === 'connect' && e.connection === push.connection);
+    assert.deepEqual(connect, {
+      kind: 'connect',
+      proxy: FRONTEND.id,
+      connection: push.connection,
+      version: '1.28.0',
+    });
   });
 
   it('a stale nonce is ignored, even with a new name', async () => {
@@ -302,6 +330,11 @@ describe('ADS conformance over gRPC', { timeout: 60_000 }, () => {
     const status = await frontendType(EDS, (t) => t?.staleNonces === 1);
     assert.equal(status?.staleNonces, 1);
     await frontend.nothing(300, 'a stale nonce');
+    const stale = events.filter((e) => e.kind === 'stale-nonce');
+    assert.deepEqual(
+      stale.map((e) => e.kind === 'stale-nonce' && [e.type, e.proxy, e.nonce]),
+      [['eds', FRONTEND.id, 'not-the-last-nonce']],
+    );
   });
 
   it('a name added is answered with both; a name removed gets nothing', async () => {
@@ -343,6 +376,18 @@ describe('ADS conformance over gRPC', { timeout: 60_000 }, () => {
       message: 'outbound|8080||service-b.shop.svc.cluster.local: bad things',
     });
     assert.ok(logs.some((l) => l.includes('ADS:CDS: ACK ERROR') && l.includes('bad things')));
+    const nack = events.find((e) => e.kind === 'nack');
+    assert.ok(nack?.kind === 'nack');
+    assert.deepEqual(
+      [nack.type, nack.proxy, nack.configVersion, nack.nonce, nack.message],
+      [
+        'cds',
+        FRONTEND.id,
+        cds.version_info,
+        cds.nonce,
+        'outbound|8080||service-b.shop.svc.cluster.local: bad things',
+      ],
+    );
     const version = await change('extra.yaml', EXTRA_SERVICE);
     const pushed = await frontend.next();
     assert.equal(pushed.type_url, CDS);
