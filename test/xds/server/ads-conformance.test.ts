@@ -67,6 +67,15 @@ spec:
   ports: [{name: http, port: 8081}]
 `;
 
+/** A TCP service: frontend-0's outbound listener for it names its cluster (a TCP proxy). */
+const GONE_SERVICE = `apiVersion: v1
+kind: Service
+metadata: {name: gone, namespace: shop}
+spec:
+  selector: {app: gone}
+  ports: [{name: tcp-gone, port: 7070}]
+`;
+
 /** Changes service-b-0's inbound listener (STRICT drops its plaintext chains) and nothing frontend-0 is sent. */
 const SERVICE_B_STRICT = `apiVersion: security.istio.io/v1
 kind: PeerAuthentication
@@ -128,6 +137,19 @@ class RawStream {
       await sleep(5);
     }
     return this.received[this.taken++] as DecodedResponse;
+  }
+
+  /** ACKs a response (the same names for EDS and RDS are the caller's business: wildcard types only). */
+  ack(r: DecodedResponse): void {
+    this.send({ type_url: r.type_url, response_nonce: r.nonce, version_info: r.version_info });
+  }
+
+  /** Sends a request, takes its response and ACKs it. */
+  async subscribeAcked(r: DiscoveryRequest): Promise<DecodedResponse> {
+    this.send(r);
+    const got = await this.next();
+    this.ack(got);
+    return got;
   }
 
   /** Asserts that nothing arrives for `ms`. */
@@ -545,6 +567,60 @@ spec:
     const s = open();
     s.send({ node: SERVICE_B, type_url: CDS });
     assert.equal((await s.next()).type_url, CDS);
+    s.close();
+  });
+
+  it('removing a service a listener refers to: CDS still with its cluster, LDS without the listener, then CDS without it', async () => {
+    const cluster = 'outbound|7070||gone.shop.svc.cluster.local';
+    const s = open();
+    const cds1 = await s.subscribeAcked({ node: FRONTEND, type_url: CDS });
+    const lds1 = await s.subscribeAcked({ type_url: LDS });
+    assert.ok(!names(cds1).includes(cluster));
+    assert.ok(!JSON.stringify(lds1.resources).includes(cluster));
+
+    await change('gone.yaml', GONE_SERVICE);
+    const withIt = await s.next();
+    assert.deepEqual([withIt.type_url, names(withIt).includes(cluster)], [CDS, true]);
+    const listening = await s.next();
+    assert.equal(listening.type_url, LDS);
+    const listener = listening.resources.find((l) => JSON.stringify(l).includes(`"${cluster}"`));
+    assert.ok(listener, 'a listener refers to the cluster');
+    s.ack(withIt);
+    s.ack(listening);
+    await s.nothing(200, 'ACKs');
+
+    const before = server.currentVersion;
+    rmSync(path.join(dir, 'gone.yaml'));
+    const end = Date.now() + 5000;
+    while (server.currentVersion === before) {
+      if (Date.now() > end) assert.fail('the removal was not applied within 5 s');
+      await sleep(10);
+    }
+    await server.settled();
+    const version = server.currentVersion;
+    const kept = await s.next();
+    assert.deepEqual(
+      [kept.type_url, kept.version_info, names(kept).includes(cluster)],
+      [CDS, version, true],
+      'CDS first, still with the cluster the ACKed listener names',
+    );
+    const without = await s.next();
+    assert.equal(without.type_url, LDS);
+    assert.ok(!JSON.stringify(without.resources).includes(`"${cluster}"`), 'LDS without the listener');
+    assert.ok(!names(without).includes(String(listener.name)));
+    s.ack(kept);
+    await s.nothing(200, 'the listener is not ACKed yet: the cluster stays');
+    s.ack(without);
+    const removed = await s.next();
+    assert.deepEqual([removed.type_url, names(removed).includes(cluster)], [CDS, false]);
+    assert.deepEqual(
+      names(removed).sort(),
+      names(kept)
+        .filter((n) => n !== cluster)
+        .sort(),
+    );
+    s.ack(removed);
+    await s.nothing(200, 'done');
     s.close();
   });
 
