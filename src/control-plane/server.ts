@@ -1,6 +1,6 @@
 // `skiff control-plane` as a library: the model store over the config (and registry) folders, a generation
-// context per accepted model, the ADS server (plaintext on loopback; the TLS port joins when
-// src/xds/server/secure.ts lands), and the HTTP port (/ready, /metrics, the debug API).
+// context per accepted model, the ADS server (plaintext on loopback; with --xds, the TLS port of
+// src/xds/server/secure.ts), and the HTTP port (/ready, /metrics, the debug API).
 // - The configuration is loaded before anything listens: a folder with errors rejects `startControlPlane`
 //   with every error as `file:line`, and nothing is bound.
 // - Each accepted model gets a GenerationContext made from the previous one (its per-service cache), pushed to
@@ -37,7 +37,7 @@ import {
   workloadFor,
 } from './api/debug.js';
 import { type ApiServer, startApiServer } from './api/http.js';
-import { ControlPlaneMetrics, observingLogger } from './api/metrics.js';
+import { ControlPlaneMetrics } from './api/metrics.js';
 import { FolderSource } from './sources/folder.js';
 import type { ConfigSource } from './sources/source.js';
 import { ModelStore } from './store.js';
@@ -273,7 +273,8 @@ export class ControlPlane {
     const nodes = new Map<string, RecordedNode>();
     const ads = new AdsServer({
       context: ctx,
-      logger: observingLogger(log.child('ads'), (message, fields) => metrics.adsEvent(message, fields)),
+      logger: log.child('ads'),
+      onEvent: (e) => metrics.adsEvent(e),
       authorize: async (call, node) => {
         const refusal = o.authorize ? await o.authorize(call, node) : undefined;
         if (refusal) return refusal;
@@ -397,8 +398,6 @@ export class ControlPlane {
         body: syncz(this.connected(), {
           version: this.ads.currentVersion,
           trustDomain: trustDomain(),
-          // The plaintext port authenticates no one: what syncz shows is what the proxy claimed.
-          authenticated: () => false,
         }),
       }),
       configDump: async (id: string): Promise<DebugResult> => {

@@ -8,8 +8,13 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
 import type * as grpc from '@grpc/grpc-js';
-import { status as grpcStatus } from '@grpc/grpc-js';
+import {
+  Metadata as GrpcMetadata,
+  credentials as grpcCredentials,
+  status as grpcStatus,
+} from '@grpc/grpc-js';
 import { initCa, loadCa } from '../../src/ca/store.js';
+import { createToken } from '../../src/ca/token.js';
 import { ControlPlane, STATE_FILE, stateFile } from '../../src/control-plane/server.js';
 import { createLogger } from '../../src/core/log.js';
 import { CLUSTER_TYPE as CDS, LISTENER_TYPE as LDS } from '../../src/xds/server/protocol.js';
@@ -392,6 +397,76 @@ describe('ControlPlane.start refusals', { timeout: 20_000 }, () => {
         });
         assert.match(peer.subjectaltname ?? '', /DNS:istiod\.istio-system\.svc/);
       } finally {
+        await secured.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('/debug/syncz: a stream of the TLS port is authenticated, with the identity it proved; a plaintext one is not', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'skiff-cp-tls-syncz-'));
+    try {
+      const config = path.join(dir, 'config');
+      const registry = path.join(dir, 'state', 'registry');
+      mkdirSync(config);
+      mkdirSync(registry, { recursive: true });
+      writeFileSync(path.join(config, 'services.yaml'), CONFIG);
+      writeFileSync(path.join(registry, 'workloads.yaml'), REGISTRY);
+      await initCa(path.join(dir, 'ca'), { trustDomain: 'cluster.local', keyType: 'ec-p256' });
+      const ca = await loadCa(path.join(dir, 'ca'));
+      const secured = await ControlPlane.start({
+        configDir: config,
+        registryDir: registry,
+        caDir: path.join(dir, 'ca'),
+        xds: '127.0.0.1:0',
+        xdsPlaintext: '127.0.0.1:0',
+        http: '127.0.0.1:0',
+      });
+      const token = createToken(
+        ca.tokenKey,
+        { trustDomain: 'cluster.local', namespace: 'shop', serviceAccount: 'frontend' },
+        3600,
+      );
+      const bearer = grpcCredentials.createFromMetadataGenerator((_params, callback) => {
+        const md = new GrpcMetadata();
+        md.set('authorization', `Bearer ${token}`);
+        callback(null, md);
+      });
+      const tlsClient = adsClient(
+        secured.addresses.xds ?? '',
+        grpcCredentials.combineChannelCredentials(
+          grpcCredentials.createSsl(Buffer.from(ca.authority.rootsPem())),
+          bearer,
+        ),
+        { 'grpc.ssl_target_name_override': 'istiod.istio-system.svc' },
+      );
+      const plainClient = adsClient(secured.addresses.xdsPlaintext);
+      const opened: RawStream[] = [];
+      try {
+        const overTls = new RawStream(tlsClient);
+        const plain = new RawStream(plainClient);
+        opened.push(overTls, plain);
+        await overTls.subscribe({ node: FRONTEND, type_url: CDS });
+        await plain.subscribe({
+          node: sidecarNode('127.0.1.2', 'service-b-0', 'service-b', 'service-b'),
+          type_url: CDS,
+        });
+        const proxies = await eventually('both proxies in syncz', async () => {
+          const r = await get(secured.addresses.http, '/debug/syncz');
+          return r.body.proxies.length === 2 ? r.body.proxies : undefined;
+        });
+        const by = (id: string) => proxies.find((x: { proxyId: string }) => x.proxyId === id);
+        assert.equal(by('frontend-0.shop').authenticated, true);
+        assert.equal(by('frontend-0.shop').identity, 'spiffe://cluster.local/ns/shop/sa/frontend');
+        assert.equal(by('frontend-0.shop').authenticatedBy, 'token');
+        assert.equal(by('service-b-0.shop').authenticated, false);
+        assert.equal(by('service-b-0.shop').identity, 'spiffe://cluster.local/ns/shop/sa/service-b');
+        assert.equal(by('service-b-0.shop').authenticatedBy, undefined);
+      } finally {
+        for (const s of opened) s.close();
+        tlsClient.close();
+        plainClient.close();
         await secured.close();
       }
     } finally {

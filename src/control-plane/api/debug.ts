@@ -59,7 +59,7 @@ function typeEntry(t: TypeStatus): JsonObject {
 /** `/debug/syncz`: every connected proxy, what it was sent per type and what it said about it. */
 export function syncz(
   proxies: readonly ConnectedProxy[],
-  o: { version: string; trustDomain: string; authenticated: (p: ConnectedProxy) => boolean },
+  o: { version: string; trustDomain: string },
 ): JsonObject {
   return {
     version: o.version,
@@ -71,8 +71,10 @@ export function syncz(
         id: s.id,
         proxyId: s.proxyId,
         nodeId: s.nodeId,
-        identity: identityOf(p.node, o.trustDomain),
-        authenticated: o.authenticated(p),
+        // Authenticated (the TLS port): the identity it proved; else the one its node claims.
+        identity: s.authenticated?.identity ?? identityOf(p.node, o.trustDomain),
+        authenticated: s.authenticated !== undefined,
+        ...(s.authenticated ? { authenticatedBy: s.authenticated.method } : {}),
         namespace: p.node?.namespace ?? '',
         serviceAccount: p.node?.serviceAccount ?? '',
         address: s.address,

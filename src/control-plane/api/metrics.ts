@@ -1,11 +1,11 @@
 // The control plane's Prometheus metrics, in istiod's names where istiod has one (research/istio-generation.md
 // §7.6; Istio: pilot/pkg/xds/monitoring.go, pkg/xds/monitoring.go), plus Skiff's config counters.
-// - The ADS server reports nothing but its structured log lines, so `observingLogger` reads the events it needs
-//   from them (`ADS push`, `ADS:<TYPE>: ACK ERROR`, `ADS: stale nonce ignored`) on their way to the real logger.
+// - The ADS server's typed events (AdsServerOptions.onEvent: push, nack, stale-nonce, …) go to `adsEvent`; its
+//   log lines are for people and are not read.
 // - Gauges that describe a state (connected proxies, services, config counts) are read when scraped.
 
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { Logger } from '../../core/log.js';
+import type { AdsEvent } from '../../xds/server/server.js';
 
 /** What the gauges read at scrape time. */
 export interface MetricsState {
@@ -180,54 +180,26 @@ export class ControlPlaneMetrics {
     if (config) this.pushTriggers.inc({ type: 'config' });
   }
 
-  /** One event the ADS server logged. */
-  adsEvent(message: string, fields: Record<string, unknown> = {}): void {
-    if (message === 'ADS push') {
-      const type = String(fields.type ?? 'unknown');
-      this.pushes.inc({ type });
-      if (this.recording)
-        this.pushedAt.set(String(fields.connection ?? ''), {
-          version: String(fields.version),
-          at: Date.now(),
-        });
-      return;
+  /** One event of the ADS server (AdsServerOptions.onEvent). */
+  adsEvent(e: AdsEvent): void {
+    switch (e.kind) {
+      case 'push':
+        this.pushes.inc({ type: e.type });
+        if (this.recording) this.pushedAt.set(e.connection, { version: e.configVersion, at: Date.now() });
+        return;
+      case 'nack':
+        this.rejects.inc({ type: e.type });
+        return;
+      case 'stale-nonce':
+        this.expiredNonce.inc({ type: e.type });
+        return;
+      default:
+        return;
     }
-    const nack = /^ADS:([A-Z]+): ACK ERROR$/.exec(message);
-    if (nack) {
-      this.rejects.inc({ type: (nack[1] ?? '').toLowerCase() });
-      return;
-    }
-    if (message === 'ADS: stale nonce ignored') this.expiredNonce.inc({ type: String(fields.type ?? '') });
   }
 
   /** The Prometheus text exposition. */
   async text(): Promise<{ contentType: string; body: string }> {
     return { contentType: this.registry.contentType, body: await this.registry.metrics() };
   }
-}
-
-/**
- * A logger that shows every line (debug included) to `observe`, then passes it on to `inner` (which applies its
- * own level): how the metrics see the ADS server's events without the server knowing about metrics.
- */
-export function observingLogger(
-  inner: Logger,
-  observe: (message: string, fields: Record<string, unknown> | undefined) => void,
-): Logger {
-  const tap =
-    (level: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: Record<string, unknown>) => {
-      try {
-        observe(message, fields);
-      } catch {
-        // Metrics never break logging.
-      }
-      inner[level](message, fields);
-    };
-  return {
-    debug: tap('debug'),
-    info: tap('info'),
-    warn: tap('warn'),
-    error: tap('error'),
-    child: (scope) => observingLogger(inner.child(scope), observe),
-  };
 }

@@ -17,7 +17,11 @@
 // - a NACK (error_detail) is recorded (version, nonce, message) and answered with nothing: the same
 //   resources are not sent again until they change;
 // - a new configuration pushes, in Envoy's order CDS, EDS, LDS, RDS, only the types whose resources for this
-//   stream's subscriptions differ from what was last sent, and for EDS and RDS only the names subscribed.
+//   stream's subscriptions differ from what was last sent, and for EDS and RDS only the names subscribed;
+// - a cluster is removed only after no listener or route refers to it (Envoy's xDS ordering rule): the push
+//   that drops it sends CDS still with it while a listener or route the proxy ACKed (or was sent and has not
+//   answered yet) names it; LDS/RDS then go without the reference, and their ACK (or the next push) sends CDS
+//   without the cluster. A resource's `refs` say which clusters it names.
 
 /** Type URLs of the four resource types served, in the order a push sends them (Istio's PushOrder). */
 export const CLUSTER_TYPE = 'type.googleapis.com/envoy.config.cluster.v3.Cluster';
@@ -69,6 +73,8 @@ export interface Resource<B> {
   name: string;
   hash: string;
   body: B;
+  /** For listeners and routes: the clusters it refers to (a cluster is kept while a reference is held). */
+  refs?: readonly string[];
 }
 
 /** The subscription a stream asks a source for: every resource of the type, or these names. */
@@ -177,11 +183,16 @@ export class KnownVersions {
   }
 }
 
-interface Watch {
+interface Watch<B> {
   typeUrl: string;
   wildcard: boolean;
   names: Set<string>;
   sent?: Sent;
+  /** The resources last sent, and those the proxy holds (its last ACK), by name: their bodies and refs. */
+  sentResources: Map<string, Resource<B>>;
+  ackedResources: Map<string, Resource<B>>;
+  /** CDS: the clusters last sent only because a listener or route still referred to them. */
+  retained: Set<string>;
   acked?: VersionNonce;
   nacked?: VersionNonce & { message: string };
   alwaysRespond: boolean;
@@ -200,11 +211,13 @@ export interface AdsStreamOptions<B> {
 
 export class AdsStream<B> {
   private source: ResourceSource<B>;
-  private readonly watches = new Map<string, Watch>();
+  private readonly watches = new Map<string, Watch<B>>();
   private readonly nonce: () => string;
   private readonly known: KnownVersions;
   private readonly proxy: string;
   private pushes = 0;
+  /** The clusters the last CDS `generate` kept only because they are still referenced. */
+  private kept = new Set<string>();
 
   constructor(options: AdsStreamOptions<B>) {
     this.source = options.source;
@@ -235,6 +248,7 @@ export class AdsStream<B> {
       const version =
         watch?.sent && watch.sent.nonce === nonce ? watch.sent.version : (req.version_info ?? '');
       if (watch) watch.nacked = { version, nonce, message };
+      // What the proxy holds stays what it last ACKed (Envoy keeps its previous configuration on a NACK).
       out.events.push({ kind: 'nack', typeUrl, version, nonce, message });
       return out;
     }
@@ -253,6 +267,10 @@ export class AdsStream<B> {
         typeUrl,
         wildcard,
         names: wildcard ? new Set() : named,
+        // A resubscription on the same stream: the proxy still holds what it had.
+        sentResources: watch?.sentResources ?? new Map(),
+        ackedResources: watch?.ackedResources ?? new Map(),
+        retained: new Set(),
         alwaysRespond: false,
         responses: watch?.responses ?? 0,
         staleNonces: watch?.staleNonces ?? 0,
@@ -266,6 +284,8 @@ export class AdsStream<B> {
       if (version !== '' && known && known.version === version && sameResources(known.hashes, resources)) {
         watch.sent = known;
         watch.acked = { version, nonce: known.nonce };
+        watch.sentResources = new Map(resources.map((r) => [r.name, r]));
+        watch.ackedResources = watch.sentResources;
         out.events.push({ kind: 'known-version', typeUrl, version });
         return out;
       }
@@ -281,10 +301,12 @@ export class AdsStream<B> {
 
     // An ACK of the last response; it may change the subscription too.
     watch.acked = { version: watch.sent.version, nonce };
+    watch.ackedResources = watch.sentResources;
     out.events.push({ kind: 'ack', typeUrl, version: watch.sent.version, nonce });
     if (!wildcard && named.size === 0) {
       this.watches.delete(typeUrl);
       out.events.push({ kind: 'unsubscribe', typeUrl });
+      this.releaseClusters(out);
       return out;
     }
     const grew = wildcard
@@ -300,9 +322,40 @@ export class AdsStream<B> {
       if (kept.size < watch.sent.hashes.size) {
         watch.sent = { ...watch.sent, hashes: kept };
         this.known.set(this.proxy, typeUrl, watch.sent);
+        const held = (m: Map<string, Resource<B>>) => new Map([...m].filter(([name]) => named.has(name)));
+        watch.sentResources = held(watch.sentResources);
+        watch.ackedResources = held(watch.ackedResources);
       }
     }
     if (grew || watch.alwaysRespond) out.responses.push(this.respond(watch, this.generate(watch)));
+    this.releaseClusters(out);
+    return out;
+  }
+
+  /**
+   * After an LDS or RDS ACK (or unsubscription): clusters CDS kept only because they were referenced, and that
+   * nothing the proxy holds or was sent names any more, are removed now (a CDS response without them).
+   */
+  private releaseClusters(out: Outcome<B>): void {
+    const cds = this.watches.get(CLUSTER_TYPE);
+    if (!cds?.sent || cds.retained.size === 0) return;
+    const referenced = this.referencedClusters();
+    if ([...cds.retained].every((name) => referenced.has(name))) return;
+    const resources = this.generate(cds);
+    if (sameResources(cds.sent.hashes, resources)) return;
+    out.responses.push(this.respond(cds, resources));
+  }
+
+  /** The clusters the listeners and routes the proxy ACKed, or was sent and has not answered, refer to. */
+  private referencedClusters(): Set<string> {
+    const out = new Set<string>();
+    for (const typeUrl of [LISTENER_TYPE, ROUTE_TYPE]) {
+      const w = this.watches.get(typeUrl);
+      if (!w) continue;
+      for (const r of w.ackedResources.values()) for (const c of r.refs ?? []) out.add(c);
+      if (w.sent && w.acked?.nonce !== w.sent.nonce)
+        for (const r of w.sentResources.values()) for (const c of r.refs ?? []) out.add(c);
+    }
     return out;
   }
 
@@ -314,7 +367,9 @@ export class AdsStream<B> {
       const watch = this.watches.get(typeUrl);
       if (!watch?.sent) continue;
       const resources = this.generate(watch);
-      if (sameResources(watch.sent.hashes, resources)) continue;
+      // A cluster kept for the first time is a change too: this version's CDS is sent, still with it.
+      const newlyKept = typeUrl === CLUSTER_TYPE && [...this.kept].some((n) => !watch.retained.has(n));
+      if (sameResources(watch.sent.hashes, resources) && !newlyKept) continue;
       out.responses.push(this.respond(watch, resources));
     }
     if (out.responses.length > 0) this.pushes++;
@@ -345,18 +400,26 @@ export class AdsStream<B> {
     if (eds) eds.alwaysRespond = true;
   }
 
-  private generate(watch: Watch): Resource<B>[] {
+  /** The resources to send for a watch; for CDS, with the clusters gone that are still referenced (kept). */
+  private generate(watch: Watch<B>): Resource<B>[] {
     const subscription: Subscription = watch.wildcard
       ? { wildcard: true }
       : { wildcard: false, names: watch.names };
     const all = this.source.resources(watch.typeUrl, subscription);
-    return watch.wildcard ? all : all.filter((r) => watch.names.has(r.name));
+    const fresh = watch.wildcard ? all : all.filter((r) => watch.names.has(r.name));
+    if (watch.typeUrl !== CLUSTER_TYPE) return fresh;
+    const kept = keptClusters(watch.sentResources, fresh, this.referencedClusters());
+    this.kept = new Set(kept.map((r) => r.name));
+    return [...fresh, ...kept];
   }
 
-  private respond(watch: Watch, resources: Resource<B>[]): DiscoveryResponse<B> {
+  private respond(watch: Watch<B>, resources: Resource<B>[]): DiscoveryResponse<B> {
     const nonce = this.nonce();
     const version = this.source.version;
     const sent: Sent = { version, nonce, hashes: new Map(resources.map((r) => [r.name, r.hash])) };
+    // `generate` for CDS has just said which of these are kept only for their references.
+    if (watch.typeUrl === CLUSTER_TYPE) watch.retained = this.kept;
+    watch.sentResources = new Map(resources.map((r) => [r.name, r]));
     watch.sent = sent;
     watch.responses++;
     watch.alwaysRespond = false;
@@ -364,6 +427,19 @@ export class AdsStream<B> {
     this.known.set(this.proxy, watch.typeUrl, sent);
     return { version_info: version, resources: resources.map((r) => r.body), type_url: watch.typeUrl, nonce };
   }
+}
+
+/**
+ * The clusters last sent that are gone from `fresh` but still named by a listener or route the proxy holds:
+ * kept in the next CDS response, as they were sent (Envoy's rule: a cluster goes after its last reference).
+ */
+export function keptClusters<B>(
+  sent: ReadonlyMap<string, Resource<B>>,
+  fresh: readonly Resource<B>[],
+  referenced: ReadonlySet<string>,
+): Resource<B>[] {
+  const now = new Set(fresh.map((r) => r.name));
+  return [...sent.values()].filter((r) => !now.has(r.name) && referenced.has(r.name));
 }
 
 function sameResources(sent: ReadonlyMap<string, string>, now: readonly Resource<unknown>[]): boolean {

@@ -54,7 +54,8 @@ export class ResourceEncoder {
     try {
       const any = encodeResource(this.root, typeUrl, json);
       const hash = createHash('sha1').update(any.value).digest('base64');
-      result = { ok: true, resource: { name, hash, body: any } };
+      const refs = typeUrl === LISTENER_TYPE || typeUrl === ROUTE_TYPE ? clusterRefs(json) : [];
+      result = { ok: true, resource: { name, hash, body: any, ...(refs.length > 0 ? { refs } : {}) } };
     } catch (e) {
       const message = e instanceof EncodeError ? e.message : String((e as Error)?.message ?? e);
       result = {
@@ -65,6 +66,34 @@ export class ResourceEncoder {
     byType.set(typeUrl, result);
     return result;
   }
+}
+
+/**
+ * The clusters a listener or route configuration names: every `cluster` (a TCP proxy's, a route's) and every
+ * `weighted_clusters.clusters[].name`, anywhere in it (filters' typed configs included). Sorted, each once.
+ */
+export function clusterRefs(json: JsonObject): string[] {
+  const out = new Set<string>();
+  const walk = (v: unknown): void => {
+    if (Array.isArray(v)) {
+      for (const x of v) walk(x);
+      return;
+    }
+    if (typeof v !== 'object' || v === null) return;
+    for (const [key, x] of Object.entries(v)) {
+      if (key === 'cluster' && typeof x === 'string') out.add(x);
+      else if (key === 'weighted_clusters' && typeof x === 'object' && x !== null) {
+        const clusters = (x as { clusters?: unknown }).clusters;
+        if (Array.isArray(clusters))
+          for (const c of clusters) {
+            const name = (c as { name?: unknown } | null)?.name;
+            if (typeof name === 'string') out.add(name);
+          }
+      } else walk(x);
+    }
+  };
+  walk(json);
+  return [...out].sort();
 }
 
 /** A resource's name: `name`, or a ClusterLoadAssignment's `cluster_name`. */

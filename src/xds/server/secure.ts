@@ -14,6 +14,7 @@
 import { isIP } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
+import { spiffeId } from '../../ca/identity.js';
 import { CaService } from '../../ca/service.js';
 import type { LoadedCa } from '../../ca/store.js';
 import { isLoopback, parseIp } from '../../core/ip.js';
@@ -166,8 +167,8 @@ function serverNames(host: string): { dnsNames: string[]; ips: string[] } {
 }
 
 /**
- * Mounts the AdsServer's method on `server` behind authentication and the connection identity check. The ADS
- * handler is taken from `ads.register` (its own handler, unchanged); its request listeners are put behind a gate
+ * Mounts the AdsServer's method on `server` behind authentication and the connection identity check. Each
+ * authenticated stream is given to `ads.serve` with its caller; its request listeners are put behind a gate
  * that holds the stream's requests, in order, until its first request's node is authorized.
  */
 function registerAds(
@@ -177,17 +178,7 @@ function registerAds(
   log: Logger,
   clock: () => Date,
 ): void {
-  let handler: ((call: AdsCall) => void) | undefined;
-  let definition: grpc.ServiceDefinition | undefined;
-  const shim = {
-    addService(d: grpc.ServiceDefinition, impl: grpc.UntypedServiceImplementation) {
-      definition = d;
-      handler = impl[ADS_METHOD] as unknown as (call: AdsCall) => void;
-    },
-  };
-  o.ads.register(shim as unknown as grpc.Server);
-  const serve = handler;
-  if (!definition || !serve) throw new Error('the ADS server registered no StreamAggregatedResources');
+  const definition = o.ads.serviceDefinition();
   server.addService(definition, {
     [ADS_METHOD]: (call: AdsCall) => {
       let who: ReturnType<typeof authenticate>;
@@ -210,7 +201,8 @@ function registerAds(
       call.on('close', forget);
       call.on('error', forget);
       call.on('cancelled', forget);
-      serve(call);
+      // The one way the ADS server learns who the caller is: handed to `serve` with the stream (syncz shows it).
+      o.ads.serve(call, { identity: spiffeId(who.identity), method: who.method });
       const listeners = call.listeners('data') as ((request: IncomingRequest) => void)[];
       call.removeAllListeners('data');
       let gate: Promise<boolean> | undefined;

@@ -60,7 +60,53 @@ export interface AdsServerOptions {
   known?: KnownVersions;
   /** Envoy's protos with ADS; default envoyRoot(). */
   root?: protobuf.Root;
+  /**
+   * Told what happens on every stream, with typed fields (the metrics count these; log lines are for people and
+   * may change). Called synchronously; what it throws is ignored.
+   */
+  onEvent?: (e: AdsEvent) => void;
 }
+
+/** The authenticated caller of a stream (the TLS port's authentication), given to `serve`. */
+export interface AuthenticatedPeer {
+  /** Its SPIFFE ID, `spiffe://<trust domain>/ns/<ns>/sa/<sa>`. */
+  identity: string;
+  /** How it authenticated: a client certificate from the mesh CA, or a bootstrap token. */
+  method: 'certificate' | 'token';
+}
+
+/**
+ * What happened on a stream. `type` is the short type (cds, eds, lds, rds); `proxy` the node id; `connection`
+ * the connection id (`<proxy id>-<counter>`).
+ */
+export type AdsEvent =
+  | { kind: 'connect'; proxy: string; connection: string; version: string; authenticated?: AuthenticatedPeer }
+  | { kind: 'disconnect'; proxy: string; connection: string; version: string }
+  | {
+      kind: 'push';
+      type: string;
+      proxy: string;
+      connection: string;
+      /** The configuration version sent. */
+      configVersion: string;
+      nonce: string;
+      resources: number;
+      /** The encoded resources' size. */
+      bytes: number;
+      /** From the request or push being handled to the response written. */
+      ms: number;
+    }
+  | { kind: 'ack'; type: string; proxy: string; connection: string; configVersion: string; nonce: string }
+  | {
+      kind: 'nack';
+      type: string;
+      proxy: string;
+      connection: string;
+      configVersion: string;
+      nonce: string;
+      message: string;
+    }
+  | { kind: 'stale-nonce'; type: string; proxy: string; connection: string; nonce: string };
 
 /** One connected proxy, for the debug API (`/debug/syncz`). */
 export interface ConnectionStatus {
@@ -78,6 +124,8 @@ export interface ConnectionStatus {
   connectedAt: string;
   /** The configuration version its resources come from. */
   version: string;
+  /** The authenticated caller (streams of the TLS port); absent on the plaintext port. */
+  authenticated?: AuthenticatedPeer;
   /** Configuration changes that sent it at least one response. */
   pushes: number;
   /** Per subscribed type, in push order: last sent, ACKed and NACKed version and nonce, the NACK's message. */
@@ -103,6 +151,7 @@ class Connection {
     readonly stream: AdsStream<AnyMessage>,
     source: ProxyResources,
     now: Date,
+    readonly authenticated: AuthenticatedPeer | undefined,
   ) {
     this.source = source;
     this.connectedAt = now.toISOString();
@@ -173,6 +222,11 @@ export class AdsServer {
     });
   }
 
+  /** The ADS service's definition (for a server that mounts `serve` behind its own authentication). */
+  serviceDefinition(): grpc.ServiceDefinition {
+    return adsServiceDefinition(this.root);
+  }
+
   /**
    * Serves ADS in plaintext on a loopback address (`127.0.0.1:0` picks a free port); refuses any other address.
    * Resolves with the address bound.
@@ -240,6 +294,7 @@ export class AdsServer {
           generator: c.node.generator === 'grpc' ? ('grpc' as const) : ('sidecar' as const),
           connectedAt: c.connectedAt,
           version: c.source.version,
+          ...(c.authenticated ? { authenticated: { ...c.authenticated } } : {}),
           pushes: s.pushes,
           types: s.types,
           problems: [...c.problems],
@@ -279,7 +334,11 @@ export class AdsServer {
     return `${this.clock().toISOString()}/${this.counter}`;
   }
 
-  private serve(call: AdsCall): void {
+  /**
+   * Serves one ADS stream. `authenticated`: who the caller proved to be (the TLS port authenticated it before);
+   * the debug API and the connect event carry it. The plaintext port passes nothing.
+   */
+  serve(call: AdsCall, authenticated?: AuthenticatedPeer): void {
     if (this.closing) {
       this.end(call, { code: grpc.status.UNAVAILABLE, message: 'the control plane is shutting down' });
       return;
@@ -292,9 +351,16 @@ export class AdsServer {
       ended = true;
       if (connection) {
         connection.closed = true;
-        this.connections.delete(connection);
+        const was = this.connections.delete(connection);
         this.pending.delete(connection);
         this.log.info('ADS disconnected', { connection: connection.id });
+        if (was)
+          this.emit({
+            kind: 'disconnect',
+            proxy: connection.node.id,
+            connection: connection.id,
+            version: connection.node.istioVersion ?? '',
+          });
       }
     };
     call.on('data', (request: IncomingRequest) => {
@@ -306,7 +372,7 @@ export class AdsServer {
             return finish();
           }
           if (!connection) {
-            connection = await this.connect(call, request);
+            connection = await this.connect(call, request, authenticated);
             if (!connection) return finish();
             if (ended || this.closing) {
               // Gone (or closing) while it was being authorized.
@@ -314,6 +380,13 @@ export class AdsServer {
               return;
             }
             this.connections.add(connection);
+            this.emit({
+              kind: 'connect',
+              proxy: connection.node.id,
+              connection: connection.id,
+              version: connection.node.istioVersion ?? '',
+              ...(authenticated ? { authenticated: { ...authenticated } } : {}),
+            });
           }
           this.handle(connection, request);
         })
@@ -336,7 +409,11 @@ export class AdsServer {
     call.on('cancelled', () => finish());
   }
 
-  private async connect(call: AdsCall, request: IncomingRequest): Promise<Connection | undefined> {
+  private async connect(
+    call: AdsCall,
+    request: IncomingRequest,
+    authenticated: AuthenticatedPeer | undefined,
+  ): Promise<Connection | undefined> {
     if (isMalformed(request)) return undefined;
     const first = requestNode(request);
     if (!first.ok) {
@@ -367,8 +444,13 @@ export class AdsServer {
       nonce: this.nonce,
       known: this.known,
     });
-    connection = new Connection(id, call, node, stream, source, this.clock());
-    this.log.info('ADS connected', { connection: id, node: node.id, peer: call.getPeer() });
+    connection = new Connection(id, call, node, stream, source, this.clock(), authenticated);
+    this.log.info('ADS connected', {
+      connection: id,
+      node: node.id,
+      peer: call.getPeer(),
+      ...(authenticated ? { identity: authenticated.identity } : {}),
+    });
     return connection;
   }
 
@@ -390,6 +472,7 @@ export class AdsServer {
 
   private handle(c: Connection, request: IncomingRequest): void {
     if (isMalformed(request)) return;
+    const started = performance.now();
     const source = this.refresh(c);
     let outcome: Outcome<AnyMessage>;
     try {
@@ -398,7 +481,7 @@ export class AdsServer {
       this.generationFailed(c, e);
       return;
     }
-    this.send(c, outcome);
+    this.send(c, outcome, started);
   }
 
   private drain(): void {
@@ -409,13 +492,14 @@ export class AdsServer {
         this.pending.delete(c);
         if (c.closed) continue;
         let outcome: Outcome<AnyMessage>;
+        const started = performance.now();
         try {
           outcome = c.stream.push(this.refresh(c));
         } catch (e) {
           this.generationFailed(c, e);
           continue;
         }
-        this.send(c, outcome);
+        this.send(c, outcome, started);
         // Let requests and other work in between proxies.
         await nextTurn();
       }
@@ -429,23 +513,56 @@ export class AdsServer {
     this.draining = draining;
   }
 
-  private send(c: Connection, outcome: Outcome<AnyMessage>): void {
+  private send(c: Connection, outcome: Outcome<AnyMessage>, started: number): void {
     for (const e of outcome.events) this.logEvent(c, e);
     if (c.closed || c.call.writableEnded) return;
     for (const response of outcome.responses) {
+      const type = shortType(response.type_url);
       this.log.debug('ADS push', {
         connection: c.id,
-        type: shortType(response.type_url),
+        type,
         version: response.version_info,
         nonce: response.nonce,
         resources: response.resources.length,
       });
       c.call.write(response);
+      this.emit({
+        kind: 'push',
+        type,
+        proxy: c.node.id,
+        connection: c.id,
+        configVersion: response.version_info,
+        nonce: response.nonce,
+        resources: response.resources.length,
+        bytes: response.resources.reduce((n, r) => n + (r.value?.length ?? 0), 0),
+        ms: performance.now() - started,
+      });
+    }
+  }
+
+  private emit(e: AdsEvent): void {
+    if (!this.options.onEvent) return;
+    try {
+      this.options.onEvent(e);
+    } catch {
+      // An observer never breaks serving.
     }
   }
 
   private logEvent(c: Connection, e: StreamEvent): void {
     const type = shortType(e.typeUrl);
+    const at = { type, proxy: c.node.id, connection: c.id };
+    switch (e.kind) {
+      case 'ack':
+        this.emit({ kind: 'ack', ...at, configVersion: e.version, nonce: e.nonce });
+        break;
+      case 'nack':
+        this.emit({ kind: 'nack', ...at, configVersion: e.version, nonce: e.nonce, message: e.message });
+        break;
+      case 'stale-nonce':
+        this.emit({ kind: 'stale-nonce', ...at, nonce: e.nonce });
+        break;
+    }
     switch (e.kind) {
       case 'nack':
         this.log.warn(`ADS:${type.toUpperCase()}: ACK ERROR`, {
@@ -492,7 +609,13 @@ export class AdsServer {
     this.log.error('generation failed; the stream is ended', { connection: c.id, error: message });
     this.refuse(c.call, { code: grpc.status.INTERNAL, message: `generation failed: ${message}` });
     c.closed = true;
-    this.connections.delete(c);
+    if (this.connections.delete(c))
+      this.emit({
+        kind: 'disconnect',
+        proxy: c.node.id,
+        connection: c.id,
+        version: c.node.istioVersion ?? '',
+      });
     this.pending.delete(c);
   }
 

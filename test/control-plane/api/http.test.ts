@@ -87,9 +87,22 @@ describe('control plane HTTP API', { timeout: 20_000 }, () => {
   });
 
   it('/metrics: Prometheus text with the gauges read at scrape time', async () => {
-    metrics.adsEvent('ADS push', { connection: 'a-1', type: 'cds', version: 'v', nonce: 'n' });
-    metrics.adsEvent('ADS:LDS: ACK ERROR', { connection: 'a-1', error: 'x' });
-    metrics.adsEvent('ADS: stale nonce ignored', { connection: 'a-1', type: 'eds', nonce: 'n' });
+    const at = { proxy: 'sidecar~10.0.0.1~a-1.shop~shop.svc.cluster.local', connection: 'a-1' };
+    metrics.adsEvent({
+      kind: 'push',
+      type: 'cds',
+      ...at,
+      configVersion: 'v',
+      nonce: 'n',
+      resources: 1,
+      bytes: 10,
+      ms: 1,
+    });
+    metrics.adsEvent({ kind: 'nack', type: 'lds', ...at, configVersion: 'v', nonce: 'n', message: 'x' });
+    metrics.adsEvent({ kind: 'stale-nonce', type: 'eds', ...at, nonce: 'n' });
+    // Events the metrics do not count are taken quietly.
+    metrics.adsEvent({ kind: 'ack', type: 'cds', ...at, configVersion: 'v', nonce: 'n' });
+    metrics.adsEvent({ kind: 'connect', ...at, version: '1.28.0' });
     const r = await get(server.address, '/metrics');
     assert.equal(r.status, 200);
     assert.match(r.text, /^pilot_xds\{version="1\.28\.0"\} 2$/m);

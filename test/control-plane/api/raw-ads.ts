@@ -10,12 +10,16 @@ import { ADS_METHOD, adsServiceDefinition, type DecodedResponse } from '../../..
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-export function adsClient(address: string): grpc.Client {
+export function adsClient(
+  address: string,
+  credentials: grpc.ChannelCredentials = grpc.credentials.createInsecure(),
+  options: grpc.ChannelOptions = {},
+): grpc.Client {
   const Client = grpc.makeGenericClientConstructor(
     adsServiceDefinition(envoyRoot()),
     'AggregatedDiscoveryService',
   );
-  return new Client(address, grpc.credentials.createInsecure());
+  return new Client(address, credentials, options);
 }
 
 /** A sidecar's node, as the conformance test builds it. */

@@ -25,7 +25,7 @@ import {
   ROUTE_TYPE as RDS,
   type TypeStatus,
 } from '../../../src/xds/server/protocol.js';
-import { AdsServer, checkPlaintextAddress } from '../../../src/xds/server/server.js';
+import { type AdsEvent, AdsServer, checkPlaintextAddress } from '../../../src/xds/server/server.js';
 import { ADS_METHOD, adsServiceDefinition, type DecodedResponse } from '../../../src/xds/server/service.js';
 
 const BASE = `apiVersion: v1
@@ -65,6 +65,15 @@ metadata: {name: extra, namespace: shop}
 spec:
   selector: {app: extra}
   ports: [{name: http, port: 8081}]
+`;
+
+/** A TCP service: frontend-0's outbound listener for it names its cluster (a TCP proxy). */
+const GONE_SERVICE = `apiVersion: v1
+kind: Service
+metadata: {name: gone, namespace: shop}
+spec:
+  selector: {app: gone}
+  ports: [{name: tcp-gone, port: 7070}]
 `;
 
 /** Changes service-b-0's inbound listener (STRICT drops its plaintext chains) and nothing frontend-0 is sent. */
@@ -130,6 +139,19 @@ class RawStream {
     return this.received[this.taken++] as DecodedResponse;
   }
 
+  /** ACKs a response (the same names for EDS and RDS are the caller's business: wildcard types only). */
+  ack(r: DecodedResponse): void {
+    this.send({ type_url: r.type_url, response_nonce: r.nonce, version_info: r.version_info });
+  }
+
+  /** Sends a request, takes its response and ACKs it. */
+  async subscribeAcked(r: DiscoveryRequest): Promise<DecodedResponse> {
+    this.send(r);
+    const got = await this.next();
+    this.ack(got);
+    return got;
+  }
+
   /** Asserts that nothing arrives for `ms`. */
   async nothing(ms = 300, why = ''): Promise<void> {
     await sleep(ms);
@@ -158,6 +180,7 @@ describe('ADS conformance over gRPC', { timeout: 60_000 }, () => {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'skiff-ads-'));
   const ports = new OutboundPortAllocator();
   const logs: string[] = [];
+  const events: AdsEvent[] = [];
   let store: ModelStore;
   let server: AdsServer;
   let ctx: GenerationContext;
@@ -176,6 +199,7 @@ describe('ADS conformance over gRPC', { timeout: 60_000 }, () => {
     server = new AdsServer({
       context: ctx,
       logger: createLogger({ sink: (l) => logs.push(l), level: 'debug' }),
+      onEvent: (e) => events.push(e),
     });
     store.subscribe((model) => {
       ctx = new GenerationContext(model, ports, ctx);
@@ -287,6 +311,32 @@ describe('ADS conformance over gRPC', { timeout: 60_000 }, () => {
     const edsStatus = await frontendType(EDS, (t) => t?.acked?.nonce === eds.nonce);
     assert.deepEqual(edsStatus?.acked, { version: eds.version_info, nonce: eds.nonce });
     await frontend.nothing(300, 'ACKs');
+    // The typed events (what the metrics count): the push of EDS, with its size, then its ACK.
+    const push = events.find((e) => e.kind === 'push' && e.nonce === eds.nonce);
+    assert.ok(push?.kind === 'push');
+    assert.equal(push.type, 'eds');
+    assert.equal(push.proxy, FRONTEND.id);
+    assert.equal(push.configVersion, eds.version_info);
+    assert.equal(push.resources, 1);
+    assert.ok(push.bytes > 0 && push.ms >= 0, `bytes ${push.bytes}, ms ${push.ms}`);
+    assert.deepEqual(
+      events.find((e) => e.kind === 'ack' && e.nonce === eds.nonce),
+      {
+        kind: 'ack',
+        type: 'eds',
+        proxy: FRONTEND.id,
+        connection: push.connection,
+        configVersion: eds.version_info,
+        nonce: eds.nonce,
+      },
+    );
+    const connect = events.find((e) => e.kind === 'connect' && e.connection === push.connection);
+    assert.deepEqual(connect, {
+      kind: 'connect',
+      proxy: FRONTEND.id,
+      connection: push.connection,
+      version: '1.28.0',
+    });
   });
 
   it('a stale nonce is ignored, even with a new name', async () => {
@@ -302,6 +352,11 @@ describe('ADS conformance over gRPC', { timeout: 60_000 }, () => {
     const status = await frontendType(EDS, (t) => t?.staleNonces === 1);
     assert.equal(status?.staleNonces, 1);
     await frontend.nothing(300, 'a stale nonce');
+    const stale = events.filter((e) => e.kind === 'stale-nonce');
+    assert.deepEqual(
+      stale.map((e) => e.kind === 'stale-nonce' && [e.type, e.proxy, e.nonce]),
+      [['eds', FRONTEND.id, 'not-the-last-nonce']],
+    );
   });
 
   it('a name added is answered with both; a name removed gets nothing', async () => {
@@ -343,6 +398,18 @@ describe('ADS conformance over gRPC', { timeout: 60_000 }, () => {
       message: 'outbound|8080||service-b.shop.svc.cluster.local: bad things',
     });
     assert.ok(logs.some((l) => l.includes('ADS:CDS: ACK ERROR') && l.includes('bad things')));
+    const nack = events.find((e) => e.kind === 'nack');
+    assert.ok(nack?.kind === 'nack');
+    assert.deepEqual(
+      [nack.type, nack.proxy, nack.configVersion, nack.nonce, nack.message],
+      [
+        'cds',
+        FRONTEND.id,
+        cds.version_info,
+        cds.nonce,
+        'outbound|8080||service-b.shop.svc.cluster.local: bad things',
+      ],
+    );
     const version = await change('extra.yaml', EXTRA_SERVICE);
     const pushed = await frontend.next();
     assert.equal(pushed.type_url, CDS);
@@ -500,6 +567,60 @@ spec:
     const s = open();
     s.send({ node: SERVICE_B, type_url: CDS });
     assert.equal((await s.next()).type_url, CDS);
+    s.close();
+  });
+
+  it('removing a service a listener refers to: CDS still with its cluster, LDS without the listener, then CDS without it', async () => {
+    const cluster = 'outbound|7070||gone.shop.svc.cluster.local';
+    const s = open();
+    const cds1 = await s.subscribeAcked({ node: FRONTEND, type_url: CDS });
+    const lds1 = await s.subscribeAcked({ type_url: LDS });
+    assert.ok(!names(cds1).includes(cluster));
+    assert.ok(!JSON.stringify(lds1.resources).includes(cluster));
+
+    await change('gone.yaml', GONE_SERVICE);
+    const withIt = await s.next();
+    assert.deepEqual([withIt.type_url, names(withIt).includes(cluster)], [CDS, true]);
+    const listening = await s.next();
+    assert.equal(listening.type_url, LDS);
+    const listener = listening.resources.find((l) => JSON.stringify(l).includes(`"${cluster}"`));
+    assert.ok(listener, 'a listener refers to the cluster');
+    s.ack(withIt);
+    s.ack(listening);
+    await s.nothing(200, 'ACKs');
+
+    const before = server.currentVersion;
+    rmSync(path.join(dir, 'gone.yaml'));
+    const end = Date.now() + 5000;
+    while (server.currentVersion === before) {
+      if (Date.now() > end) assert.fail('the removal was not applied within 5 s');
+      await sleep(10);
+    }
+    await server.settled();
+    const version = server.currentVersion;
+    const kept = await s.next();
+    assert.deepEqual(
+      [kept.type_url, kept.version_info, names(kept).includes(cluster)],
+      [CDS, version, true],
+      'CDS first, still with the cluster the ACKed listener names',
+    );
+    const without = await s.next();
+    assert.equal(without.type_url, LDS);
+    assert.ok(!JSON.stringify(without.resources).includes(`"${cluster}"`), 'LDS without the listener');
+    assert.ok(!names(without).includes(String(listener.name)));
+    s.ack(kept);
+    await s.nothing(200, 'the listener is not ACKed yet: the cluster stays');
+    s.ack(without);
+    const removed = await s.next();
+    assert.deepEqual([removed.type_url, names(removed).includes(cluster)], [CDS, false]);
+    assert.deepEqual(
+      names(removed).sort(),
+      names(kept)
+        .filter((n) => n !== cluster)
+        .sort(),
+    );
+    s.ack(removed);
+    await s.nothing(200, 'done');
     s.close();
   });
 

@@ -10,6 +10,7 @@ import {
   type DiscoveryResponse,
   ENDPOINT_TYPE as EDS,
   KnownVersions,
+  keptClusters,
   LISTENER_TYPE as LDS,
   ROUTE_TYPE as RDS,
   type ResourceSource,
@@ -26,7 +27,11 @@ function source(version: string, data: Data): ResourceSource<string> {
     resources(typeUrl, subscription) {
       const all = Object.entries(data[typeUrl] ?? {});
       const picked = subscription.wildcard ? all : all.filter(([n]) => subscription.names.has(n));
-      return picked.map(([name, content]) => ({ name, hash: content, body: `${name}=${content}` }));
+      // `l1@a,b`: a listener or route whose content is l1 and that refers to the clusters a and b.
+      return picked.map(([name, content]) => {
+        const refs = content.includes('@') ? (content.split('@')[1] ?? '').split(',') : [];
+        return { name, hash: content, body: `${name}=${content}`, ...(refs.length > 0 ? { refs } : {}) };
+      });
     },
   };
 }
@@ -383,4 +388,114 @@ describe('a reconnect with known versions', () => {
     assert.equal(known.size, 2);
     assert.equal(known.get('p1', CDS), undefined);
   });
+});
+
+describe('a cluster is removed only after no listener or route refers to it', () => {
+  const W1: Data = {
+    [CDS]: { a: 'a1', b: 'b1' },
+    [EDS]: { a: 'ea1', b: 'eb1' },
+    [LDS]: { l: 'l1@a,b' },
+    [RDS]: { r: 'r1@a' },
+  };
+  /** b gone: its cluster, its endpoints and the listener's reference. */
+  const W2: Data = { [CDS]: { a: 'a1' }, [EDS]: { a: 'ea1' }, [LDS]: { l: 'l2@a' }, [RDS]: { r: 'r1@a' } };
+  const subscribed: Record<string, string[]> = { [CDS]: [], [EDS]: ['a', 'b'], [LDS]: [], [RDS]: ['r'] };
+
+  /** A stream that subscribed every type and ACKed every response. */
+  function acked(data: Data) {
+    const s = stream(data);
+    for (const t of [CDS, EDS, LDS, RDS]) {
+      const out = s.request(req(t, subscribed[t]));
+      for (const r of out.responses) ack(s, r);
+    }
+    return s;
+  }
+  function ack(s: AdsStream<string>, r: DiscoveryResponse<string>) {
+    return s.request(req(r.type_url, subscribed[r.type_url], r.nonce, { version_info: r.version_info }));
+  }
+  const byType = (responses: DiscoveryResponse<string>[], t: string) => {
+    const r = responses.find((x) => x.type_url === t);
+    assert.ok(r, `a ${t} response`);
+    return r;
+  };
+
+  it('a listener still refers to it: CDS keeps it, LDS goes without the reference, the LDS ACK removes it', () => {
+    const s = acked(W1);
+    const push = s.push(source('v2', W2));
+    assert.deepEqual(show(push.responses), [
+      'CDS v2 n5 [a=a1 b=b1]',
+      'EDS v2 n6 [a=ea1]',
+      'LDS v2 n7 [l=l2@a]',
+    ]);
+    // The CDS and EDS ACKs: the listener the proxy holds still names b.
+    assert.deepEqual(show(ack(s, byType(push.responses, CDS)).responses), []);
+    assert.deepEqual(show(ack(s, byType(push.responses, EDS)).responses), []);
+    assert.deepEqual(show(ack(s, byType(push.responses, LDS)).responses), ['CDS v2 n8 [a=a1]']);
+    assert.deepEqual(show(s.push(source('v3', W2)).responses), [], 'and it stays removed');
+  });
+
+  it('a cluster nothing refers to: CDS without it at once', () => {
+    const s = acked({ ...W1, [LDS]: { l: 'l1@a' } });
+    assert.deepEqual(show(s.push(source('v2', W2)).responses), [
+      'CDS v2 n5 [a=a1]',
+      'EDS v2 n6 [a=ea1]',
+      'LDS v2 n7 [l=l2@a]',
+    ]);
+  });
+
+  it('a route refers to it: kept until the RDS ACK', () => {
+    const s = acked({ ...W1, [LDS]: { l: 'l1@a' }, [RDS]: { r: 'r1@b' } });
+    const push = s.push(source('v2', { ...W2, [LDS]: { l: 'l1@a' }, [RDS]: { r: 'r2@a' } }));
+    assert.deepEqual(show(push.responses), [
+      'CDS v2 n5 [a=a1 b=b1]',
+      'EDS v2 n6 [a=ea1]',
+      'RDS v2 n7 [r=r2@a]',
+    ]);
+    assert.deepEqual(show(ack(s, byType(push.responses, CDS)).responses), []);
+    assert.deepEqual(show(ack(s, byType(push.responses, RDS)).responses), ['CDS v2 n8 [a=a1]']);
+  });
+
+  it('the listener NACKed: the proxy keeps the old one, so CDS keeps the cluster (next push too) until an ACK', () => {
+    const s = acked(W1);
+    const push = s.push(source('v2', W2));
+    const lds = byType(push.responses, LDS);
+    const nack = s.request(
+      req(LDS, [], lds.nonce, { version_info: lds.version_info, error_detail: { message: 'bad listener' } }),
+    );
+    assert.deepEqual(show(nack.responses), []);
+    const next = s.push(source('v3', { ...W2, [LDS]: { l: 'l3@a' } }));
+    assert.deepEqual(show(next.responses), ['LDS v3 n8 [l=l3@a]'], 'CDS: b still kept, not sent again');
+    assert.deepEqual(show(ack(s, byType(next.responses, LDS)).responses), ['CDS v3 n9 [a=a1]']);
+  });
+
+  it('a listener sent and not yet answered counts too: a cluster it names is kept', () => {
+    const s = acked({ ...W1, [LDS]: { l: 'l1@a' } });
+    const added = s.push(
+      source('v2', { ...W1, [CDS]: { a: 'a1', b: 'b1', c: 'c1' }, [LDS]: { l: 'l2@a,c' } }),
+    );
+    assert.deepEqual(show(added.responses), ['CDS v2 n5 [a=a1 b=b1 c=c1]', 'LDS v2 n6 [l=l2@a,c]']);
+    // c goes again before the proxy answered the listener that names it.
+    const gone = s.push(source('v3', { ...W1, [LDS]: { l: 'l1@a' } }));
+    assert.deepEqual(show(gone.responses), ['CDS v3 n7 [a=a1 b=b1 c=c1]', 'LDS v3 n8 [l=l1@a]']);
+    // The ACK of the older listener is stale; the ACK of the last one removes c.
+    assert.deepEqual(show(ack(s, byType(added.responses, LDS)).responses), []);
+    assert.deepEqual(show(ack(s, byType(gone.responses, LDS)).responses), ['CDS v3 n9 [a=a1 b=b1]']);
+  });
+
+  const table: [string, string[], string[], string[], string[]][] = [
+    ['nothing gone', ['a', 'b'], ['a', 'b'], ['a', 'b'], []],
+    ['gone, referenced: kept', ['a', 'b'], ['a'], ['b'], ['b']],
+    ['gone, not referenced: dropped', ['a', 'b'], ['a'], ['a'], []],
+    ['several gone, one referenced', ['a', 'b', 'c'], [], ['c', 'x'], ['c']],
+  ];
+  for (const [name, sent, fresh, referenced, expected] of table) {
+    it(`keptClusters: ${name}`, () => {
+      const r = (n: string) => ({ name: n, hash: n, body: n });
+      const kept = keptClusters(new Map(sent.map((n) => [n, r(n)])), fresh.map(r), new Set(referenced));
+      assert.deepEqual(
+        kept.map((x) => x.name),
+        expected,
+      );
+    });
+  }
 });

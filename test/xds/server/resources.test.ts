@@ -13,7 +13,7 @@ import {
   LISTENER_TYPE as LDS,
   ROUTE_TYPE as RDS,
 } from '../../../src/xds/server/protocol.js';
-import { ProxyResources, ResourceEncoder } from '../../../src/xds/server/resources.js';
+import { clusterRefs, ProxyResources, ResourceEncoder } from '../../../src/xds/server/resources.js';
 import { contextFrom, sidecarNode } from '../generate/fixtures.js';
 
 const YAML = `apiVersion: v1
@@ -106,5 +106,67 @@ describe('a resource that cannot be encoded', () => {
     assert.equal(first.ok, false);
     assert.match(first.ok ? '' : first.message, /Cluster "c": lb_polcy: unknown field "lb_polcy"/);
     assert.equal(encoder.encode(CDS, bad), first);
+  });
+});
+
+describe('the clusters a listener or route names (refs: a cluster is removed only after them)', () => {
+  const cases: [string, Record<string, unknown>, string[]][] = [
+    [
+      'a TCP proxy in a filter chain',
+      {
+        name: 'l',
+        filter_chains: [
+          { filters: [{ name: 'tcp', typed_config: { '@type': 'x', cluster: 'outbound|9090||b' } }] },
+        ],
+      },
+      ['outbound|9090||b'],
+    ],
+    [
+      'routes: a cluster and weighted clusters, each once, sorted',
+      {
+        name: 'r',
+        virtual_hosts: [
+          {
+            routes: [
+              { route: { cluster: 'outbound|80||z' } },
+              {
+                route: {
+                  weighted_clusters: { clusters: [{ name: 'outbound|80||a' }, { name: 'outbound|80||z' }] },
+                },
+              },
+            ],
+          },
+        ],
+      },
+      ['outbound|80||a', 'outbound|80||z'],
+    ],
+    [
+      'an HTTP listener that uses RDS: no cluster of its own',
+      { name: 'l', rds: { route_config_name: '80' } },
+      [],
+    ],
+  ];
+  for (const [name, json, expected] of cases)
+    it(name, () => assert.deepEqual(clusterRefs(json as Parameters<typeof clusterRefs>[0]), expected));
+
+  it("a sidecar's generated listeners carry them; clusters do not", () => {
+    const ctx = contextFrom(`${YAML}---
+apiVersion: v1
+kind: Service
+metadata: {name: db, namespace: default}
+spec:
+  selector: {app: db}
+  ports: [{name: tcp-db, port: 5432}]
+`);
+    const r = new ProxyResources(
+      'v1',
+      ctx,
+      sidecarNode('127.0.1.5', 'echo-0'),
+      new ResourceEncoder(envoyRoot()),
+      () => {},
+    );
+    const listeners = r.resources(LDS, { wildcard: true });
+    assert.ok(listeners.some((l) => l.refs?.includes('outbound|5432||db.default.svc.cluster.local')));
+    assert.ok(r.resources(CDS, { wildcard: true }).every((c) => c.refs === undefined));
   });
 });

@@ -19,7 +19,7 @@ import type { JsonObject } from '../../../src/xds/decode.js';
 import { envoyRoot } from '../../../src/xds/protos.js';
 import { CLUSTER_TYPE, type DiscoveryRequest, ENDPOINT_TYPE } from '../../../src/xds/server/protocol.js';
 import { ISTIOD_DNS_NAME, type SecureXds, startSecureXds } from '../../../src/xds/server/secure.js';
-import { AdsServer } from '../../../src/xds/server/server.js';
+import { type AdsEvent, AdsServer } from '../../../src/xds/server/server.js';
 import { ADS_METHOD, adsServiceDefinition, type DecodedResponse } from '../../../src/xds/server/service.js';
 import { type Identity, issue, makeCa } from '../../proxy/pki.js';
 import { contextFrom, modelFrom } from '../generate/fixtures.js';
@@ -131,9 +131,11 @@ describe('the secure xDS port (15012)', { timeout: 60_000 }, () => {
   let ads: AdsServer;
   let xds: SecureXds;
   let token: string;
+  const events: AdsEvent[] = [];
+  const connects = () => events.filter((e) => e.kind === 'connect');
   before(async () => {
     ({ ca } = await makeCa());
-    ads = new AdsServer({ context: contextFrom(YAML) });
+    ads = new AdsServer({ context: contextFrom(YAML), onEvent: (e) => events.push(e) });
     const model = modelFrom(YAML);
     xds = await startSecureXds({ address: '127.0.0.1:0', ads, ca, model: () => model });
     token = createToken(
@@ -147,13 +149,30 @@ describe('the secure xDS port (15012)', { timeout: 60_000 }, () => {
     await ads?.close();
   });
 
-  it('serves a proxy that sends its bootstrap token', async () => {
+  it('serves a proxy that sends its bootstrap token; the ADS server is told who it authenticated as', async () => {
+    const before = connects().length;
     served(await adsFirst(xds.address, ca, { token }, node()));
+    assert.deepEqual(connects().slice(before), [
+      {
+        kind: 'connect',
+        proxy: CLIENT_NODE,
+        connection: connects()[before]?.connection,
+        version: '',
+        authenticated: { identity: 'spiffe://cluster.local/ns/default/sa/client', method: 'token' },
+      },
+    ]);
   });
 
   it('serves a proxy that presents its workload certificate, without a token (mTLS)', async () => {
     const cert = await issue(ca, 'default', 'client');
+    const before = connects().length;
     served(await adsFirst(xds.address, ca, { cert }, node()));
+    const connect = connects()[before];
+    assert.ok(connect?.kind === 'connect');
+    assert.deepEqual(connect.authenticated, {
+      identity: 'spiffe://cluster.local/ns/default/sa/client',
+      method: 'certificate',
+    });
   });
 
   it('refuses a stream without a credential: UNAUTHENTICATED', async () => {
@@ -344,7 +363,12 @@ describe('the secure xDS port (15012)', { timeout: 60_000 }, () => {
         responses.map((r) => r.type_url),
         [CLUSTER_TYPE, ENDPOINT_TYPE],
       );
-      assert.ok(ads.status().some((c) => c.proxyId === 'client-0.default' && c.types.length === 2));
+      const status = ads.status().find((c) => c.proxyId === 'client-0.default' && c.types.length === 2);
+      assert.ok(status);
+      assert.deepEqual(status.authenticated, {
+        identity: 'spiffe://cluster.local/ns/default/sa/client',
+        method: 'token',
+      });
       call.on('error', () => {});
       call.cancel();
     } finally {
@@ -388,6 +412,7 @@ describe('the secure xDS port (15012)', { timeout: 60_000 }, () => {
 
   it('leaves the same AdsServer’s plaintext port unauthenticated (loopback only)', async () => {
     const plain = await ads.listen('127.0.0.1:0');
+    const before = connects().length;
     const Client = grpc.makeGenericClientConstructor(adsServiceDefinition(envoyRoot()), 'ADS');
     const client = new Client(plain.address, grpc.credentials.createInsecure());
     try {
@@ -402,6 +427,12 @@ describe('the secure xDS port (15012)', { timeout: 60_000 }, () => {
       });
       call.write({ node: { id: CLIENT_NODE, metadata: {} }, type_url: CLUSTER_TYPE });
       assert.ok((await first).resources.length > 0);
+      const connect = connects()[before];
+      assert.ok(connect?.kind === 'connect');
+      assert.equal(connect.authenticated, undefined, 'a plaintext stream is not authenticated');
+      const status = ads.status().find((c) => c.id === connect.connection);
+      assert.ok(status);
+      assert.equal(status.authenticated, undefined);
       call.on('error', () => {});
       call.cancel();
     } finally {
