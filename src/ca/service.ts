@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { Counter, Registry } from 'prom-client';
+import { shutdownGrpcServer } from '../core/grpc-shutdown.js';
 import { type Logger, silentLogger } from '../core/log.js';
 import { spiffeId, type WorkloadIdentity } from './identity.js';
 import type { RefusalReason } from './issuance.js';
@@ -201,16 +202,7 @@ export class CaService {
     const server = this.server;
     this.server = undefined;
     if (!server) return;
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        server.forceShutdown();
-        resolve();
-      }, 2000);
-      server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await shutdownGrpcServer(server);
   }
 }
 

@@ -87,7 +87,8 @@ const INT_RANGES: Record<string, [number, number]> = {
 const INT64 = new Set(['int64', 'sint64', 'sfixed64']);
 const UINT64 = new Set(['uint64', 'fixed64']);
 
-const WRAPPERS = new Set([
+/** google.protobuf wrapper types: written in proto3 JSON as their bare value. */
+export const WRAPPERS: ReadonlySet<string> = new Set([
   'google.protobuf.DoubleValue',
   'google.protobuf.FloatValue',
   'google.protobuf.Int64Value',

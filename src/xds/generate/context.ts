@@ -56,10 +56,8 @@ export class GenerationContext {
       model.virtualServices.map((r) => [r.metadata, r.spec]),
     ]);
     this.byHost = chooseServices(model.services);
-    this.chosen = model.services.filter((s) => this.byHost.get(s.hostname) === s);
-    // Merged ServiceEntries are new objects: they are in byHost, not in model.services.
-    for (const s of this.byHost.values()) if (!this.chosen.includes(s)) this.chosen = [...this.chosen, s];
-    this.chosen = [...this.chosen].sort((a, b) => compareText(a.hostname, b.hostname));
+    // One per host (merged ServiceEntries are new objects, so they are taken from byHost, not model.services).
+    this.chosen = [...this.byHost.values()].sort((a, b) => compareText(a.hostname, b.hostname));
     for (const rule of [...model.destinationRules].sort(byAge)) {
       const list = this.rulesByNamespace.get(rule.metadata.namespace);
       if (list) list.push(rule);

@@ -11,7 +11,7 @@
 
 import protobuf from 'protobufjs';
 import type { Json, JsonObject } from '../decode.js';
-import { jsonName, parseProtoDuration } from '../decode.js';
+import { jsonName, parseProtoDuration, WRAPPERS } from '../decode.js';
 
 /** A proto3-JSON value the encoder refuses, with where it is (`clusters[0].connect_timeout`). */
 export class EncodeError extends Error {
@@ -51,18 +51,6 @@ export interface AnyMessage {
   type_url: string;
   value: Uint8Array;
 }
-
-const WRAPPERS = new Set([
-  'google.protobuf.DoubleValue',
-  'google.protobuf.FloatValue',
-  'google.protobuf.Int64Value',
-  'google.protobuf.UInt64Value',
-  'google.protobuf.Int32Value',
-  'google.protobuf.UInt32Value',
-  'google.protobuf.BoolValue',
-  'google.protobuf.StringValue',
-  'google.protobuf.BytesValue',
-]);
 
 const INT32_RANGES: Record<string, [number, number]> = {
   int32: [-(2 ** 31), 2 ** 31 - 1],

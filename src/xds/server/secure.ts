@@ -17,6 +17,7 @@ import type { Registry } from 'prom-client';
 import { spiffeId } from '../../ca/identity.js';
 import { CaService } from '../../ca/service.js';
 import type { LoadedCa } from '../../ca/store.js';
+import { shutdownGrpcServer } from '../../core/grpc-shutdown.js';
 import { isLoopback, parseIp } from '../../core/ip.js';
 import { type Logger, silentLogger } from '../../core/log.js';
 import type { MeshModel } from '../../model/types.js';
@@ -141,16 +142,7 @@ export async function startSecureXds(o: SecureXdsOptions): Promise<SecureXds> {
       for (const call of calls)
         end(call, { code: grpc.status.UNAVAILABLE, message: 'the control plane is shutting down' });
       calls.clear();
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          server.forceShutdown();
-          resolve();
-        }, 2000);
-        server.tryShutdown(() => {
-          clearTimeout(t);
-          resolve();
-        });
-      });
+      await shutdownGrpcServer(server);
     },
   };
 }

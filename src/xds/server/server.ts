@@ -15,6 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
+import { shutdownGrpcServer } from '../../core/grpc-shutdown.js';
 import { isLoopback, parseIp } from '../../core/ip.js';
 import { type Logger, silentLogger } from '../../core/log.js';
 import type { GenerationContext } from '../generate/context.js';
@@ -312,21 +313,7 @@ export class AdsServer {
       this.end(c.call, { code: grpc.status.UNAVAILABLE, message: 'the control plane is shutting down' });
     this.connections.clear();
     await this.settled();
-    await Promise.all(
-      this.servers.splice(0).map(
-        (server) =>
-          new Promise<void>((resolve) => {
-            const timer = setTimeout(() => {
-              server.forceShutdown();
-              resolve();
-            }, 2000);
-            server.tryShutdown(() => {
-              clearTimeout(timer);
-              resolve();
-            });
-          }),
-      ),
-    );
+    await Promise.all(this.servers.splice(0).map((server) => shutdownGrpcServer(server)));
   }
 
   private nextVersion(): string {

@@ -608,9 +608,28 @@ class Http2Pool {
   }
 }
 
-/** A pool's key: the cluster, and the ALPN its TLS connections offer (Envoy hashes it into its pool key too). */
-function poolKey(cluster: Cluster, alpn: readonly string[] | undefined): string {
-  return alpn === undefined ? cluster.config.name : `${cluster.config.name}\n${JSON.stringify(alpn)}`;
+/**
+ * The pool for a cluster and an ALPN offer (Envoy hashes the offer into its pool key too). Offers come from the
+ * connection manager's istio.alpn config, one array per upstream protocol, so the array itself is the key: no
+ * per-request string is built.
+ */
+function poolOf<P>(
+  pools: Map<string, Map<readonly string[] | undefined, P>>,
+  cluster: Cluster,
+  alpn: readonly string[] | undefined,
+  make: () => P,
+): P {
+  let byAlpn = pools.get(cluster.config.name);
+  if (!byAlpn) {
+    byAlpn = new Map();
+    pools.set(cluster.config.name, byAlpn);
+  }
+  let pool = byAlpn.get(alpn);
+  if (!pool) {
+    pool = make();
+    byAlpn.set(alpn, pool);
+  }
+  return pool;
 }
 
 /**
@@ -618,8 +637,8 @@ function poolKey(cluster: Cluster, alpn: readonly string[] | undefined): string 
  * reused by requests that would have offered the same ALPN list.
  */
 export class UpstreamPools {
-  private readonly h1 = new Map<string, Http1Pool>();
-  private readonly h2 = new Map<string, Http2Pool>();
+  private readonly h1 = new Map<string, Map<readonly string[] | undefined, Http1Pool>>();
+  private readonly h2 = new Map<string, Map<readonly string[] | undefined, Http2Pool>>();
 
   /** `limits`: Envoy's response head limits (max_response_headers_kb, max_headers_count). */
   constructor(private readonly limits: HeadLimits = DEFAULT_HEAD_LIMITS) {}
@@ -643,12 +662,7 @@ export class UpstreamPools {
     cb: UpstreamCallbacks,
     opts: ConnectOptions,
   ): UpstreamExchange {
-    const key = poolKey(cluster, opts.alpn);
-    let pool = this.h1.get(key);
-    if (!pool) {
-      pool = new Http1Pool(cluster, this.limits, opts.alpn);
-      this.h1.set(key, pool);
-    }
+    const pool = poolOf(this.h1, cluster, opts.alpn, () => new Http1Pool(cluster, this.limits, opts.alpn));
     const exchange = new Http1Exchange(pool, head, cb, opts);
     return { body: exchange, abort: () => exchange.abort() };
   }
@@ -659,12 +673,7 @@ export class UpstreamPools {
     cb: UpstreamCallbacks,
     opts: ConnectOptions,
   ): UpstreamExchange {
-    const key = poolKey(cluster, opts.alpn);
-    let pool = this.h2.get(key);
-    if (!pool) {
-      pool = new Http2Pool(cluster, opts.alpn);
-      this.h2.set(key, pool);
-    }
+    const pool = poolOf(this.h2, cluster, opts.alpn, () => new Http2Pool(cluster, opts.alpn));
     // The body may start before the session exists: it waits in a pass-through until the stream is open.
     const body = new PassThrough();
     let stream: http2.ClientHttp2Stream | undefined;
@@ -753,8 +762,8 @@ export class UpstreamPools {
   }
 
   close(): void {
-    for (const p of this.h1.values()) p.destroy();
-    for (const p of this.h2.values()) p.close();
+    for (const byAlpn of this.h1.values()) for (const p of byAlpn.values()) p.destroy();
+    for (const byAlpn of this.h2.values()) for (const p of byAlpn.values()) p.close();
     this.h1.clear();
     this.h2.clear();
   }
