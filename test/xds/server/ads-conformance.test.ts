@@ -16,17 +16,16 @@ import { GenerationContext } from '../../../src/xds/generate/context.js';
 import { generateSidecar } from '../../../src/xds/generate/index.js';
 import { OutboundPortAllocator } from '../../../src/xds/generate/outbound-ports.js';
 import { parseProxyNode } from '../../../src/xds/generate/proxy.js';
-import { envoyRoot } from '../../../src/xds/protos.js';
 import {
   CLUSTER_TYPE as CDS,
-  type DiscoveryRequest,
   ENDPOINT_TYPE as EDS,
   LISTENER_TYPE as LDS,
   ROUTE_TYPE as RDS,
   type TypeStatus,
 } from '../../../src/xds/server/protocol.js';
 import { type AdsEvent, AdsServer, checkPlaintextAddress } from '../../../src/xds/server/server.js';
-import { ADS_METHOD, adsServiceDefinition, type DecodedResponse } from '../../../src/xds/server/service.js';
+import { ADS_METHOD, type DecodedResponse } from '../../../src/xds/server/service.js';
+import { adsClient, RawStream, sidecarNode, sleep } from './raw-ads.js';
 
 const BASE = `apiVersion: v1
 kind: Service
@@ -85,94 +84,8 @@ spec:
   mtls: {mode: STRICT}
 `;
 
-function node(ip: string, name: string, sa: string, app: string): JsonObject {
-  return {
-    id: `sidecar~${ip}~${name}.shop~shop.svc.cluster.local`,
-    metadata: {
-      NAMESPACE: 'shop',
-      SERVICE_ACCOUNT: sa,
-      WORKLOAD_NAME: name,
-      INSTANCE_IPS: ip,
-      LABELS: { app, 'security.istio.io/tlsMode': 'istio' },
-      ISTIO_VERSION: '1.28.0',
-    },
-  };
-}
-const FRONTEND = node('127.0.1.1', 'frontend-0', 'frontend', 'frontend');
-const SERVICE_B = node('127.0.1.2', 'service-b-0', 'service-b', 'service-b');
-
-const root = envoyRoot();
-const Client = grpc.makeGenericClientConstructor(adsServiceDefinition(root), 'AggregatedDiscoveryService');
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** One ADS stream as a raw client: send requests, take responses one at a time with a deadline. */
-class RawStream {
-  readonly received: DecodedResponse[] = [];
-  status: grpc.StatusObject | undefined;
-  private readonly call: grpc.ClientDuplexStream<DiscoveryRequest, DecodedResponse>;
-  private taken = 0;
-
-  constructor(client: grpc.Client) {
-    const method = (
-      client as unknown as Record<string, () => grpc.ClientDuplexStream<DiscoveryRequest, DecodedResponse>>
-    )[ADS_METHOD];
-    this.call = method?.call(client) as grpc.ClientDuplexStream<DiscoveryRequest, DecodedResponse>;
-    this.call.on('data', (r: DecodedResponse) => this.received.push(r));
-    this.call.on('status', (s: grpc.StatusObject) => {
-      this.status = s;
-    });
-    this.call.on('error', () => {});
-  }
-
-  send(r: DiscoveryRequest): void {
-    this.call.write(r);
-  }
-
-  /** The next response, within `ms`. */
-  async next(ms = 5000): Promise<DecodedResponse> {
-    const end = Date.now() + ms;
-    while (this.received.length <= this.taken) {
-      if (this.status) assert.fail(`the stream ended: ${this.status.code} ${this.status.details}`);
-      if (Date.now() > end) assert.fail(`no response within ${ms} ms`);
-      await sleep(5);
-    }
-    return this.received[this.taken++] as DecodedResponse;
-  }
-
-  /** ACKs a response (the same names for EDS and RDS are the caller's business: wildcard types only). */
-  ack(r: DecodedResponse): void {
-    this.send({ type_url: r.type_url, response_nonce: r.nonce, version_info: r.version_info });
-  }
-
-  /** Sends a request, takes its response and ACKs it. */
-  async subscribeAcked(r: DiscoveryRequest): Promise<DecodedResponse> {
-    this.send(r);
-    const got = await this.next();
-    this.ack(got);
-    return got;
-  }
-
-  /** Asserts that nothing arrives for `ms`. */
-  async nothing(ms = 300, why = ''): Promise<void> {
-    await sleep(ms);
-    const extra = this.received.slice(this.taken).map((r) => `${r.type_url} ${r.version_info}`);
-    assert.deepEqual(extra, [], `nothing expected${why ? ` (${why})` : ''}`);
-  }
-
-  async ended(ms = 5000): Promise<grpc.StatusObject> {
-    const end = Date.now() + ms;
-    while (!this.status) {
-      if (Date.now() > end) assert.fail(`the stream did not end within ${ms} ms`);
-      await sleep(5);
-    }
-    return this.status;
-  }
-
-  close(): void {
-    this.call.end();
-    this.call.cancel();
-  }
-}
+const FRONTEND = sidecarNode('127.0.1.1', 'frontend-0', 'frontend', 'frontend');
+const SERVICE_B = sidecarNode('127.0.1.2', 'service-b-0', 'service-b', 'service-b');
 
 const names = (r: DecodedResponse) => (r.resources ?? []).map((x) => String(x.name ?? x.cluster_name));
 
@@ -206,7 +119,7 @@ describe('ADS conformance over gRPC', { timeout: 60_000 }, () => {
       server.push(ctx);
     });
     const { address } = await server.listen('127.0.0.1:0');
-    client = new Client(address, grpc.credentials.createInsecure());
+    client = adsClient(address);
   });
 
   after(async () => {
@@ -523,7 +436,7 @@ spec:
   });
 
   it('a proxyless gRPC client (GENERATOR=grpc) is served by name: LDS, RDS, CDS, EDS', async () => {
-    const grpcNode = node('127.0.1.9', 'client-0', 'default', 'client');
+    const grpcNode = sidecarNode('127.0.1.9', 'client-0', 'default', 'client');
     (grpcNode.metadata as JsonObject).GENERATOR = 'grpc';
     const s = open();
     s.send({ node: grpcNode, type_url: LDS, resource_names: ['frontend:80'] });
